@@ -1,0 +1,75 @@
+"""The `tuneui` command.
+
+With no subcommand it starts the wizard (importing `screens` lazily). Each subcommand lives in
+its own module under `tuneui/commands/` exposing `register(subparsers)`; the module sets
+`func(args) -> int` on its parser. Heavy libraries are imported inside `func`, never at import
+time, so `tuneui --help` stays instant.
+
+Exit codes: 0 ok; 1 the run failed; 2 bad input or usage; 130 stopped by the user.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import sys
+
+from tuneui import __version__
+from tuneui.errors import TuneuiError
+
+# Order is the order shown in --help.
+COMMAND_MODULES = [
+    "tuneui.commands.train",
+    "tuneui.commands.monitor",
+    "tuneui.commands.data",
+    "tuneui.commands.recommend",
+    "tuneui.commands.chat",
+    "tuneui.commands.export",
+    "tuneui.commands.demo_model",
+    "tuneui.commands.desktop",
+]
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="tuneui",
+        description="Guided LLM fine-tuning in the terminal. Run with no command to start the wizard.",
+    )
+    parser.add_argument("--version", action="version", version=f"tuneui {__version__}")
+    parser.add_argument(
+        "--demo", action="store_true", help="start the wizard preloaded with the offline demo model and data"
+    )
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+    for name in COMMAND_MODULES:
+        try:
+            module = importlib.import_module(name)
+        except ModuleNotFoundError as exc:
+            if exc.name == name:  # a command not built yet: leave it out of the CLI
+                continue
+            raise
+        module.register(sub)
+    return parser
+
+
+def _run_wizard(args: argparse.Namespace) -> int:
+    from screens.app import run_app  # lazy: the engine never imports the UI at module level
+
+    return run_app(demo=args.demo)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    func = getattr(args, "func", None) or _run_wizard
+    try:
+        return int(func(args) or 0)
+    except TuneuiError as exc:
+        print(f"tuneui: error: {exc}", file=sys.stderr)
+        return exc.exit_code
+    except KeyboardInterrupt:
+        print("tuneui: interrupted", file=sys.stderr)
+        return 130
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())

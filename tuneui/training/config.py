@@ -1,0 +1,171 @@
+"""RunConfig: the one typed description of a training run.
+
+The wizard fills it, `tuneui train` reads it from TOML, and it is saved as `run.toml` in the run
+directory so every run can be reproduced headless. Validation errors name every bad field.
+"""
+
+from __future__ import annotations
+
+import difflib
+import tomllib
+from pathlib import Path
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+
+from tuneui.errors import ConfigError
+
+Technique = Literal["full", "lora", "qlora", "lora_8bit", "freeze"]
+TECHNIQUES: tuple[str, ...] = Technique.__args__  # type: ignore[attr-defined]
+
+
+class RunConfig(BaseModel):
+    model_config = ConfigDict(extra="forbid", validate_assignment=True)
+
+    # What to tune
+    name: str = Field("run", min_length=1, description="run name, used for the run directory")
+    model: str = Field("demo", min_length=1, description="'demo', a local model directory or a hub id")
+    revision: str | None = Field(None, description="hub revision (pinned when trust_remote_code is on)")
+    trust_remote_code: bool = Field(False, description="run the model repo's own Python code (off by default)")
+
+    # Data
+    dataset: str = Field("demo", min_length=1, description="'demo', a data file/directory or a hub dataset")
+    val_dataset: str | None = Field(None, description="separate validation file; else split off val_fraction")
+    dataset_format: str = Field("auto", description="auto, alpaca, sharegpt, messages, prompt_completion, qa, text")
+    columns: dict[str, str] = Field(default_factory=dict, description="column mapping override")
+    val_fraction: float = Field(0.1, ge=0.0, lt=1.0)
+    clean: bool = Field(True, description="run the cleaning pipeline before training")
+
+    # Technique
+    technique: Technique = "lora"
+    lora_r: int = Field(16, ge=1, le=1024)
+    lora_alpha: float = Field(32.0, gt=0)
+    lora_dropout: float = Field(0.0, ge=0.0, lt=1.0)
+    lora_target_modules: list[str] | Literal["all-linear"] = "all-linear"
+    freeze_trainable_layers: int = Field(2, ge=1, description="'freeze': train only the top N decoder layers")
+    bnb_4bit_quant_type: Literal["nf4", "fp4"] = "nf4"
+    bnb_4bit_double_quant: bool = True
+
+    # Numerics and optimiser
+    precision: Literal["auto", "fp32", "bf16", "fp16"] = "auto"
+    optimizer: Literal["adamw", "adamw_8bit", "paged_adamw_8bit", "sgd"] = "adamw"
+    learning_rate: float = Field(2e-4, gt=0, lt=1)
+    weight_decay: float = Field(0.0, ge=0)
+    lr_scheduler: Literal["cosine", "linear", "constant", "constant_with_warmup"] = "cosine"
+    warmup_ratio: float = Field(0.03, ge=0, lt=1)
+    max_grad_norm: float = Field(1.0, ge=0)
+
+    # Schedule and batching
+    epochs: float = Field(1.0, gt=0)
+    max_steps: int = Field(-1, ge=-1, description="optimizer steps; -1 means run `epochs`")
+    micro_batch_size: int = Field(4, ge=1)
+    gradient_accumulation_steps: int = Field(1, ge=1)
+    max_seq_length: int = Field(1024, ge=8)
+    packing: bool = Field(True, description="padding-free batches (sequences concatenated, no pad tokens)")
+    gradient_checkpointing: bool = False
+
+    # Evaluation, logging, checkpoints
+    logging_steps: int = Field(10, ge=1)
+    eval_steps: int = Field(50, ge=0, description="0 disables periodic evaluation")
+    save_steps: int = Field(100, ge=0, description="0 saves only at the end")
+    save_total_limit: int = Field(2, ge=1)
+    eval_max_examples: int = Field(200, ge=0, description="validation examples used for the task metric")
+    eval_max_new_tokens: int = Field(48, ge=1)
+    seed: int = 42
+    output_dir: str | None = Field(None, description="run directory; default <data dir>/runs/<name>")
+
+    @model_validator(mode="after")
+    def _cross_field(self) -> RunConfig:
+        if self.technique in ("qlora", "lora_8bit") and self.optimizer == "sgd":
+            raise ValueError("technique: quantised bases need an Adam-family optimizer, not sgd")
+        if self.precision == "fp16" and self.technique == "full":
+            raise ValueError("precision: fp16 full fine-tuning is unstable without a loss scaler; use bf16")
+        if self.trust_remote_code and not self.revision:
+            raise ValueError("revision: trust_remote_code needs a pinned revision (a commit hash)")
+        return self
+
+    @property
+    def uses_peft(self) -> bool:
+        return self.technique in ("lora", "qlora", "lora_8bit")
+
+    def to_toml(self) -> str:
+        import tomli_w
+
+        data = {k: v for k, v in self.model_dump(mode="json").items() if v is not None}
+        return tomli_w.dumps(data)
+
+    def save(self, path: str | Path) -> Path:
+        from tuneui.fsutil import atomic_write_text
+
+        return atomic_write_text(Path(path), self.to_toml())
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any], *, source: str = "config") -> RunConfig:
+        try:
+            return cls.model_validate(data)
+        except ValidationError as exc:
+            raise ConfigError(_format_errors(exc, source)) from None
+
+    @classmethod
+    def load(cls, path: str | Path, overrides: list[str] | None = None) -> RunConfig:
+        path = Path(path)
+        if path.is_dir():
+            path = path / "run.toml"
+        try:
+            text = path.read_text(encoding="utf-8")
+        except FileNotFoundError:
+            raise ConfigError(f"{path}: no such file") from None
+        except (OSError, UnicodeDecodeError) as exc:
+            raise ConfigError(f"{path}: cannot read: {exc}") from None
+        try:
+            data = tomllib.loads(text)
+        except tomllib.TOMLDecodeError as exc:
+            raise ConfigError(f"{path}: not valid TOML: {exc}") from None
+        data = apply_overrides(data, overrides or [])
+        return cls.from_dict(data, source=str(path))
+
+    def with_overrides(self, overrides: list[str]) -> RunConfig:
+        data = apply_overrides(self.model_dump(mode="json"), overrides)
+        return RunConfig.from_dict(data, source="--set")
+
+
+def parse_override(item: str) -> tuple[str, Any]:
+    """`key=value`, the value read as a TOML value when it is one (numbers, bools, lists), else text."""
+    key, sep, raw = item.partition("=")
+    key = key.strip()
+    if not sep or not key:
+        raise ConfigError(f"--set {item!r}: expected key=value")
+    if key not in RunConfig.model_fields:
+        raise ConfigError(f"--set {key}: unknown field{_suggest(key)}")
+    try:
+        value = tomllib.loads(f"v = {raw}")["v"]
+    except tomllib.TOMLDecodeError:
+        value = raw
+    return key, value
+
+
+def apply_overrides(data: dict[str, Any], overrides: list[str]) -> dict[str, Any]:
+    data = dict(data)
+    for item in overrides:
+        key, value = parse_override(item)
+        data[key] = value
+    return data
+
+
+def _suggest(field: str) -> str:
+    match = difflib.get_close_matches(field, RunConfig.model_fields, n=1)
+    return f" (did you mean '{match[0]}'?)" if match else ""
+
+
+def _format_errors(exc: ValidationError, source: str) -> str:
+    lines = []
+    for err in exc.errors():
+        loc = ".".join(str(p) for p in err["loc"]) or "config"
+        if err["type"] == "extra_forbidden":
+            lines.append(f"  {loc}: unknown field{_suggest(loc)}")
+            continue
+        msg = err["msg"].removeprefix("Value error, ")
+        got = f" (got {err['input']!r})" if err["type"] not in ("missing",) and err["loc"] else ""
+        lines.append(f"  {loc}: {msg}{got}")
+    n = len(lines)
+    return f"{source}: {n} invalid field{'s' if n != 1 else ''}:\n" + "\n".join(lines)
