@@ -26,6 +26,9 @@ COMMAND_MODULES = [
     "tuneui.commands.chat",
     "tuneui.commands.export",
     "tuneui.commands.demo_model",
+    "tuneui.commands.sweep",
+    "tuneui.commands.evaluate",
+    "tuneui.commands.serve",
     "tuneui.commands.desktop",
 ]
 
