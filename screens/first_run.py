@@ -1,0 +1,136 @@
+"""First run: check the environment and say plainly what is missing and the command that fixes it.
+
+Shown once (until Continue marks `first_run_done` in the user settings) and any time from the
+command palette. The check imports torch, so it runs in a worker thread; tests inject `checker`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from textual import on, work
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.containers import Horizontal, Vertical, VerticalScroll
+from textual.screen import ModalScreen
+from textual.widgets import Button, Static
+
+from tuneui.errors import ConfigError
+from tuneui.settings import load_settings, update_settings
+
+MARKS = {"ok": "✓", "warn": "!", "missing": "✗"}
+
+
+def _run_checks() -> list[Any]:
+    from tuneui.envcheck import check_environment
+
+    return check_environment()
+
+
+class CheckRow(Vertical):
+    """One check: mark, title and plain-words detail, then the fix command on its own line."""
+
+    def __init__(self, check: Any) -> None:
+        super().__init__(classes=f"check {check.status}")
+        self.check = check
+
+    def compose(self) -> ComposeResult:
+        c = self.check
+        yield Static(f"{MARKS.get(c.status, '?')} {c.title}: {c.detail}", classes="line")
+        if c.fix:
+            yield Static(f"  $ {c.fix}", classes="fix", markup=False)
+
+
+class FirstRunScreen(ModalScreen[bool]):
+    DEFAULT_CSS = """
+    FirstRunScreen { align: center middle; }
+    FirstRunScreen #panel {
+        width: 100; max-width: 100%; height: auto; max-height: 100%;
+        border: thick $primary; background: $surface; padding: 1 2;
+    }
+    FirstRunScreen #title { text-style: bold; }
+    FirstRunScreen #summary { margin: 1 0; }
+    FirstRunScreen #checks { height: auto; max-height: 20; }
+    FirstRunScreen .check { height: auto; margin-bottom: 1; }
+    FirstRunScreen .check.ok .line { color: $success; }
+    FirstRunScreen .check.warn .line { color: $warning; }
+    FirstRunScreen .check.missing .line { color: $error; text-style: bold; }
+    FirstRunScreen .fix { color: $text; background: $boost; }
+    FirstRunScreen #buttons { height: auto; align-horizontal: right; }
+    FirstRunScreen #buttons Button { margin-left: 2; }
+    """
+    BINDINGS = [Binding("escape", "done", "Continue"), Binding("r", "recheck", "Re-check")]
+
+    def __init__(self, checker: Callable[[], list[Any]] | None = None, settings_path: Path | None = None) -> None:
+        super().__init__()
+        self.checker = checker or _run_checks
+        self.settings_path = settings_path
+        self.checks: list[Any] | None = None
+
+    @staticmethod
+    def should_show(settings_path: Path | None = None) -> bool:
+        """True until the user has seen the check once (a broken settings file counts as not seen)."""
+        try:
+            return not load_settings(settings_path).first_run_done
+        except ConfigError:
+            return True
+
+    def compose(self) -> ComposeResult:
+        with Vertical(id="panel"):
+            yield Static("Welcome to tuneui: checking this machine", id="title")
+            yield Static("Checking PyTorch, GPU, bitsandbytes and disk space…", id="summary")
+            yield VerticalScroll(id="checks")
+            with Horizontal(id="buttons"):
+                yield Button("Copy fix commands", id="copy", disabled=True)
+                yield Button("Re-check", id="recheck")
+                yield Button("Continue", id="continue", variant="primary")
+
+    def on_mount(self) -> None:
+        self.action_recheck()
+
+    @on(Button.Pressed, "#recheck")
+    def action_recheck(self) -> None:
+        self.query_one("#summary", Static).update("Checking PyTorch, GPU, bitsandbytes and disk space…")
+        self._check()
+
+    @work(thread=True, exclusive=True, group="envcheck")
+    def _check(self) -> None:
+        try:
+            checks = self.checker()
+        except Exception as exc:  # the check must never take the app down
+            self.app.call_from_thread(self._show_error, f"{type(exc).__name__}: {exc}")
+            return
+        self.app.call_from_thread(self.show_checks, checks)
+
+    def _show_error(self, message: str) -> None:
+        self.query_one("#summary", Static).update(f"The environment check failed: {message}")
+
+    def show_checks(self, checks: list[Any]) -> None:
+        from tuneui.envcheck import summary
+
+        self.checks = list(checks)
+        box = self.query_one("#checks", VerticalScroll)
+        box.remove_children()
+        box.mount_all([CheckRow(c) for c in self.checks])
+        self.query_one("#summary", Static).update(summary(self.checks))
+        self.query_one("#copy", Button).disabled = not self.fix_commands()
+
+    def fix_commands(self) -> list[str]:
+        return [c.fix for c in self.checks or [] if c.fix and c.status != "ok"]
+
+    @on(Button.Pressed, "#copy")
+    def _copy(self) -> None:
+        commands = self.fix_commands()
+        if commands:
+            self.app.copy_to_clipboard("\n".join(commands))
+            self.app.notify("Fix commands copied to the clipboard", timeout=3)
+
+    @on(Button.Pressed, "#continue")
+    def action_done(self) -> None:
+        try:
+            update_settings(self.settings_path, first_run_done=True)
+        except (ConfigError, OSError) as exc:
+            self.app.notify(f"Could not remember that the check was seen: {exc}", severity="warning")
+        self.dismiss(True)
