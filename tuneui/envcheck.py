@@ -8,6 +8,7 @@ Importing torch takes seconds: the UI calls `check_environment()` from a worker 
 
 from __future__ import annotations
 
+import logging
 import re
 import shlex
 import shutil
@@ -144,8 +145,14 @@ def probe_bitsandbytes() -> str | None:
     """None when 4-bit quantisation round-trips on this machine, else what went wrong."""
     try:
         import torch
-        import bitsandbytes.functional as bnbf
 
+        # bitsandbytes logs optional-kernel notices on import; the verdict below says what matters.
+        level = logging.root.manager.disable
+        logging.disable(logging.WARNING)
+        try:
+            import bitsandbytes.functional as bnbf
+        finally:
+            logging.disable(level)
         device = "cuda" if torch.cuda.is_available() else "cpu"
         x = torch.randn(64, 64, device=device)
         q, state = bnbf.quantize_4bit(x, quant_type="nf4")

@@ -84,8 +84,8 @@ def load_settings(path: Path | None = None) -> Settings:
     except tomllib.TOMLDecodeError as exc:
         # tomllib says "... (at line N, column M)"; keep that as the line number.
         match = re.search(r"at line (\d+)", str(exc))
-        msg = re.sub(r"\s*\(at line \d+, column \d+\)", "", str(exc))
-        line = int(match.group(1)) if match else None
+        msg = re.sub(r"\s*\(at (line \d+, column \d+|end of document)\)", "", str(exc))
+        line = int(match.group(1)) if match else max(1, len(text.splitlines()))
         raise ConfigError(f"not valid TOML: {msg}", source=str(path), line=line) from exc
     try:
         return Settings(**data)
