@@ -49,10 +49,11 @@ class TorchFacts:
 
 def pip_install(*args: str) -> str:
     """The install command for the environment tuneui runs in (pipx, uv tool, or a venv)."""
-    prefix = Path(sys.prefix).as_posix()
-    if "/pipx/venvs/" in prefix:
-        base = ["pipx", "runpip", Path(sys.prefix).name, "install"]
-    elif "/uv/tools/" in prefix:
+    prefix = Path(sys.prefix)
+    # pipx and uv leave a receipt in each environment they manage.
+    if (prefix / "pipx_metadata.json").exists():
+        base = ["pipx", "runpip", prefix.name, "install"]
+    elif (prefix / "uv-receipt.toml").exists():
         base = ["uv", "pip", "install", "--python", sys.executable]
     else:
         base = [sys.executable, "-m", "pip", "install"]

@@ -80,15 +80,16 @@ def test_wheel_tags_follow_the_driver() -> None:
 
 
 @pytest.mark.parametrize(
-    ("prefix", "start"),
-    [
-        ("/home/ann/.local/share/pipx/venvs/tuneui", "pipx runpip tuneui install "),
-        ("/home/ann/.local/share/uv/tools/tuneui", "uv pip install --python "),
-        ("/home/ann/venv", None),
-    ],
+    ("receipt", "start"),
+    [("pipx_metadata.json", "pipx runpip tuneui install "), ("uv-receipt.toml", "uv pip install --python "),
+     (None, None)],
 )
-def test_install_command_matches_how_tuneui_was_installed(prefix: str, start: str | None, monkeypatch) -> None:
-    monkeypatch.setattr(sys, "prefix", prefix)
+def test_install_command_matches_how_tuneui_was_installed(receipt, start, tmp_path: Path, monkeypatch) -> None:
+    prefix = tmp_path / "tuneui"
+    prefix.mkdir()
+    if receipt:
+        (prefix / receipt).write_text("{}")
+    monkeypatch.setattr(sys, "prefix", str(prefix))
     command = envcheck.pip_install("torch")
     assert command.startswith(start or f"{sys.executable} -m pip install ")
     assert command.endswith(" torch")
