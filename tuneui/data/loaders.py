@@ -1,35 +1,155 @@
-"""Minimal JSONL reader (messages / alpaca). The full loader of the data issue replaces this
-module, keeping `load_conversations(path, fmt, columns) -> list[Conversation]`."""
+"""Load any supported dataset into conversations, reporting every bad line instead of stopping at one.
+
+`load_dataset` is the rich entry point (for the UI and `tuneui data inspect`): conversations,
+their source lines, the detected format with confidence and evidence, and all problems.
+`load_conversations` is the strict one the training engine calls.
+"""
 
 from __future__ import annotations
 
-import json
+import itertools
+from dataclasses import dataclass, field
 from pathlib import Path
 
+from tuneui.data.formats import (
+    FormatGuess, RowError, check_conversation, detect_format, to_conversation, type_name,
+)
+from tuneui.data.problems import Problem, ProblemLog
+from tuneui.data.readers import Source, open_source
 from tuneui.data.schema import Conversation
 from tuneui.errors import DataError
 
-
-def _to_conversation(row: dict) -> Conversation:
-    if "messages" in row:
-        return [{"role": m["role"], "content": m["content"]} for m in row["messages"]]
-    if "instruction" in row and "output" in row:
-        prompt = row["instruction"] + (("\n\n" + row["input"]) if row.get("input") else "")
-        return [{"role": "user", "content": prompt}, {"role": "assistant", "content": row["output"]}]
-    raise KeyError("no 'messages' or 'instruction'/'output' fields")
+DETECT_SAMPLE = 200
 
 
-def load_conversations(path, fmt: str = "auto", columns: dict | None = None) -> list[Conversation]:
-    path = Path(path)
-    if not path.exists():
-        raise DataError("file not found", source=str(path))
-    out: list[Conversation] = []
-    with path.open(encoding="utf-8-sig") as fh:
-        for lineno, line in enumerate(fh, 1):
-            if not line.strip():
+@dataclass
+class LoadResult:
+    path: str
+    file_type: str
+    unit: str
+    encoding: str | None
+    format: FormatGuess
+    conversations: list[Conversation]
+    lines: list[int]  # source position (line/row/item) of each conversation
+    problems: ProblemLog
+    records: int = 0  # records seen, good and bad
+    columns: dict[str, dict[str, int]] = field(default_factory=dict)  # column -> {type name: rows}
+    notes: list[str] = field(default_factory=list)
+
+    @property
+    def errors(self) -> list[Problem]:
+        return self.problems.errors
+
+    def first_error_message(self) -> str | None:
+        errors = self.errors
+        if not errors:
+            return None
+        first = errors[0].located(self.path)
+        more = self.problems.bad_lines - 1
+        if more > 0:
+            first += f" (and {more} more bad {self.unit}{'s' if more != 1 else ''})"
+        return first
+
+    def to_dict(self, max_problems: int = 50) -> dict:
+        return {
+            "path": self.path,
+            "file_type": self.file_type,
+            "encoding": self.encoding,
+            "unit": self.unit,
+            "format": self.format.to_dict(),
+            "records": self.records,
+            "examples": len(self.conversations),
+            "columns": self.columns,
+            "notes": self.notes,
+            "problem_summary": self.problems.summary(),
+            "problems": [p.to_dict() for p in self.problems.kept[:max_problems]],
+        }
+
+
+def load_dataset(path: str | Path, fmt: str = "auto", columns: dict[str, str] | None = None) -> LoadResult:
+    """Read, detect, normalise and validate; raises DataError only when nothing sensible can be read."""
+    src: Source = open_source(path, text_hint=(fmt == "text"))
+    log = ProblemLog()
+    col_types: dict[str, dict[str, int]] = {}
+    first_pos: dict[tuple[str, str], int] = {}
+    records = 0
+
+    def good_records():
+        """The readable records, noting column types; unreadable lines go to the problem log."""
+        nonlocal records
+        for pos, rec, problem in src.records:
+            records += 1
+            if problem:
+                problem.unit = src.unit
+                log.add(problem)
+                log.bad_lines += problem.severity == "error"
                 continue
-            try:
-                out.append(_to_conversation(json.loads(line)))
-            except (json.JSONDecodeError, KeyError, TypeError) as exc:
-                raise DataError(f"cannot read example: {exc}", source=str(path), line=lineno) from None
-    return out
+            for key, value in rec.items():
+                t = type_name(value)
+                per = col_types.setdefault(key, {})
+                per[t] = per.get(t, 0) + 1
+                first_pos.setdefault((key, t), pos)
+            yield pos, rec
+
+    stream = good_records()
+    buffered = list(itertools.islice(stream, DETECT_SAMPLE))
+    if not buffered:
+        if log.kept:
+            raise DataError(f"no readable examples: {log.kept[0].located(src.path)}"
+                            + (f" (and {log.bad_lines - 1} more bad {src.unit}s)" if log.bad_lines > 1 else ""))
+        raise DataError("no examples in the file", source=src.path)
+    try:
+        guess = detect_format([r for _, r in buffered], fmt, columns)
+    except DataError as exc:
+        raise DataError(str(exc), source=src.path) from None
+    if src.file_type == "text":
+        guess = FormatGuess("text", 1.0, ["plain text file", *src.notes], {"text": "text"})
+
+    result = LoadResult(src.path, src.file_type, src.unit, src.encoding, guess, [], [], log, notes=src.notes)
+
+    def take(pos: int, rec: dict) -> None:
+        try:
+            conv = to_conversation(rec, guess.name, guess.columns)
+        except RowError as exc:
+            log.add(Problem(str(exc), pos, kind=exc.kind, unit=src.unit))
+            log.bad_lines += 1
+            return
+        errors, warnings = check_conversation(conv)
+        for kind, msg in warnings:
+            log.add(Problem(msg, pos, severity="warning", kind=kind, unit=src.unit))
+        if errors:
+            for kind, msg in errors:
+                log.add(Problem(msg, pos, kind=kind, unit=src.unit))
+            log.bad_lines += 1
+            return
+        result.conversations.append(conv)
+        result.lines.append(pos)
+
+    for pos, rec in itertools.chain(buffered, stream):
+        take(pos, rec)
+    result.records = records
+    result.file_type, result.encoding = src.file_type, src.encoding or result.encoding or "utf-8"
+    result.columns = col_types
+    for key, types in col_types.items():
+        real = {t: n for t, n in types.items() if t != "null"}
+        if len(real) > 1:
+            minority = min(real, key=lambda t: (real[t], -first_pos[(key, t)]))
+            parts = ", ".join(f"{t} in {n}" for t, n in sorted(real.items(), key=lambda kv: -kv[1]))
+            msg = (f"column '{key}' has mixed types: {parts} rows (first {minority} at {src.unit} "
+                   f"{first_pos[(key, minority)]})")
+            log.add(Problem(msg, None, severity="warning", kind="mixed_types", unit=src.unit))
+    return result
+
+
+def load_conversations(
+    path: str | Path, fmt: str = "auto", columns: dict[str, str] | None = None, skip_bad: bool = False
+) -> list[Conversation]:
+    """The conversations of a dataset. Strict by default: any bad line raises a DataError naming the
+    first one and how many others there are; with `skip_bad=True` they are skipped (the caller can
+    use `load_dataset` to report them)."""
+    result = load_dataset(path, fmt=fmt, columns=columns)
+    if result.errors and not skip_bad:
+        raise DataError(result.first_error_message() + "; fix them or skip them (--skip-bad)")
+    if not result.conversations:
+        raise DataError("no usable examples", source=result.path)
+    return result.conversations

@@ -1,0 +1,206 @@
+"""Near-duplicate detection: MinHash signatures over word n-grams, LSH banding, then a true
+Jaccard check of every candidate pair.
+
+Why not datasketch's MinHash objects: they hash every shingle with SHA-1 in a Python loop and
+build one object per document, about 1,000 docs/s on one core (benchmarks/cleaning.py measures
+both); signatures are computed here for a few hundred documents per numpy call instead. The LSH
+band/row split still comes from datasketch's optimiser, tilted towards recall because every
+candidate is verified with the exact Jaccard similarity, which is what keeps precision high.
+Memory: only `bands` 64-bit keys per document are kept, not the signatures.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import numpy as np
+
+_WORD_BYTE = np.zeros(256, dtype=bool)
+for _c in b"abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_":
+    _WORD_BYTE[_c] = True
+_WORD_BYTE[0x80:] = True
+_LOWER = np.arange(256, dtype=np.uint8)
+_LOWER[ord("A") : ord("Z") + 1] += 32
+_CHUNK_SHINGLES = 1 << 16  # shingles per numpy batch: ~64 MiB of temporaries at 128 permutations
+
+
+def _fmix64(h: np.ndarray) -> np.ndarray:
+    """MurmurHash3's finaliser: the linear combinations that build word and n-gram hashes are
+    poorly mixed on their own."""
+    h = h ^ (h >> np.uint64(33))
+    h *= np.uint64(0xFF51AFD7ED558CCD)
+    h ^= h >> np.uint64(33)
+    h *= np.uint64(0xC4CEB9FE1A85EC53)
+    h ^= h >> np.uint64(33)
+    return h
+
+
+def _lsh_params(threshold: float, num_perm: int) -> tuple[int, int]:
+    from datasketch.lsh import _optimal_param
+
+    return _optimal_param(threshold, num_perm, 0.1, 0.9)
+
+
+class MinHasher:
+    def __init__(self, ngram: int = 5, num_perm: int = 128, seed: int = 1):
+        rng = np.random.default_rng(seed)
+        self.ngram, self.num_perm = ngram, num_perm
+        self.a = rng.integers(1, 2**63, num_perm, dtype=np.uint64) * np.uint64(2) + np.uint64(1)
+        self.b = rng.integers(0, 2**63, num_perm, dtype=np.uint64)
+        self.mult = rng.integers(1, 2**63, ngram, dtype=np.uint64) | np.uint64(1)
+        self.byte_mult = rng.integers(1, 2**63, 64, dtype=np.uint64) | np.uint64(1)
+
+    def word_hashes(self, texts: Sequence[str]) -> tuple[np.ndarray, np.ndarray]:
+        """64-bit hashes of the lower-cased words of every text, flattened, and the words per text.
+
+        Runs in numpy over the UTF-8 bytes (no Python code per word): a word is a run of ASCII
+        letters, digits and '_' or of any non-ASCII bytes; ASCII is lower-cased.
+        """
+        enc = [t.encode("utf-8", "surrogatepass") for t in texts]
+        blen = np.fromiter(map(len, enc), dtype=np.int64, count=len(enc))
+        buf = np.frombuffer(b"\x00".join(enc), dtype=np.uint8)
+        isw = _WORD_BYTE[buf].astype(np.int8)
+        edges = np.diff(isw, prepend=np.int8(0), append=np.int8(0))
+        wstart = np.flatnonzero(edges == 1)
+        wlen = np.flatnonzero(edges == -1) - wstart
+        doc_start = np.cumsum(blen + 1) - (blen + 1)
+        lens = np.bincount(np.searchsorted(doc_start, wstart, side="right") - 1, minlength=len(texts))
+        if not len(wstart):
+            return np.zeros(0, dtype=np.uint64), lens.astype(np.int64)
+        packed_start = np.cumsum(wlen) - wlen
+        rank = np.arange(int(wlen.sum())) - np.repeat(packed_start, wlen)
+        data = _LOWER[buf[isw.astype(bool)]].astype(np.uint64) + np.uint64(1)
+        contrib = data * self.byte_mult[rank & 63]
+        return _fmix64(np.add.reduceat(contrib, packed_start)), lens.astype(np.int64)
+
+    def shingles(self, w: np.ndarray, lens: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Hashes of every word n-gram of every doc (docs shorter than n give one shingle, padded)
+        and the number of shingles per doc."""
+        n = self.ngram
+        padded = np.maximum(lens, n)
+        if (lens < n).any():
+            starts = np.cumsum(lens) - lens
+            rank = np.arange(len(w)) - np.repeat(starts, lens)
+            out = np.zeros(int(padded.sum()), dtype=np.uint64)
+            out[np.repeat(np.cumsum(padded) - padded, lens) + rank] = w
+            w = out
+        span = len(w) - n + 1
+        acc = w[:span] * self.mult[0]
+        for k in range(1, n):
+            acc += w[k : span + k] * self.mult[k]
+        doc_end = np.repeat(np.cumsum(padded), padded)[:span]
+        return _fmix64(acc[np.arange(span) + n <= doc_end]), padded - n + 1
+
+    def signatures(self, texts: Sequence[str]) -> np.ndarray:
+        """(len(texts), num_perm) MinHash signatures, values < 2**32."""
+        sh, counts = self.shingles(*self.word_hashes(texts))
+        offsets = np.concatenate(([0], np.cumsum(counts)[:-1]))
+        buf = np.empty((self.num_perm, len(sh)), dtype=np.uint64)
+        np.multiply(self.a[:, None], sh[None, :], out=buf)
+        np.add(buf, self.b[:, None], out=buf)
+        np.right_shift(buf, np.uint64(32), out=buf)
+        return np.minimum.reduceat(buf, offsets, axis=1).T
+
+    def shingle_sets(self, texts: Sequence[str]) -> list[np.ndarray]:
+        sh, counts = self.shingles(*self.word_hashes(texts))
+        bounds = np.cumsum(counts)
+        return [np.unique(part) for part in np.split(sh, bounds[:-1])]
+
+
+def _chunks(texts: Sequence[str], budget: int = _CHUNK_SHINGLES):
+    """(start, end) ranges holding about `budget` words each (words ~ shingles), bounding memory."""
+    start = 0
+    while start < len(texts):
+        end, total = start, 0
+        while end < len(texts) and (total < budget or end == start):
+            total += len(texts[end]) // 6 + 1  # ~6 characters per word incl. the space
+            end += 1
+        yield start, end
+        start = end
+
+
+def _band_keys(hasher: MinHasher, texts: Sequence[str], bands: int, rows: int) -> np.ndarray:
+    rng = np.random.default_rng(12345)
+    band_mult = rng.integers(1, 2**63, rows, dtype=np.uint64) | np.uint64(1)
+    keys = np.empty((len(texts), bands), dtype=np.uint64)
+    for start, end in _chunks(texts):
+        sig = hasher.signatures([texts[i] for i in range(start, end)])
+        for j in range(bands):
+            keys[start:end, j] = (sig[:, j * rows : (j + 1) * rows] * band_mult).sum(axis=1)
+    return keys
+
+
+def _candidates(keys: np.ndarray) -> set[tuple[int, int]]:
+    pairs: set[tuple[int, int]] = set()
+    for j in range(keys.shape[1]):
+        col = keys[:, j]
+        order = np.argsort(col, kind="stable")
+        sorted_keys = col[order]
+        same = np.flatnonzero(sorted_keys[1:] == sorted_keys[:-1])
+        if not len(same):
+            continue
+        # runs of equal keys: consecutive members and first->member pairs
+        for pos in same:
+            pairs.add((int(order[pos]), int(order[pos + 1])))
+        run_start = np.concatenate(([True], sorted_keys[1:] != sorted_keys[:-1]))
+        first_of_run = np.maximum.accumulate(np.where(run_start, np.arange(len(col)), 0))
+        for pos in same + 1:
+            first = int(order[first_of_run[pos]])
+            member = int(order[pos])
+            if first != member:
+                pairs.add((first, member))
+    return {(min(a, b), max(a, b)) for a, b in pairs}
+
+
+def near_duplicate_pairs(
+    texts: Sequence[str], threshold: float = 0.8, ngram: int = 5, num_perm: int = 128, seed: int = 1
+) -> list[tuple[int, int, float]]:
+    """Every verified pair (i, j, jaccard) with i < j and word-n-gram Jaccard >= threshold."""
+    if len(texts) < 2:
+        return []
+    hasher = MinHasher(ngram, num_perm, seed)
+    bands, rows = _lsh_params(threshold, num_perm)
+    keys = _band_keys(hasher, texts, bands, rows)
+    cands = sorted(_candidates(keys))
+    docs = sorted({i for pair in cands for i in pair})
+    sets: dict[int, np.ndarray] = {}
+    for start in range(0, len(docs), 256):
+        batch = docs[start : start + 256]
+        sets.update(zip(batch, hasher.shingle_sets([texts[i] for i in batch])))
+    out = []
+    for i, j in cands:
+        a, b = sets[i], sets[j]
+        inter = len(np.intersect1d(a, b, assume_unique=True))
+        sim = inter / (len(a) + len(b) - inter)
+        if sim >= threshold:
+            out.append((i, j, sim))
+    return out
+
+
+def duplicate_of(n: int, pairs: list[tuple[int, int, float]]) -> dict[int, tuple[int, float]]:
+    """Cluster the pairs (union-find); every member but the first of its cluster maps to
+    (first member, similarity of the edge that joined it)."""
+    parent: dict[int, int] = {}
+
+    def find(x: int) -> int:
+        root = x
+        while parent.get(root, root) != root:
+            root = parent[root]
+        while parent.get(x, x) != root:
+            parent[x], x = root, parent[x]
+        return root
+
+    best: dict[int, float] = {}
+    for i, j, sim in pairs:
+        ri, rj = find(i), find(j)
+        if ri != rj:
+            lo, hi = min(ri, rj), max(ri, rj)
+            parent[hi] = lo
+        best[j] = max(best.get(j, 0.0), sim)
+        best.setdefault(i, sim)
+    out = {}
+    for node, sim in best.items():
+        root = find(node)
+        if root != node:
+            out[node] = (root, sim)
+    return out

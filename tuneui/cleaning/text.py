@@ -1,0 +1,43 @@
+"""Text views of a conversation shared by the filters: the words, a normalised key, a short excerpt."""
+
+from __future__ import annotations
+
+import hashlib
+import re
+import unicodedata
+
+_WS = re.compile(r"\s+")
+_WORD = re.compile(r"\w+")
+
+
+def joined(conv: list[dict]) -> str:
+    return "\n".join(m["content"] for m in conv)
+
+
+def words(text: str) -> list[str]:
+    return _WORD.findall(text.lower())
+
+
+def word_count(conv: list[dict]) -> int:
+    """Whitespace-separated words: what length filters and word statistics count."""
+    return sum(len(m["content"].split()) for m in conv)
+
+
+def exact_key(conv: list[dict]) -> bytes:
+    """Equal for conversations that differ only in case, whitespace or Unicode compatibility forms."""
+    parts = []
+    for m in conv:
+        text = m["content"]
+        if not text.isascii():
+            text = unicodedata.normalize("NFKC", text)
+        parts.append(m["role"] + "\x1f" + _WS.sub(" ", text.lower()).strip())
+    return hashlib.blake2b("\x1e".join(parts).encode("utf-8", "surrogatepass"), digest_size=16).digest()
+
+
+def excerpt(conv: list[dict], limit: int = 160) -> str:
+    """One line the report can show: `user: ... | assistant: ...`, shortened in the middle."""
+    text = " | ".join(f"{m['role']}: {_WS.sub(' ', m['content']).strip()}" for m in conv)
+    if len(text) <= limit:
+        return text
+    half = (limit - 5) // 2
+    return text[:half] + " ... " + text[-half:]
