@@ -1,0 +1,141 @@
+"""TuneApp: the tuneui wizard, one screen per step (see screens/state.py STEPS).
+
+Each step is an App mode, so its screen lives for the whole session and going back and forth keeps
+what was entered. Engine calls go through `self.services` (screens/services.py), which tests replace
+with fakes. This module must stay light: no torch/transformers/peft/datasets/bitsandbytes at import.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from pathlib import Path
+
+from textual.app import App, SystemCommand
+from textual.binding import Binding
+from textual.screen import Screen
+
+from screens.services import Services
+from screens.state import STEP_NAMES, STEP_TITLES, WizardState
+
+
+def _step_factory(name: str):
+    def make() -> Screen:
+        from screens import chat, clean, dataset, export, model, settings, technique, train, welcome
+
+        modules = {"welcome": welcome, "model": model, "dataset": dataset, "clean": clean,
+                   "technique": technique, "settings": settings, "train": train, "chat": chat,
+                   "export": export}
+        return modules[name].SCREEN()
+
+    return make
+
+
+class TuneApp(App[int]):
+    TITLE = "tuneui"
+    SUB_TITLE = "guided fine-tuning"
+    CSS_PATH = "tuneui.tcss"
+    HORIZONTAL_BREAKPOINTS = [(0, "-narrow"), (96, "-wide")]
+    MODES = {name: _step_factory(name) for name in STEP_NAMES}
+    BINDINGS = [
+        Binding("ctrl+t", "toggle_dark", "Light/dark", show=False),
+        Binding("ctrl+s", "open_settings_panel", "Preferences", show=False),
+    ]
+
+    def __init__(self, services: Services | None = None, *, demo: bool = False,
+                 monitor: Path | None = None, state: WizardState | None = None,
+                 first_run: bool | None = None) -> None:
+        super().__init__()
+        self.services = services or Services()
+        self.state = state or WizardState()
+        self.demo = demo
+        self.monitor_dir = Path(monitor) if monitor else None
+        self.first_run = first_run
+        if demo:
+            self.state.config.model = "demo"
+            self.state.config.dataset = "demo"
+            self.state.model_source = "demo"
+
+    def on_mount(self) -> None:
+        if self.monitor_dir is not None:
+            self.open_train("attach", self.monitor_dir)
+            return
+        self.switch_mode("welcome")
+        self._maybe_first_run()
+
+    def _maybe_first_run(self) -> None:
+        """The environment check of the packaging issue, shown once; skipped when not installed."""
+        if self.first_run is False:
+            return
+        try:
+            from screens.first_run import FirstRunScreen
+        except ImportError:
+            return
+        should = self.first_run
+        if should is None:
+            should = getattr(FirstRunScreen, "should_show", lambda: False)()
+        if should:
+            self.push_screen(FirstRunScreen())
+
+    # Navigation ---------------------------------------------------------------------------
+    def go_to(self, step: str) -> None:
+        if step in STEP_NAMES:
+            self.switch_mode(step)
+
+    def go_next(self, step: str) -> None:
+        i = STEP_NAMES.index(step)
+        if i + 1 < len(STEP_NAMES):
+            self.switch_mode(STEP_NAMES[i + 1])
+
+    def go_prev(self, step: str) -> None:
+        i = STEP_NAMES.index(step)
+        if i > 0:
+            self.switch_mode(STEP_NAMES[i - 1])
+
+    def open_train(self, action: str, run_dir: Path | None = None) -> None:
+        """Show the Train step and have it start, resume or attach to a run once it is on screen."""
+        self.state.pending_run = (action, Path(run_dir) if run_dir else None)
+        if self.current_mode == "train":
+            self.screen.refresh_from_state()  # type: ignore[attr-defined]
+        else:
+            self.switch_mode("train")
+
+    def action_toggle_dark(self) -> None:
+        self.theme = "textual-light" if self.current_theme.dark else "textual-dark"
+
+    def action_open_settings_panel(self) -> None:
+        try:
+            from screens.settings_panel import SettingsScreen
+        except ImportError:
+            self.notify("Preferences are not available in this build.", severity="warning")
+            return
+        self.push_screen(SettingsScreen())
+
+    def action_help(self) -> None:
+        from screens.help import HelpScreen
+
+        self.push_screen(HelpScreen(self.current_mode or "welcome"))
+
+    def get_system_commands(self, screen: Screen) -> Iterable[SystemCommand]:
+        for i, name in enumerate(STEP_NAMES, 1):
+            yield SystemCommand(f"Go to step {i}: {STEP_TITLES[name]}", f"Open the {STEP_TITLES[name]} step",
+                                lambda n=name: self.go_to(n))
+        yield SystemCommand("New run", "Start a new run from the model step", lambda: self.go_to("model"))
+        yield SystemCommand("Help", "Explain this step and the concepts behind it", self.action_help)
+        yield SystemCommand("Light / dark theme", "Toggle between the light and dark theme",
+                            self.action_toggle_dark)
+        yield SystemCommand("Preferences", "User settings (defaults, paths)", self.action_open_settings_panel)
+        try:
+            from screens.first_run import FirstRunScreen
+        except ImportError:
+            pass
+        else:
+            yield SystemCommand("Environment check", "Check torch, CUDA, bitsandbytes and disk space",
+                                lambda: self.push_screen(FirstRunScreen()))
+        yield from super().get_system_commands(screen)
+
+
+def run_app(demo: bool = False, monitor: Path | None = None) -> int:
+    """Run the wizard in this terminal; returns the process exit code."""
+    app = TuneApp(demo=demo, monitor=monitor)
+    result = app.run()
+    return int(result or 0) if app.return_code in (None, 0) else int(app.return_code)

@@ -1,0 +1,172 @@
+"""Step 2: choose the base model (offline demo, a local directory, or a hub id) and see what it is."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from textual import on, work
+from textual.app import ComposeResult
+from textual.containers import Horizontal, Vertical
+from textual.widgets import Button, Input, Label, RadioButton, RadioSet, Static
+
+from screens.base import StepScreen
+from screens.services import model_files
+from screens.views import as_dict, fmt_bytes, fmt_count
+
+SOURCES = ("demo", "local", "hub")
+PLACEHOLDER = {"demo": "the offline demo model needs nothing else",
+               "local": "/path/to/model-directory (with config.json)",
+               "hub": "org/name, e.g. Qwen/Qwen2.5-0.5B-Instruct"}
+
+
+def model_lines(info: Any, files: dict) -> list[str]:
+    d = as_dict(info)
+    if not d:
+        return []
+    params = d.get("total_params") or d.get("num_parameters")
+    active = d.get("active_params")
+    dtype = d.get("dtype") or "?"
+    lines = [
+        f"[b]{d.get('name', '?')}[/b]  ({d.get('source', '')})",
+        f"architecture: {d.get('model_type', '?')}"
+        + (f", mixture of {d['num_experts']} experts" if d.get("num_experts") else ""),
+        f"parameters: {fmt_count(params)}" + (f" ({fmt_count(active)} active per token)"
+                                              if active and params and active != params else ""),
+        f"layers: {d.get('num_layers', '?')}, hidden size {d.get('hidden_size', '?')}, "
+        f"heads {d.get('num_heads', '?')} (kv {d.get('num_kv_heads', '?')}), vocabulary {d.get('vocab_size', '?')}",
+        f"context length: {d.get('max_position_embeddings') or 'not stated'}",
+        f"weights dtype: {dtype}",
+    ]
+    if files.get("weights_bytes"):
+        lines.append(f"size on disk: {fmt_bytes(files['weights_bytes'])}")
+    elif params:
+        lines.append(f"size: about {fmt_bytes(params * 2)} in bf16 (weights not on disk here)")
+    if files.get("license_file"):
+        lines.append(f"license: {files['license_file']}")
+    elif d.get("source") == "demo":
+        lines.append("license: built by tuneui, yours to use")
+    else:
+        lines.append("license: no LICENSE file found — check the model card before you share a tune")
+    for warning in d.get("warnings") or []:
+        lines.append(f"[yellow]note:[/yellow] {warning}")
+    return lines
+
+
+class ModelScreen(StepScreen):
+    STEP = "model"
+
+    def compose_body(self) -> ComposeResult:
+        yield Label("Which model do you want to fine-tune?", classes="panel-title")
+        with RadioSet(id="source"):
+            yield RadioButton("Offline demo model (tiny, trains on a CPU in a minute)", id="src-demo", value=True)
+            yield RadioButton("A model directory on this machine", id="src-local")
+            yield RadioButton("A Hugging Face hub id", id="src-hub")
+        with Horizontal(classes="inline-form", id="model-form"):
+            yield Input(placeholder=PLACEHOLDER["demo"], id="model-path", disabled=True)
+            yield Button("Browse…", id="browse", disabled=True)
+            yield Button("Inspect", id="inspect")
+        with Vertical(classes="panel"):
+            yield Static("", id="model-info")
+
+    def on_mount(self) -> None:
+        self.refresh_from_state()
+
+    def refresh_from_state(self) -> None:
+        cfg = self.state.config
+        source = self.state.model_source if self.state.model_source in SOURCES else "demo"
+        self.query_one(f"#src-{source}", RadioButton).value = True
+        if source != "demo":
+            self.query_one("#model-path", Input).value = cfg.model if cfg.model != "demo" else ""
+        self._set_source(source)
+        if self.state.model_info is not None:
+            self._show(self.state.model_info)
+        elif source == "demo":
+            self.inspect("demo")
+
+    @on(RadioSet.Changed, "#source")
+    def _source_changed(self, event: RadioSet.Changed) -> None:
+        source = SOURCES[event.index]
+        if source == self.state.model_source:
+            return
+        self.state.model_source = source
+        self.state.model_info = None
+        self._set_source(source)
+        self.query_one("#model-info", Static).update("")
+        if source == "demo":
+            self.inspect("demo")
+        else:
+            self.query_one("#model-path", Input).focus()
+
+    def _set_source(self, source: str) -> None:
+        path = self.query_one("#model-path", Input)
+        path.disabled = source == "demo"
+        path.placeholder = PLACEHOLDER[source]
+        self.query_one("#browse", Button).disabled = source != "local"
+
+    @on(Input.Submitted, "#model-path")
+    @on(Button.Pressed, "#inspect")
+    def _inspect_pressed(self, event) -> None:
+        event.stop()
+        model = "demo" if self.state.model_source == "demo" else self.query_one("#model-path", Input).value.strip()
+        if not model:
+            self.set_status("Type a model directory or hub id first.", error=True)
+            return
+        self.inspect(model)
+
+    @on(Button.Pressed, "#browse")
+    def _browse(self) -> None:
+        from screens.widgets.file_picker import FilePicker
+
+        current = self.query_one("#model-path", Input).value.strip()
+
+        def chosen(path: Path | None) -> None:
+            if path is not None:
+                self.query_one("#model-path", Input).value = str(path)
+                self.inspect(str(path))
+
+        self.app.push_screen(FilePicker(Path(current) if current else Path.home(), dirs_only=True,
+                                        title="Choose a model directory (it holds config.json)"), chosen)
+
+    @work(thread=True, exclusive=True, group="inspect")
+    def inspect(self, model: str) -> None:
+        self.app.call_from_thread(self.set_status, f"reading {model}…")
+        try:
+            info = self.services.inspect_model(model)
+            files = model_files(model) if model != "demo" else {}
+        except Exception as exc:
+            self.app.call_from_thread(self._failed, model, exc)
+            return
+        self.app.call_from_thread(self._inspected, model, info, files)
+
+    def _inspected(self, model: str, info: Any, files: dict) -> None:
+        if model != self.state.config.model:
+            # another model invalidates everything derived from the old one
+            self.state.recommendation = None
+            self.state.token_insight = None
+        self.state.config.model = model
+        self.state.model_info = info
+        self.state.model_files = files
+        self._show(info)
+        self.set_status("model ready — Next picks the dataset")
+
+    def _failed(self, model: str, exc: Exception) -> None:
+        self.state.model_info = None
+        text = str(exc)
+        if self.state.model_source == "hub" and ("offline" in text.lower() or "cache" in text.lower()
+                                                 or "reach" in text.lower()):
+            text += "\nThe hub cannot be reached from here: download the model elsewhere and choose its directory."
+        self.query_one("#model-info", Static).update(f"[red]Cannot use {model}:[/red] {text}")
+        self.show_error(exc, "Model")
+
+    def _show(self, info: Any) -> None:
+        files = getattr(self.state, "model_files", {}) or {}
+        self.query_one("#model-info", Static).update("\n".join(model_lines(info, files)))
+
+    def validate_step(self) -> str | None:
+        if self.state.model_info is None:
+            return "Choose a model and wait for its details (Inspect)."
+        return None
+
+
+SCREEN = ModelScreen

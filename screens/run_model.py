@@ -1,0 +1,137 @@
+"""What the live screen knows about a run, built only from its events (see tuneui/training/events.py).
+
+Kept free of widgets so the same state can be rebuilt from a finished run's events.jsonl, from a
+follower mid-run, or from canned events in tests.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from screens.views import fmt_bytes, fmt_duration, fmt_float, to_float
+
+TERMINAL = ("finished", "failed", "stopped")
+
+
+@dataclass
+class RunProgress:
+    status: str = "waiting"  # waiting | running | finished | failed | stopped | interrupted
+    total_steps: int | None = None
+    step: int = 0
+    start_time: float | None = None
+    first_step: tuple[float, int] | None = None  # (time, step) of the first step event seen
+    last_time: float | None = None
+    loss: list[tuple[int, float]] = field(default_factory=list)
+    eval_loss: list[tuple[int, float]] = field(default_factory=list)
+    lr: float | None = None
+    tokens_per_s: float | None = None
+    mem_bytes: float | None = None
+    grad_norm: Any = None
+    epoch: float | None = None
+    last_loss: Any = None
+    warnings: list[dict] = field(default_factory=list)
+    log: list[str] = field(default_factory=list)
+    info: dict = field(default_factory=dict)  # the `started` event
+    final: dict = field(default_factory=dict)  # the terminal event
+    checkpoints: list[str] = field(default_factory=list)
+
+    def add(self, event: dict) -> None:
+        kind = event.get("type")
+        t = to_float(event.get("time"))
+        step = int(event.get("step") or 0)
+        if t is not None:
+            self.last_time = t
+        if kind == "started":
+            self.info = event
+            self.status = "running"
+            self.start_time = t
+            self.total_steps = event.get("total_steps") or self.total_steps
+            self.step = step
+            self.first_step = None
+            resumed = event.get("resumed_from")
+            extra = f", resumed from {resumed}" if resumed else ""
+            self._log(t, f"started {event.get('technique', '')} on {event.get('model', '')}: "
+                         f"{event.get('train_examples', '?')} train / {event.get('val_examples', '?')} val "
+                         f"examples, {self.total_steps or '?'} steps{extra}")
+        elif kind == "step":
+            self.status = "running"
+            self.step = step
+            if self.first_step is None and t is not None:
+                self.first_step = (t, step)
+            self.last_loss = event.get("loss")
+            loss = to_float(event.get("loss"))
+            if loss is not None and loss == loss and abs(loss) != float("inf"):
+                self.loss.append((step, loss))
+            self.lr = to_float(event.get("lr"))
+            self.tokens_per_s = to_float(event.get("tokens_per_s"))
+            self.mem_bytes = to_float(event.get("mem_bytes"))
+            self.grad_norm = event.get("grad_norm")
+            self.epoch = to_float(event.get("epoch"))
+            self._log(t, f"step {step}: loss {fmt_float(event.get('loss'))}  lr {fmt_float(self.lr, 3)}")
+        elif kind == "eval":
+            value = to_float(event.get("eval_loss"))
+            if value is not None and value == value:
+                self.eval_loss.append((step, value))
+            self._log(t, f"step {step}: eval loss {fmt_float(event.get('eval_loss'))}")
+        elif kind == "checkpoint":
+            self.checkpoints.append(str(event.get("path", "")))
+            self._log(t, f"step {step}: checkpoint saved to {event.get('path', '?')}")
+        elif kind == "warning":
+            self.warnings.append(event)
+            self._log(t, f"WARNING step {step}: {event.get('reason', '')}")
+        elif kind in TERMINAL:
+            self.status = kind
+            self.final = event
+            self.step = max(self.step, step)
+            what = {"finished": "finished", "failed": "FAILED", "stopped": "stopped"}[kind]
+            detail = event.get("reason") or (f"train loss {fmt_float(event.get('train_loss'))}, eval loss "
+                                             f"{fmt_float(event.get('eval_loss'))}" if kind == "finished" else "")
+            self._log(t, f"{what} at step {step}" + (f": {detail}" if detail else ""))
+
+    def _log(self, t: float | None, text: str) -> None:
+        import time as _time
+
+        stamp = _time.strftime("%H:%M:%S", _time.localtime(t)) if t is not None else "--:--:--"
+        self.log.append(f"{stamp} {text}")
+        del self.log[:-200]
+
+    @property
+    def done(self) -> bool:
+        return self.status in TERMINAL
+
+    @property
+    def fraction(self) -> float | None:
+        if not self.total_steps:
+            return None
+        return min(1.0, self.step / self.total_steps)
+
+    def eta_seconds(self) -> float | None:
+        """Remaining time from the step rate seen so far (event times, so replays give the same ETA)."""
+        if self.done or not self.total_steps or not self.first_step or self.last_time is None:
+            return None
+        t0, s0 = self.first_step
+        steps = self.step - s0
+        if steps <= 0 or self.last_time <= t0:
+            return None
+        return (self.total_steps - self.step) * (self.last_time - t0) / steps
+
+    def elapsed_seconds(self) -> float | None:
+        if self.start_time is None or self.last_time is None:
+            return None
+        return self.last_time - self.start_time
+
+    def stats_rows(self) -> list[tuple[str, str]]:
+        total = self.total_steps or "?"
+        return [
+            ("step", f"{self.step} / {total}"),
+            ("epoch", fmt_float(self.epoch, 3)),
+            ("loss", fmt_float(self.last_loss)),
+            ("eval loss", fmt_float(self.eval_loss[-1][1]) if self.eval_loss else "–"),
+            ("learning rate", fmt_float(self.lr, 3)),
+            ("tokens/s", f"{self.tokens_per_s:,.0f}" if self.tokens_per_s is not None else "–"),
+            ("memory", fmt_bytes(self.mem_bytes) if self.mem_bytes is not None else "–"),
+            ("grad norm", fmt_float(self.grad_norm, 3)),
+            ("elapsed", fmt_duration(self.elapsed_seconds())),
+            ("ETA", fmt_duration(self.eta_seconds()) if not self.done else "done"),
+        ]

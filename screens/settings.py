@@ -1,0 +1,180 @@
+"""Step 6: the hyperparameters, pre-filled with the recommended values, validated as you type."""
+
+from __future__ import annotations
+
+import typing
+from typing import Any
+
+from pydantic import ValidationError
+from textual import on
+from textual.app import ComposeResult
+from textual.containers import Horizontal, Vertical
+from textual.widgets import Checkbox, Collapsible, Input, Label, Select, Static
+
+from screens.base import StepScreen
+
+BASIC = {
+    "name": "name of the run and its folder",
+    "epochs": "passes over the data; 1-3 is typical, more risks overfitting",
+    "max_steps": "stop after this many optimizer steps (-1: run all epochs)",
+    "learning_rate": "step size; 1e-4..3e-4 for LoRA, 1e-5..5e-5 for full fine-tunes",
+    "micro_batch_size": "examples per forward pass; lower it if memory runs out",
+    "gradient_accumulation_steps": "micro-batches summed per optimizer step (effective batch = both multiplied)",
+    "max_seq_length": "tokens per example; longer ones are cut (see the Clean histogram)",
+    "lora_r": "LoRA rank: capacity of the adapter; 8-64 is typical",
+    "lora_alpha": "LoRA scale; about 2x the rank is a good start",
+    "val_fraction": "share of the data held out to measure validation loss",
+}
+ADVANCED = {
+    "eval_steps": "evaluate every N steps (0: only at the end)",
+    "save_steps": "checkpoint every N steps (0: only at the end)",
+    "logging_steps": "log loss every N steps",
+    "warmup_ratio": "share of steps spent ramping the learning rate up",
+    "lr_scheduler": "how the learning rate decays",
+    "weight_decay": "pulls weights toward zero; 0 is fine for LoRA",
+    "max_grad_norm": "clips gradient spikes (0 disables)",
+    "lora_dropout": "dropout inside the adapter; helps small datasets a little",
+    "optimizer": "8-bit and paged variants save memory",
+    "precision": "auto picks bf16 on GPUs that support it, fp32 on CPU",
+    "packing": "concatenate examples so no compute is wasted on padding",
+    "gradient_checkpointing": "recompute activations: far less memory, about 30% slower",
+    "freeze_trainable_layers": "'freeze' technique: how many top layers train",
+    "seed": "random seed, for reproducible runs",
+    "save_total_limit": "how many checkpoints to keep",
+    "eval_max_examples": "validation examples used for the task metric",
+}
+
+
+def _choices(annotation: Any) -> tuple | None:
+    if typing.get_origin(annotation) is typing.Literal:
+        return typing.get_args(annotation)
+    return None
+
+
+def _parse(text: str, annotation: Any) -> Any:
+    text = text.strip()
+    if annotation is int:
+        return int(text)
+    if annotation is float:
+        return float(text)
+    return text
+
+
+class SettingsScreen(StepScreen):
+    STEP = "settings"
+    NEXT_LABEL = "Start training"
+
+    def compose_body(self) -> ComposeResult:
+        yield Static("Recommended values are filled in. Tab moves between fields; Ctrl+N starts the run.",
+                     classes="muted")
+        yield from self._fields(BASIC)
+        with Collapsible(title="Advanced", collapsed=True, id="advanced"):
+            yield from self._fields(ADVANCED)
+        yield Static("", id="form-error", classes="error")
+
+    def _fields(self, fields: dict[str, str]) -> ComposeResult:
+        from tuneui.training.config import RunConfig
+
+        for name, explanation in fields.items():
+            info = RunConfig.model_fields[name]
+            choices = _choices(info.annotation)
+            with Horizontal(classes="field"):
+                yield Label(name.replace("_", " "), classes="field-label")
+                if info.annotation is bool:
+                    yield Checkbox("", id=f"f-{name}", classes="field-input")
+                elif choices:
+                    yield Select([(str(c), c) for c in choices], allow_blank=False, id=f"f-{name}",
+                                 classes="field-input")
+                else:
+                    yield Input(id=f"f-{name}", classes="field-input")
+                with Vertical(classes="field-help"):
+                    yield Static(explanation, classes="muted")
+                    yield Static("", id=f"e-{name}", classes="field-error -empty")
+
+    def on_mount(self) -> None:
+        self.refresh_from_state()
+
+    def refresh_from_state(self) -> None:
+        cfg = self.state.config
+        self._loading = True
+        for name in (*BASIC, *ADVANCED):
+            widget = self.query_one(f"#f-{name}")
+            value = getattr(cfg, name)
+            if isinstance(widget, Input):
+                text = f"{value:g}" if isinstance(value, float) else str(value)
+                if widget.value != text:
+                    widget.value = text
+            else:
+                widget.value = value
+            self.query_one(f"#e-{name}", Static).update("")
+            self.query_one(f"#e-{name}", Static).add_class("-empty")
+            self.query_one(f"#f-{name}").remove_class("invalid")
+        lora = cfg.uses_peft
+        for name in ("lora_r", "lora_alpha", "lora_dropout"):
+            self.query_one(f"#f-{name}").disabled = not lora
+        self.call_after_refresh(setattr, self, "_loading", False)
+
+    def _set_field(self, name: str, raw: Any) -> None:
+        from tuneui.training.config import RunConfig
+
+        info = RunConfig.model_fields[name]
+        error = self.query_one(f"#e-{name}", Static)
+        try:
+            value = _parse(raw, info.annotation) if isinstance(raw, str) else raw
+            setattr(self.state.config, name, value)  # validate_assignment: pydantic checks it
+        except ValueError as exc:  # pydantic's ValidationError is a ValueError
+            error.update(_one_line(exc))
+            error.remove_class("-empty")
+            self.query_one(f"#f-{name}").add_class("invalid")
+            return
+        error.update("")
+        error.add_class("-empty")
+        self.query_one(f"#f-{name}").remove_class("invalid")
+
+    @on(Input.Changed)
+    def _input(self, event: Input.Changed) -> None:
+        if getattr(self, "_loading", False) or not (event.input.id or "").startswith("f-"):
+            return
+        self._set_field(event.input.id[2:], event.value)
+
+    @on(Select.Changed)
+    @on(Checkbox.Changed)
+    def _choice(self, event) -> None:
+        widget = event.control
+        if getattr(self, "_loading", False) or not (widget.id or "").startswith("f-"):
+            return
+        self._set_field(widget.id[2:], event.value)
+
+    def validate_step(self) -> str | None:
+        from tuneui.training.config import RunConfig
+
+        bad = [n for n in (*BASIC, *ADVANCED) if self.query_one(f"#f-{n}").has_class("invalid")]
+        if bad:
+            return f"Fix {', '.join(b.replace('_', ' ') for b in bad)} first."
+        try:
+            RunConfig.model_validate(self.state.config.model_dump())
+        except ValidationError as exc:
+            msg = _one_line(exc)
+            self.query_one("#form-error", Static).update(msg)
+            return msg
+        if not self.state.conversations() and self.state.config.dataset != "demo":
+            return "No training data yet (steps 3 and 4)."
+        self.query_one("#form-error", Static).update("")
+        return None
+
+    def proceed(self) -> None:
+        self.app.open_train("start")  # type: ignore[attr-defined]
+
+
+def _one_line(exc: Exception) -> str:
+    if isinstance(exc, ValidationError):
+        errs = exc.errors()
+        if errs:
+            return "; ".join(e["msg"].removeprefix("Value error, ") for e in errs)
+    text = str(exc)
+    if "invalid literal" in text or "could not convert" in text:
+        return "not a number"
+    return text.splitlines()[0]
+
+
+SCREEN = SettingsScreen

@@ -1,0 +1,289 @@
+"""Step 7: the live run — loss curves, rates, memory, progress with ETA, warnings, stop and resume.
+
+The run is a separate process started through the engine (`tuneui.training.launch`); this screen
+only follows its events.jsonl from a thread worker and posts them here as messages, so quitting
+the app leaves the run going and `tuneui monitor RUN_DIR` (or Welcome › Open) re-attaches.
+"""
+
+from __future__ import annotations
+
+import threading
+from pathlib import Path
+from typing import Any
+
+from rich.markup import escape
+from textual import on, work
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.containers import Horizontal, Vertical
+from textual.message import Message
+from textual.widgets import Button, DataTable, Label, ProgressBar, RichLog, Static
+
+from screens.base import StepScreen
+from screens.run_model import RunProgress
+from screens.views import fmt_duration
+from screens.widgets.plots import LossPlot
+
+
+class TrainScreen(StepScreen):
+    STEP = "train"
+    NEXT_LABEL = "Chat"
+    BINDINGS = [Binding("ctrl+x", "stop_run", "Stop (checkpoint)"),
+                Binding("ctrl+r", "resume_run", "Resume")]
+
+    class EventsArrived(Message):
+        def __init__(self, events: list[dict]) -> None:
+            super().__init__()
+            self.events = events
+
+    class RunEnded(Message):
+        """The process is gone; `code` is its exit status when known."""
+
+        def __init__(self, code: int | None) -> None:
+            super().__init__()
+            self.code = code
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.progress = RunProgress()
+        self._stop_follow = threading.Event()
+        self._warnings_seen = 0
+
+    def compose_body(self) -> ComposeResult:
+        yield Static("No run yet: finish Settings and press Start training, or open a run from Welcome.",
+                     id="run-title")
+        yield Static("", id="warnings")
+        with Horizontal(id="run-top"):
+            yield LossPlot(id="loss-plot")
+            yield DataTable(id="run-stats", show_header=False, cursor_type="none")
+        with Horizontal(id="progress-row"):
+            yield ProgressBar(total=100, show_eta=False, id="progress")
+            yield Static("", id="eta")
+        with Vertical(classes="panel", id="log-box"):
+            yield Label("Log", classes="panel-title")
+            yield RichLog(id="log", max_lines=200, wrap=False, markup=False)
+        with Horizontal(classes="button-row"):
+            yield Button("Stop (saves a checkpoint)", id="stop", variant="error", disabled=True)
+            yield Button("Resume", id="resume", disabled=True)
+
+    def on_mount(self) -> None:
+        self.query_one("#run-stats", DataTable).add_columns("what", "value")
+        self.query_one("#warnings", Static).display = False
+        self._render_all()
+        self.refresh_from_state()
+
+    def refresh_from_state(self) -> None:
+        if not self.is_mounted or self.state.pending_run is None:
+            return
+        action, run_dir = self.state.pending_run
+        self.state.pending_run = None
+        if action == "start":
+            self.start_new_run()
+        elif action == "resume" and run_dir is not None:
+            self.resume_run(run_dir)
+        elif action == "attach" and run_dir is not None:
+            self.attach_run(run_dir)
+
+    # Starting and attaching -----------------------------------------------------------------
+    def _reset(self, run_dir: Path | None) -> None:
+        self._stop_follow.set()
+        self._stop_follow = threading.Event()
+        self.progress = RunProgress()
+        self._warnings_seen = 0
+        self.state.run_dir = run_dir
+        self.query_one("#log", RichLog).clear()
+        self.query_one("#warnings", Static).display = False
+        self._render_all()
+
+    def start_new_run(self) -> None:
+        if self.state.run_handle is not None and self.state.run_handle.poll() is None:
+            self.notify("A run is already going; stop it first.", severity="warning")
+            return
+        self._reset(None)
+        self.query_one("#run-title", Static).update(f"Starting [b]{escape(self.state.config.name)}[/b]…")
+        self._launch(self.state.config, None, False)
+
+    def resume_run(self, run_dir: Path) -> None:
+        self._reset(run_dir)
+        self.query_one("#run-title", Static).update(f"Resuming {escape(str(run_dir))}…")
+        self._launch(None, run_dir, True)
+
+    def attach_run(self, run_dir: Path) -> None:
+        self._reset(run_dir)
+        try:
+            handle = self.services.attach(run_dir)
+        except Exception as exc:  # a run dir without a live process is still worth showing
+            handle = None
+            if not (Path(run_dir) / "events.jsonl").exists():
+                self.show_error(exc, "Open run")
+                return
+        self.state.run_handle = handle
+        self._following(run_dir)
+
+    @work(thread=True, exclusive=True, group="launch")
+    def _launch(self, config: Any, run_dir: Path | None, resume: bool) -> None:
+        try:
+            if config is None:
+                config = self.services.load_run_config(run_dir)
+            handle = self.services.start_run(config, run_dir, resume=resume)
+        except Exception as exc:
+            self.app.call_from_thread(self._launch_failed, exc)
+            return
+        self.app.call_from_thread(self._launched, handle)
+
+    def _launch_failed(self, exc: Exception) -> None:
+        self.progress.status = "failed"
+        self.query_one("#run-title", Static).update(f"[red]Could not start the run:[/red] {escape(str(exc))}")
+        self.show_error(exc, "Training")
+        self._render_buttons()
+
+    def _launched(self, handle: Any) -> None:
+        self.state.run_handle = handle
+        self._following(Path(handle.run_dir))
+
+    def _following(self, run_dir: Path) -> None:
+        self.state.run_dir = Path(run_dir)
+        self._render_title()
+        self._render_buttons()
+        self.follow(Path(run_dir), self.state.run_handle, self._stop_follow)
+
+    @work(thread=True, exclusive=True, group="follow")
+    def follow(self, run_dir: Path, handle: Any, stop: threading.Event) -> None:
+        """Post new events until a terminal one arrives or the process is gone."""
+        follower = self.services.follow(run_dir)
+        interval = self.services.poll_interval
+        while not stop.is_set():
+            events = follower.poll()
+            if events:
+                self.post_message(self.EventsArrived(events))
+                if any(e.get("type") in ("finished", "failed", "stopped") for e in events):
+                    return
+            code = handle.poll() if handle is not None else None
+            if handle is not None and code is not None:
+                tail = follower.poll()  # the last lines written just before the exit
+                if tail:
+                    self.post_message(self.EventsArrived(tail))
+                self.post_message(self.RunEnded(code))
+                return
+            stop.wait(interval)
+
+    # Live updates -------------------------------------------------------------------------
+    @on(EventsArrived)
+    def _events(self, message: EventsArrived) -> None:
+        for event in message.events:
+            self.progress.add(event)
+        log = self.query_one("#log", RichLog)
+        shown = len(self.progress.log) - len(message.events)
+        for line in self.progress.log[max(0, shown):]:
+            log.write(line)
+        self._render_all()
+        for w in self.progress.warnings[self._warnings_seen:]:
+            self.notify(f"{w.get('reason', '')}\n{w.get('advice', '')}".strip(), title="Training warning",
+                        severity="warning", timeout=12)
+        self._warnings_seen = len(self.progress.warnings)
+        final = self.progress.final
+        if final.get("type") == "failed":
+            self.notify(f"{final.get('reason', 'the run failed')}\n{final.get('advice', '')}".strip(),
+                        title="Training failed", severity="error", timeout=20)
+        elif final.get("type") == "finished":
+            self.notify("Training finished. Next: chat with your model.", title="Done", timeout=10)
+
+    @on(RunEnded)
+    def _ended(self, message: RunEnded) -> None:
+        if not self.progress.done:
+            self.progress.status = "stopped" if message.code == 130 else (
+                "finished" if message.code == 0 else "failed")
+            if message.code not in (0, 130):
+                self.progress.final = {"type": "failed", "reason": f"the training process exited with code "
+                                       f"{message.code} without saying why; see the log in {self.state.run_dir}"}
+                self.query_one("#log", RichLog).write(self.progress.final["reason"])
+            self._render_all()
+
+    def _render_all(self) -> None:
+        p = self.progress
+        self._render_title()
+        self.query_one(LossPlot).show(p.loss, p.eval_loss, p.total_steps)
+        table = self.query_one("#run-stats", DataTable)
+        table.clear()
+        for k, v in p.stats_rows():
+            table.add_row(k, v)
+        bar = self.query_one("#progress", ProgressBar)
+        if p.total_steps:
+            bar.update(total=p.total_steps, progress=p.step)
+        eta = p.eta_seconds()
+        self.query_one("#eta", Static).update(
+            f"step {p.step}/{p.total_steps or '?'}" + (f" · ETA {fmt_duration(eta)}" if eta is not None else ""))
+        self._render_warnings()
+        self._render_buttons()
+
+    def _render_title(self) -> None:
+        p = self.progress
+        run_dir = self.state.run_dir
+        if run_dir is None:
+            return
+        colour = {"running": "green", "finished": "green", "failed": "red", "stopped": "yellow"}.get(p.status, "")
+        status = f"[{colour}]{p.status}[/{colour}]" if colour else p.status
+        info = p.info
+        what = f" · {info.get('technique', '')} on {info.get('model', '')}" if info else ""
+        self.query_one("#run-title", Static).update(
+            f"Run [b]{escape(Path(run_dir).name)}[/b] — {status}{escape(what)}\n[dim]{escape(str(run_dir))}[/dim]")
+
+    def _render_warnings(self) -> None:
+        box = self.query_one("#warnings", Static)
+        p = self.progress
+        lines = [f"⚠ {escape(str(w.get('reason', '')))} — {escape(str(w.get('advice', '')))}"
+                 for w in p.warnings[-3:]]
+        if p.final.get("type") == "failed":
+            lines.append(f"✗ FAILED: {escape(str(p.final.get('reason', '')))}"
+                         + (f" — {escape(str(p.final['advice']))}" if p.final.get("advice") else ""))
+        elif p.final.get("type") == "stopped":
+            ck = p.final.get("checkpoint")
+            lines.append("■ Stopped" + (f"; checkpoint saved in {escape(str(ck))}" if ck else "")
+                         + ". Resume (Ctrl+R) continues from it.")
+        elif p.final.get("type") == "finished":
+            lines.append(f"✓ Finished: train loss {p.final.get('train_loss', '?')}, eval loss "
+                         f"{p.final.get('eval_loss', '?')}. Adapter: {escape(str(p.final.get('adapter_path', '')))}")
+        box.update("\n".join(lines))
+        box.display = bool(lines)
+        box.set_class(p.final.get("type") == "failed" or bool(p.warnings), "alert")
+        box.set_class(p.final.get("type") == "finished", "success")
+
+    def _render_buttons(self) -> None:
+        p = self.progress
+        alive = self.state.run_handle is not None and p.status in ("running", "waiting") and not p.done
+        self.query_one("#stop", Button).disabled = not alive
+        self.query_one("#resume", Button).disabled = not (self.state.run_dir and p.status in ("stopped", "failed"))
+
+    # Actions -------------------------------------------------------------------------------
+    @on(Button.Pressed, "#stop")
+    def action_stop_run(self) -> None:
+        handle = self.state.run_handle
+        if handle is None or self.progress.done:
+            self.notify("No running run to stop.", severity="warning")
+            return
+        try:
+            handle.stop()
+        except Exception as exc:
+            self.show_error(exc, "Stop")
+            return
+        self.set_status("stopping: the run saves a checkpoint first…")
+        self.query_one("#stop", Button).disabled = True
+
+    @on(Button.Pressed, "#resume")
+    def action_resume_run(self) -> None:
+        if self.state.run_dir is None or self.progress.status not in ("stopped", "failed"):
+            self.notify("Only a stopped (or failed) run can be resumed.", severity="warning")
+            return
+        self.state.run_handle = None
+        self.resume_run(self.state.run_dir)
+
+    def on_unmount(self) -> None:
+        self._stop_follow.set()
+
+    def validate_step(self) -> str | None:
+        if self.progress.status != "finished":
+            return "The chat needs a finished run."
+        return None
+
+
+SCREEN = TrainScreen
