@@ -41,6 +41,10 @@ ROLE_NAMES = {
 }
 
 
+# Alpaca-style datasets mark "no input" with a placeholder that must not end up in the prompt.
+_NO_INPUT = frozenset({"<noinput>", "<no input>", "noinput", "no input", "n/a", "none", "null", "nan"})
+
+
 class RowError(Exception):
     """One record that cannot become a conversation; `kind` tags it for the report."""
 
@@ -115,8 +119,10 @@ def detect_format(records: list[dict], fmt: str = "auto", columns: dict[str, str
     if not records:
         raise DataError("no readable examples to detect the format from")
     if fmt == "auto" and columns:
-        fitting = [f for f in FORMATS if _fits_override(f, columns)]
-        candidates = fitting or list(FORMATS)
+        candidates = [f for f in FORMATS if _fits_override(f, columns)]
+        if not candidates:
+            raise DataError(f"column mapping {', '.join(columns)}: no format has these fields; pass --format too "
+                            f"(fields: " + "; ".join(f"{f}: {', '.join(FIELDS[f])}" for f in FORMATS) + ")")
     else:
         candidates = [fmt] if fmt != "auto" else list(FORMATS)
     keys: set[str] = set()
@@ -124,7 +130,7 @@ def detect_format(records: list[dict], fmt: str = "auto", columns: dict[str, str
         keys.update(rec)
     scores: dict[str, tuple[float, dict[str, str]]] = {}
     for f in candidates:
-        override = _canon_override(f, columns) if columns and _fits_override(f, columns) else {}
+        override = _canon_override(f, columns) if columns else {}
         cols = _resolve(f, keys, override)
         if f in ("messages", "sharegpt"):
             _inner_columns(f, cols, override, records)
@@ -270,7 +276,7 @@ def to_conversation(rec: dict, fmt: str, cols: dict[str, str]) -> list[dict]:
     if fmt == "alpaca":
         user = _text(rec, cols["instruction"], "the instruction")
         extra = _text(rec, cols["input"], "the input", required=False) if "input" in cols else None
-        if extra and extra.strip():
+        if extra and extra.strip() and extra.strip().lower() not in _NO_INPUT:
             user = f"{user}\n\n{extra}"
         answer = _text(rec, cols["output"], "the answer")
     elif fmt == "prompt_completion":

@@ -267,7 +267,7 @@ def _text(p: Path, src: Source) -> RecordStream:
     text, src.encoding = read_text(p)
     text = text.replace("\r\n", "\n")
     blocks = _TEXT_BLOCKS.split(text)
-    if any("\n" in b.strip() for b in blocks):
+    if len(blocks) > 1 and any("\n" in b.strip() for b in blocks):
         src.notes.append("plain text with blank lines between documents: one example per paragraph block")
         line, counted = 1, 0
         for m in re.finditer(r"(?:[^\n]*\S[^\n]*(?:\n|$))+", text):
@@ -287,7 +287,9 @@ def _rows_of(ds, src: Source) -> RecordStream:
 
 
 def _pick_split(obj, src: Source):
-    if hasattr(obj, "keys") and not hasattr(obj, "column_names"):
+    import datasets
+
+    if isinstance(obj, (datasets.DatasetDict, datasets.IterableDatasetDict)):
         splits = list(obj.keys())
         if not splits:
             raise DataError("the dataset has no splits", source=src.path)
@@ -316,6 +318,11 @@ def _hf_hub(name: str) -> Source:
     import datasets
 
     src = Source(name, "hf_hub", unit="row")
+    if not datasets.config.HF_HUB_OFFLINE and not _hub_reachable():
+        # Without this the hub client retries for half a minute before saying the same thing.
+        raise DataError("no such local file, and the Hugging Face hub cannot be reached (no network?); "
+                        "check the path, or set HF_HUB_OFFLINE=1 to use a dataset already in your cache",
+                        source=name)
     try:
         ds = datasets.load_dataset(name)
     except Exception as exc:  # noqa: BLE001 - the hub raises many types; all mean "cannot get it"
@@ -327,3 +334,16 @@ def _hf_hub(name: str) -> Source:
         ) from None
     src.records = _rows_of(_pick_split(ds, src), src)
     return src
+
+
+def _hub_reachable() -> bool:
+    import os
+    import socket
+    from urllib.parse import urlparse
+
+    host = urlparse(os.environ.get("HF_ENDPOINT") or "https://huggingface.co").hostname or "huggingface.co"
+    try:
+        socket.getaddrinfo(host, 443)
+    except OSError:
+        return False
+    return True
