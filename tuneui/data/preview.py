@@ -21,8 +21,36 @@ class Preview:
                 "truncated": self.truncated, "max_seq_length": self.max_seq_length}
 
 
+def _segments(enc) -> list[dict]:
+    """Runs of trained/masked text covering the kept text exactly. Characters between token
+    offsets (whitespace that some tokenizers leave out of every token) join the following token,
+    so the preview reads as the real rendered text."""
+    from tuneui.training.tokenize import IGNORE_INDEX
+
+    out: list[dict] = []
+    pos = 0
+    for (a, b), label in zip(enc.offsets, enc.labels):
+        if b <= pos:  # tokens sharing characters (byte-level pieces of one character)
+            continue
+        trained = label != IGNORE_INDEX
+        piece = enc.text[pos:b]
+        pos = b
+        if out and out[-1]["trained"] == trained:
+            out[-1]["text"] += piece
+        else:
+            out.append({"text": piece, "trained": trained})
+    if not enc.truncated and pos < len(enc.text):
+        tail = enc.text[pos:]
+        if out and not out[-1]["trained"]:
+            out[-1]["text"] += tail
+        else:
+            out.append({"text": tail, "trained": False})
+    return out
+
+
 def preview_example(tokenizer, conversation: Conversation, max_seq_length: int = 1024) -> Preview:
-    from tuneui.training.tokenize import encode_conversation, segments
+    """Built on the training engine's encoder, so the trained/masked split is exactly training's."""
+    from tuneui.training.tokenize import encode_conversation
 
     enc = encode_conversation(tokenizer, conversation, max_seq_length)
-    return Preview(segments(enc), len(enc.input_ids), enc.trained_tokens, enc.truncated, max_seq_length)
+    return Preview(_segments(enc), len(enc.input_ids), enc.trained_tokens, enc.truncated, max_seq_length)

@@ -44,7 +44,7 @@ def length_stats(lengths: list[int], unit: str, bins: int = HIST_BINS) -> Length
     return LengthStats(
         unit=unit, count=len(lengths), min=int(arr.min()), mean=round(float(arr.mean()), 2), max=top,
         total=int(arr.sum()),
-        percentiles={f"p{p}": int(np.percentile(arr, p, method="higher")) for p in PERCENTILES},
+        percentiles={f"p{p}": int(np.percentile(arr, p, method="inverted_cdf")) for p in PERCENTILES},
         histogram={"edges": edges, "counts": counts},
     )
 
