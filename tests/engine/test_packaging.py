@@ -110,9 +110,14 @@ def test_installed_tuneui_runs_outside_the_source_tree(venv: Path, tmp_path: Pat
 def test_installed_tuneui_trains_the_demo_headless(venv: Path, tmp_path: Path) -> None:
     env = _outside_env(tmp_path)
     run_dir = tmp_path / "run"
-    _run([venv / "bin" / "tuneui", "train", "--demo", "--set", "max_steps=2", "--set", "eval_steps=0",
-          "--set", "save_steps=0", "-o", run_dir], cwd=tmp_path, env=env, timeout=600)
+    # Two steps, no cleaning pass and no generation-based metric: the point is that the installed
+    # package trains end to end (model, data, adapter, report), not how well.
+    quick = ["max_steps=2", "eval_steps=0", "save_steps=0", "eval_max_examples=0", "clean=false"]
+    sets = [arg for kv in quick for arg in ("--set", kv)]
+    _run([venv / "bin" / "tuneui", "train", "--demo", *sets, "-o", run_dir], cwd=tmp_path, env=env, timeout=600)
     events = [json.loads(line) for line in (run_dir / "events.jsonl").read_text().splitlines()]
     assert events[-1]["type"] == "finished", events[-1]
     assert max(e.get("step", 0) for e in events) == 2
     assert (run_dir / "run.toml").is_file()
+    assert list((run_dir / "adapter").glob("*.safetensors")), "no trained weights were saved"
+    assert "eval_loss" in json.loads((run_dir / "report.json").read_text())
