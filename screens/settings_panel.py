@@ -29,6 +29,9 @@ def apply_user_settings(app: App, path: Path | None = None) -> Settings:
         settings = Settings()
     if settings.theme in app.available_themes:
         app.theme = settings.theme
+    else:
+        app.notify(f"Theme {settings.theme!r} is not available; pick one in Preferences (ctrl+s)",
+                   title="Settings", severity="warning", timeout=10)
     apply_environment(settings)
     return settings
 

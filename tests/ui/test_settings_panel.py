@@ -94,6 +94,12 @@ async def test_apply_user_settings_sets_the_saved_theme() -> None:
         apply_user_settings(app)
         await pilot.pause()
         assert app.theme == "nord"
+        assert not app._notifications
+        save_settings(Settings(theme="no-such-theme"))
+        apply_user_settings(app)
+        await pilot.pause()
+        assert app.theme == "nord"
+        assert "'no-such-theme' is not available" in list(app._notifications)[-1].message
 
 
 CHECKS = [
