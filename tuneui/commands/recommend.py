@@ -1,0 +1,111 @@
+"""`tuneui recommend`: which technique fits this model on this (or a what-if) machine, and why.
+
+JSON output (`--json`), a stable object:
+  {"schema": 1, "technique": str, "fits": bool, "label": str, "peak_bytes": int, "budget_bytes": int,
+   "breakdown": {component: bytes}, "run_config": {RunConfig field: value}, "launch": {...},
+   "reasons": [str], "time": {...}, "rag_advice": str|null, "hardware_needed": str|null, "warnings": [str],
+   "model": {...}, "hardware": {...},
+   "alternatives": [{"label", "technique", "optimizer", "gradient_checkpointing", "sharding", "num_gpus",
+                     "cpu_offload", "peak_bytes", "breakdown", "fits", "available", "recommended", ...}]}
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+
+
+def register(subparsers: argparse._SubParsersAction) -> None:
+    p = subparsers.add_parser(
+        "recommend", help="recommend a fine-tuning technique and batch for a model on this or a what-if GPU",
+        description="Estimate memory for every technique and recommend the best one that fits.",
+    )
+    p.add_argument("--model", required=True, help="hub id (from the local cache), model directory, or 'demo'")
+    p.add_argument("--revision", default=None, help="hub revision")
+    p.add_argument("--gpus", default=None,
+                   help="what-if hardware instead of probing: 1x24GiB, 2x80GiB, A100-80GB, 2xH100, cpu")
+    p.add_argument("--seq-len", type=int, default=None, help="max sequence length (default: from --data, else 1024)")
+    p.add_argument("--batch", type=int, default=16, help="target effective batch size (default 16)")
+    p.add_argument("--lora-r", type=int, default=16, help="LoRA rank used for the estimates (default 16)")
+    p.add_argument("--data", default=None, help="a dataset file: sizes the sequence length and checks RAG fit")
+    p.add_argument("--json", action="store_true", help="print the stable JSON object instead of a table")
+    p.set_defaults(func=run)
+
+
+def _gib(n: int | float) -> str:
+    return f"{n / 1024**3:.1f}"
+
+
+def dataset_stats_from_file(path: str, model: str) -> dict:
+    """Rough stats for the recommender from a data file: examples, format shape, tokens (about 4 chars each
+    when the model's tokenizer is not at hand)."""
+    from tuneui.data.loaders import load_conversations
+
+    convs = load_conversations(path)
+    lengths = sorted(max(1, sum(len(m.get("content", "")) for m in c) // 4) for c in convs)
+    documents = bool(convs) and all(len(c) == 1 and c[0].get("role") == "assistant" for c in convs)
+
+    def pct(q: float) -> int:
+        return lengths[min(len(lengths) - 1, int(q * len(lengths)))] if lengths else 0
+
+    return {"num_examples": len(convs), "format": "text" if documents else "conversation",
+            "assistant_turns": sum(1 for c in convs if any(m.get("role") == "assistant" for m in c)),
+            "tokens": {"mean": (sum(lengths) / len(lengths)) if lengths else 0, "p50": pct(0.5), "p95": pct(0.95),
+                       "p99": pct(0.99), "max": lengths[-1] if lengths else 0, "total": sum(lengths)},
+            "token_estimate": "chars/4"}
+
+
+def render(rec) -> str:
+    s, m, hw = rec.setup, rec.model, rec.hardware
+    lines = [f"model     {m.name}: {m.total_params / 1e9:.2f}B parameters, {m.num_layers} layers, "
+             f"hidden {m.hidden_size}, vocab {m.vocab_size}",
+             f"hardware  {hw.summary()}" + (f"  (what-if: {hw.what_if})" if hw.what_if else ""),
+             ""]
+    verdict = "RECOMMENDED" if rec.fits else "NOTHING FITS; the smallest setup is"
+    lines.append(f"{verdict}: {s.label}, micro-batch {rec.micro_batch_size} x accumulation "
+                 f"{rec.gradient_accumulation_steps}, seq {rec.max_seq_length}: about {_gib(rec.estimate.peak_bytes)} "
+                 f"GiB of {_gib(rec.budget_bytes)} GiB usable")
+    parts = ", ".join(f"{k} {_gib(v)}" for k, v in rec.estimate.breakdown.items() if v)
+    lines.append(f"  peak ({rec.estimate.phase}): {parts} GiB")
+    if rec.launch.get("num_processes", 1) > 1 or rec.launch.get("cpu_offload"):
+        lines.append(f"  launch: {json.dumps(rec.launch)}")
+    lines.append("")
+    lines += [f"  - {r}" for r in rec.reasons]
+    if rec.rag_advice:
+        lines += ["", "Should you fine-tune at all?", f"  {rec.rag_advice}"]
+    lines += ["", f"All alternatives (micro-batch 1, seq {rec.max_seq_length}; peak GiB per GPU):",
+              f"  {'setup':52} {'peak':>7} {'weights':>8} {'grads':>6} {'optim':>6} {'acts':>6}  fits"]
+    for a in sorted(rec.alternatives, key=lambda a: a.estimate.peak_bytes):
+        b = a.estimate.sizes
+        fits = "yes" if a.fits else ("n/a" if not a.available else "no")
+        mark = " <- recommended" if a.recommended else ""
+        lines.append(f"  {a.setup.label:52} {_gib(a.estimate.peak_bytes):>7} {_gib(b['weights']):>8} "
+                     f"{_gib(b['gradients']):>6} {_gib(b['optimizer']):>6} "
+                     f"{_gib(b['activations'] + b['logits']):>6}  {fits}{mark}")
+    lines.append("  (estimates: weights, gradients, optimizer state, activations incl. logits; peak adds "
+                 "transients, allocator slack and the CUDA context)")
+    for w in rec.warnings:
+        lines.append(f"warning: {w}")
+    return "\n".join(lines)
+
+
+def run(args: argparse.Namespace) -> int:
+    from tuneui.errors import TuneuiError
+    from tuneui.hardware import parse_gpus, probe
+    from tuneui.models import inspect_model
+    from tuneui.recommend import recommend
+
+    if args.seq_len is not None and args.seq_len < 8:
+        raise TuneuiError(f"--seq-len {args.seq_len}: must be at least 8")
+    if args.batch < 1:
+        raise TuneuiError(f"--batch {args.batch}: must be at least 1")
+    model = inspect_model(args.model, revision=args.revision)
+    hardware = parse_gpus(args.gpus) if args.gpus else probe()
+    stats = dataset_stats_from_file(args.data, args.model) if args.data else None
+    rec = recommend(model, hardware, seq_len=args.seq_len, target_batch=args.batch, dataset_stats=stats,
+                    lora_r=args.lora_r)
+    if args.json:
+        print(json.dumps({"schema": 1, **rec.to_dict()}, indent=2))
+    else:
+        print(render(rec))
+    return 0

@@ -1,0 +1,269 @@
+"""The recommendation: the best technique that fits, how to batch it, and why, with every alternative.
+
+Preference (highest quality first), unless the data says otherwise:
+  full > LoRA (freeze-top-N is listed beside it) > LoRA on an 8-bit base > QLoRA
+and within a technique the cheapest way to make it fit, in this order:
+  as is > gradient checkpointing > 8-bit optimizer (full only) > multi-GPU sharding > CPU offload.
+A small dataset flips full below LoRA: updating every weight on a few thousand examples overfits and
+forgets more, for no gain. A setup fits when its estimated peak stays under (1 - margin) of the memory
+per GPU; the micro-batch then grows (powers of two) while it still fits, and gradient accumulation
+makes up the rest of the target effective batch.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+from typing import Any
+
+from tuneui.hardware import KNOWN_GPUS, GiB, HardwareProfile
+from tuneui.models import ModelInfo
+from tuneui.recommend import advice
+from tuneui.recommend.memory import MemoryEstimate, Setup, estimate, with_
+
+SAFETY_MARGIN = 0.10
+SMALL_DATA_EXAMPLES = 5000  # below this, LoRA is preferred over full fine-tuning
+QUALITY = ["full", "lora", "freeze", "lora_8bit", "qlora"]
+
+
+@dataclass
+class Alternative:
+    setup: Setup
+    estimate: MemoryEstimate
+    fits: bool
+    available: bool = True
+    why_unavailable: str | None = None
+    recommended: bool = False
+
+    def to_dict(self) -> dict[str, Any]:
+        s = self.setup
+        return {
+            "label": s.label, "technique": s.technique, "optimizer": s.optimizer,
+            "master_weights_fp32": s.master_weights_fp32, "gradient_checkpointing": s.gradient_checkpointing,
+            "double_quant": s.double_quant if s.technique == "qlora" else None, "sharding": s.sharding,
+            "num_gpus": s.num_gpus, "cpu_offload": s.cpu_offload, "micro_batch_size": s.micro_batch_size,
+            "seq_len": s.seq_len, "peak_bytes": self.estimate.peak_bytes, "tensor_bytes": self.estimate.tensor_bytes,
+            "cpu_bytes": self.estimate.cpu_bytes, "phase": self.estimate.phase, "breakdown": self.estimate.breakdown,
+            "trainable_params": self.estimate.trainable_params, "fits": self.fits, "available": self.available,
+            "why_unavailable": self.why_unavailable, "recommended": self.recommended,
+        }
+
+
+@dataclass
+class Recommendation:
+    technique: str
+    fits: bool
+    setup: Setup
+    estimate: MemoryEstimate
+    micro_batch_size: int
+    gradient_accumulation_steps: int
+    max_seq_length: int
+    precision: str
+    launch: dict[str, Any]
+    reasons: list[str]
+    alternatives: list[Alternative]
+    budget_bytes: int
+    time: dict[str, Any] | None = None
+    rag_advice: str | None = None
+    hardware_needed: str | None = None
+    model: ModelInfo | None = None
+    hardware: HardwareProfile | None = None
+    warnings: list[str] = field(default_factory=list)
+
+    def run_config_updates(self) -> dict[str, Any]:
+        """RunConfig fields to set (the wizard and `tuneui train` apply these); `launch` is not a field."""
+        s = self.setup
+        upd: dict[str, Any] = {
+            "technique": s.technique,
+            "micro_batch_size": self.micro_batch_size,
+            "gradient_accumulation_steps": self.gradient_accumulation_steps,
+            "gradient_checkpointing": s.gradient_checkpointing,
+            "optimizer": s.optimizer,
+            "max_seq_length": self.max_seq_length,
+            "precision": self.precision,
+        }
+        if s.technique in ("lora", "lora_8bit", "qlora"):
+            upd["lora_r"] = s.lora_r
+        if s.technique == "qlora":
+            upd["bnb_4bit_quant_type"] = "nf4"
+            upd["bnb_4bit_double_quant"] = s.double_quant
+        if s.technique == "freeze":
+            upd["freeze_trainable_layers"] = s.freeze_trainable_layers
+        return upd
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "technique": self.technique,
+            "fits": self.fits,
+            "label": self.setup.label,
+            "peak_bytes": self.estimate.peak_bytes,
+            "budget_bytes": self.budget_bytes,
+            "breakdown": self.estimate.breakdown,
+            "run_config": self.run_config_updates(),
+            "launch": self.launch,
+            "reasons": self.reasons,
+            "time": self.time,
+            "rag_advice": self.rag_advice,
+            "hardware_needed": self.hardware_needed,
+            "warnings": self.warnings,
+            "model": self.model.to_dict() if self.model else None,
+            "hardware": self.hardware.to_dict() if self.hardware else None,
+            "alternatives": [a.to_dict() for a in self.alternatives],
+        }
+
+
+def _gib(n: float) -> str:
+    return f"{n / GiB:.1f} GiB"
+
+
+def _device(hw: HardwareProfile) -> str:
+    return hw.accelerator if hw.gpus else "cpu"
+
+
+def budget_bytes(hw: HardwareProfile, margin: float = SAFETY_MARGIN) -> int:
+    """Memory one process may plan on: per-GPU free memory (total for what-if), or available RAM on CPU."""
+    if hw.gpus:
+        return int(hw.gpu_memory_bytes * (1 - margin))
+    return int((hw.ram_available_bytes or hw.ram_total_bytes) * (1 - margin))
+
+
+def _precision(hw: HardwareProfile, technique: str) -> str:
+    if not hw.gpus or hw.bf16:
+        return "bf16"
+    # fp16 without bf16 hardware: fine for adapters, unstable for full weights without a loss scaler
+    return "fp32" if technique in ("full", "freeze") else "fp16"
+
+
+def _unavailable(hw: HardwareProfile, s: Setup) -> str | None:
+    dev = _device(hw)
+    if dev in ("cpu", "mps") and s.optimizer in ("adamw_8bit", "paged_adamw_8bit"):
+        return "bitsandbytes 8-bit optimizers need a CUDA or ROCm GPU"
+    if dev == "mps" and s.technique in ("qlora", "lora_8bit"):
+        return "bitsandbytes quantised bases are not available on Apple MPS"
+    if (s.sharding not in (None, "ddp") or s.cpu_offload) and dev not in ("cuda", "rocm"):
+        return "sharding and CPU offload need CUDA/ROCm GPUs"
+    return None
+
+
+def candidates(model: ModelInfo, hw: HardwareProfile, seq_len: int, lora_r: int = 16,
+               target_batch: int = 16) -> list[Setup]:
+    """Every technique x gradient checkpointing x relevant optimizer / sharding option, at micro-batch 1
+    (with the accumulation that reaches `target_batch`: accumulated gradients stay live)."""
+    n = max(1, hw.num_gpus)
+    dev = _device(hw)
+    out: list[Setup] = []
+    parallel: list[tuple[str | None, bool]] = [(None if n == 1 else "ddp", False)]
+    if n > 1:
+        parallel += [("zero2", False), ("fsdp_full_shard", False), ("fsdp_full_shard", True)]
+    else:
+        parallel += [(None, True)]
+    for tech in QUALITY:
+        prec = _precision(hw, tech)
+        base = Setup(technique=tech, precision=prec, seq_len=seq_len, micro_batch_size=1, lora_r=lora_r,
+                     gradient_accumulation_steps=max(1, math.ceil(target_batch / n)),
+                     num_gpus=n, device=dev, freeze_trainable_layers=min(2, model.num_layers))
+        if tech == "full":
+            opts = [("adamw", False), ("adamw", True), ("adamw_8bit", False), ("paged_adamw_8bit", False)]
+            if prec == "fp32":
+                opts = [(o, False) for o in ("adamw", "adamw_8bit", "paged_adamw_8bit")]
+        elif tech == "qlora":
+            opts = [("adamw", False), ("paged_adamw_8bit", False)]
+        else:
+            opts = [("adamw", False)]
+        quants = [True, False] if tech == "qlora" else [True]
+        for opt, master in opts:
+            for dq in quants:
+                for (shard, offload) in parallel:
+                    if offload and tech != "full":
+                        continue  # offloading an adapter's tiny optimizer state saves nothing
+                    if shard in ("zero2",) and tech != "full":
+                        continue
+                    for ckpt in (False, True):
+                        out.append(with_(base, optimizer=opt, master_weights_fp32=master, double_quant=dq,
+                                         sharding=shard, cpu_offload=offload, gradient_checkpointing=ckpt))
+    return out
+
+
+def _ladder_key(s: Setup, prefer_lora: bool) -> tuple:
+    """Sort key: technique quality, then the cheapest way to make it fit (issue order)."""
+    order = list(QUALITY)
+    if prefer_lora:
+        order.remove("full")
+        order.insert(2, "full")
+    opt_rank = {"adamw": 0, "adamw_8bit": 1, "paged_adamw_8bit": 2, "sgd": 3}[s.optimizer]
+    shard_rank = {None: 0, "ddp": 0, "zero2": 1, "fsdp_full_shard": 2}[s.sharding]
+    # CPU offload is the last resort for every technique: it makes each step several times slower.
+    return (s.cpu_offload, order.index(s.technique), shard_rank, opt_rank, s.gradient_checkpointing,
+            not s.double_quant, s.master_weights_fp32)
+
+
+def _fits(est: MemoryEstimate, budget: int, hw: HardwareProfile) -> bool:
+    if est.peak_bytes > budget:
+        return False
+    if est.cpu_bytes and hw.ram_total_bytes and est.cpu_bytes > hw.ram_total_bytes * 0.8:
+        return False
+    return True
+
+
+def recommend(model: ModelInfo, hardware: HardwareProfile, *, seq_len: int | None = None, target_batch: int = 16,
+              dataset_stats: dict | None = None, lora_r: int = 16, margin: float = SAFETY_MARGIN) -> Recommendation:
+    """The recommended setup for `model` on `hardware` with reasons and every alternative."""
+    from tuneui.recommend.explain import explain, hardware_needed
+
+    seq, seq_reason = advice.choose_seq_len(model, dataset_stats, seq_len)
+    budget = budget_bytes(hardware, margin)
+    n_ex = advice.num_examples(dataset_stats)
+    prefer_lora = n_ex is not None and n_ex < SMALL_DATA_EXAMPLES
+    alts: list[Alternative] = []
+    for s in candidates(model, hardware, seq, lora_r, target_batch):
+        est = estimate(model, s)
+        why = _unavailable(hardware, s)
+        alts.append(Alternative(s, est, fits=why is None and _fits(est, budget, hardware), available=why is None,
+                                why_unavailable=why))
+    ladder = sorted(alts, key=lambda a: _ladder_key(a.setup, prefer_lora))
+    chosen = next((a for a in ladder if a.fits), None)
+    warnings = list(model.warnings) + list(hardware.warnings)
+    if chosen is None:
+        # Nothing fits: report the smallest footprint so the person sees how far off it is.
+        chosen = min((a for a in alts if a.available), key=lambda a: a.estimate.peak_bytes)
+    chosen.recommended = True
+    s = chosen.setup
+    # Grow the micro-batch while it fits; accumulation makes up the effective batch.
+    procs = max(1, s.num_gpus)
+
+    def accumulation(mb: int) -> int:
+        return max(1, math.ceil(target_batch / (mb * procs)))
+
+    mb = 1
+    if chosen.fits:
+        while mb * 2 <= max(1, target_batch // procs):
+            bigger = with_(s, micro_batch_size=mb * 2, gradient_accumulation_steps=accumulation(mb * 2))
+            if not _fits(estimate(model, bigger), budget, hardware):
+                break
+            mb *= 2
+    ga = accumulation(mb)
+    final = with_(s, micro_batch_size=mb, gradient_accumulation_steps=ga)
+    est = estimate(model, final)
+    launch = {"strategy": s.sharding or "single", "num_processes": procs, "cpu_offload": s.cpu_offload,
+              "mixed_precision": "bf16" if s.precision == "bf16" else s.precision}
+    rec = Recommendation(
+        technique=s.technique, fits=chosen.fits, setup=final, estimate=est, micro_batch_size=mb,
+        gradient_accumulation_steps=ga, max_seq_length=seq, precision=s.precision, launch=launch,
+        reasons=[], alternatives=alts, budget_bytes=budget, rag_advice=advice.rag_advice(dataset_stats),
+        model=model, hardware=hardware, warnings=warnings,
+    )
+    rec.time = advice.time_estimate(model, hardware, s.technique, seq, s.gradient_checkpointing,
+                                    est.trainable_params, dataset_stats)
+    rec.reasons = explain(rec, ladder, seq_reason, prefer_lora, n_ex, target_batch)
+    if not chosen.fits:
+        rec.hardware_needed = hardware_needed(model, hardware, seq, lora_r, margin)
+        rec.reasons.append(rec.hardware_needed)
+    return rec
+
+
+def smallest_gpu_for(peak: int, margin: float = SAFETY_MARGIN) -> str | None:
+    sizes = sorted({(row[1], row[0]) for row in KNOWN_GPUS if not row[2].startswith("gfx")})
+    for mem, name in sizes:
+        if peak <= mem * GiB * (1 - margin):
+            return f"{name} ({mem:g} GiB)"
+    return None

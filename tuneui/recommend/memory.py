@@ -1,0 +1,327 @@
+"""Peak GPU memory of one training setup, per component, from the model's shape alone.
+
+Everything here is arithmetic on a ModelInfo; nothing imports torch. Symbols used in the formulas:
+
+  N     all parameters            H  hidden size          I  MLP intermediate size
+  P     trainable parameters      L  decoder layers       V  vocabulary
+  T     tokens per micro-batch = micro_batch_size * seq_len
+  q     query width = heads * head_dim       kv  key/value width = kv_heads * head_dim
+  c     bytes of the compute dtype (2 for bf16/fp16, 4 for fp32)
+  a     bytes of LoRA adapter weights (4: peft keeps adapters in fp32 on a bf16 base)
+
+The peak is taken over the two moments that dominate a training step:
+  backward start  weights + optimizer state + all saved activations + logits/loss buffers
+  optimizer step  weights + optimizer state + every gradient + optimizer temporaries
+(optimizer state exists from the first step on, so the second step's backward is the real peak).
+On a GPU the allocator adds fragmentation and the CUDA context sits outside tensors; both are in
+`overhead`, and `tensor_bytes` (the part torch.cuda.max_memory_allocated sees) leaves them out.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field, replace
+
+from tuneui.models import ModelInfo
+
+GiB = 1024**3
+MiB = 1024**2
+
+CUDA_CONTEXT_BYTES = 600 * MiB  # CUDA context + cuBLAS/cuDNN workspaces, measured 450-750 MiB on A100/H100
+FRAGMENTATION = 0.06  # caching-allocator slack on top of live tensors (reserved vs allocated)
+
+SHARDING = (None, "ddp", "zero2", "fsdp_full_shard")  # fsdp_full_shard == ZeRO-3
+# tuneui's runner maps optimizer "adamw" to Trainer's "adamw_torch" (foreach, not fused); flip this if it
+# moves to "adamw_torch_fused", which updates in place without a moment-sized temporary.
+RUNNER_FUSED_ADAMW = False
+
+
+@dataclass(frozen=True)
+class Setup:
+    technique: str = "lora"  # full, freeze, lora, lora_8bit, qlora
+    optimizer: str = "adamw"  # adamw, adamw_8bit, paged_adamw_8bit, sgd
+    precision: str = "bf16"  # compute dtype: bf16, fp16, fp32
+    master_weights_fp32: bool = False  # full only: fp32 weights + bf16 autocast ("mixed precision")
+    gradient_checkpointing: bool = False
+    micro_batch_size: int = 1
+    seq_len: int = 1024
+    gradient_accumulation_steps: int = 1
+    lora_r: int = 16
+    lora_targets: tuple[str, ...] | str = "all-linear"
+    freeze_trainable_layers: int = 2
+    double_quant: bool = True
+    padded: bool = False  # padded batches expand grouped KV heads in SDPA; packing does not
+    num_gpus: int = 1
+    sharding: str | None = None
+    cpu_offload: bool = False
+    device: str = "cuda"  # cuda, rocm, mps, cpu: whether CUDA context / fragmentation apply
+    fused_optimizer: bool = RUNNER_FUSED_ADAMW  # torch AdamW(fused=True): no step temporaries
+
+    @property
+    def label(self) -> str:
+        parts = [self.technique]
+        if self.technique == "qlora":
+            parts.append("nf4+dq" if self.double_quant else "nf4")
+        parts.append(self.optimizer + ("(fp32 master)" if self.master_weights_fp32 else ""))
+        if self.precision != "bf16":
+            parts.append(self.precision)
+        if self.gradient_checkpointing:
+            parts.append("ckpt")
+        if self.sharding and self.sharding != "ddp":
+            parts.append(f"{self.sharding}x{self.num_gpus}")
+        elif self.num_gpus > 1:
+            parts.append(f"ddp x{self.num_gpus}")
+        if self.cpu_offload:
+            parts.append("cpu-offload")
+        return " ".join(parts)
+
+
+@dataclass
+class MemoryEstimate:
+    setup: Setup
+    peak_bytes: int  # per GPU, what nvidia-smi would show: tensors + fragmentation + CUDA context
+    tensor_bytes: int  # per GPU, live tensors at the peak (compare with torch.cuda.max_memory_allocated)
+    phase: str  # "backward" or "optimizer step": where the peak happens
+    breakdown: dict[str, int]  # live at the peak; sums to peak_bytes
+    sizes: dict[str, int]  # each component's full size, whether or not it is live at the peak
+    trainable_params: int
+    cpu_bytes: int = 0  # optimizer state / parameters offloaded to CPU RAM
+    notes: list[str] = field(default_factory=list)
+
+    def to_dict(self) -> dict:
+        d = asdict(self)
+        d["setup"]["label"] = self.setup.label
+        return d
+
+
+def _bytes(precision: str) -> int:
+    return 4 if precision == "fp32" else 2
+
+
+def trainable_params(m: ModelInfo, s: Setup) -> int:
+    if s.technique == "full":
+        return m.total_params
+    if s.technique == "freeze":
+        # top-N decoder layers plus the final norm; embeddings and lm_head stay frozen
+        return min(s.freeze_trainable_layers, m.num_layers) * m.layer_params + m.hidden_size
+    targets = s.lora_targets if isinstance(s.lora_targets, str) else list(s.lora_targets)
+    return m.lora_params(s.lora_r, targets)
+
+
+def _linear_params(m: ModelInfo) -> int:
+    """Elements in the decoder layers' linear weights: what bitsandbytes quantises (not embeddings/lm_head)."""
+    per_layer = sum(i * o for i, o in m.linear_shapes)
+    if m.num_experts:
+        mlp = sum(i * o for i, o in m.linear_shapes[4:])
+        per_layer += mlp * (m.num_experts - 1)
+    return m.num_layers * per_layer
+
+
+def weight_bytes(m: ModelInfo, s: Setup, p_train: int) -> int:
+    """Weights resident on each GPU.
+
+    full      N * (4 if fp32 master weights or fp32 compute else c)
+    freeze    N * c
+    lora      N * c + P * a
+    lora_8bit lin * (1 + 4/in: int8 + one fp32 scale per output row) + (N - lin) * 4 + P * a
+    qlora     lin * (0.5 + absmax) + (N - lin) * 4 + P * a; everything not quantised (embeddings, norms,
+              lm_head) is upcast to fp32 by peft's prepare_model_for_kbit_training. NF4 packs two weights per byte and keeps
+              one absmax per 64-weight block: fp32 (4/64 B) or, double-quantised, int8 plus one fp32
+              per 256 blocks (1/64 + 4/16384 B), the 0.37 bit/param saving of the QLoRA paper.
+    """
+    c = _bytes(s.precision)
+    n = m.total_params
+    if s.technique == "full":
+        return n * (4 if (s.master_weights_fp32 or s.precision == "fp32") else c)
+    if s.technique == "freeze":
+        return n * c
+    lin = _linear_params(m)
+    adapters = p_train * 4
+    if s.technique == "lora":
+        return n * c + adapters
+    # prepare_model_for_kbit_training keeps everything it does not quantise in fp32
+    rest = (n - lin) * 4
+    if s.technique == "lora_8bit":
+        rows = m.num_layers * sum(o for _, o in m.linear_shapes)
+        return lin + 4 * rows + rest + adapters
+    absmax = (1 / 64 + 4 / (64 * 256)) if s.double_quant else 4 / 64
+    return int(lin * (0.5 + absmax)) + rest + adapters
+
+
+def grad_bytes(m: ModelInfo, s: Setup, p_train: int) -> int:
+    """Gradients: one per trainable parameter in the parameter's dtype (fp32 for master weights and adapters)."""
+    if s.technique == "full":
+        return m.total_params * (4 if (s.master_weights_fp32 or s.precision == "fp32") else _bytes(s.precision))
+    if s.technique == "freeze":
+        return p_train * _bytes(s.precision)
+    return p_train * 4
+
+
+def optimizer_bytes(m: ModelInfo, s: Setup, p_train: int) -> int:
+    """AdamW keeps two moments per trainable parameter in the parameter's dtype (fp32 master/adapters: 8 B,
+    pure bf16: 4 B); bitsandbytes 8-bit AdamW keeps two int8 moments plus an fp32 absmax per 256 (2.03 B);
+    paged 8-bit is the same on the GPU until memory runs short, then pages to CPU; plain SGD keeps none."""
+    if s.optimizer == "sgd":
+        return 0
+    if s.optimizer in ("adamw_8bit", "paged_adamw_8bit"):
+        return int(p_train * (2 + 8 / 256))
+    if s.technique == "full" and not (s.master_weights_fp32 or s.precision == "fp32"):
+        return p_train * 2 * _bytes(s.precision)
+    if s.technique == "freeze":
+        return p_train * 2 * _bytes(s.precision)
+    return p_train * 8
+
+
+def _kbit(s: Setup) -> bool:
+    return s.technique in ("qlora", "lora_8bit")
+
+
+def activation_dtype_bytes(s: Setup) -> int:
+    """Bytes per activation element the way tuneui's runner trains: full/freeze/LoRA run in the compute
+    dtype (bf16 autocast on a bf16 model); quantised bases go through peft's prepare_model_for_kbit_training,
+    which upcasts embeddings, norms and lm_head to fp32, and train without autocast, so the residual stream,
+    attention and MLP activations are fp32 (bitsandbytes casts its outputs back to the input dtype)."""
+    return 4 if _kbit(s) else _bytes(s.precision)
+
+
+def layer_activation_bytes(m: ModelInfo, s: Setup) -> float:
+    """Bytes autograd saves per token in one Llama-style decoder layer (SwiGLU, RMSNorm, no dropout, SDPA).
+
+    c is the activation dtype (activation_dtype_bytes).
+    trainable weights (full / freeze):
+      each RMSNorm: 4H (fp32 upcast of the input) + cH (normalised, for the weight's grad) + cH (its output,
+      for the next linears' weight grads)                                        -> 2 * (4 + 2c) H
+      attention: q, k, v and the output kept by SDPA (flash/efficient kernels save no s x s matrix),
+      c(2q + 2kv) (kv widened to q when padding forces the grouped heads to be repeated), the o_proj input
+      cq, and the fp32 log-sum-exp 4 * heads                                     -> c(3q + 2kv) + 4 heads
+      SwiGLU: gate output (for SiLU), SiLU output, up output, their product (for down_proj) -> 4cI
+    frozen base + LoRA on every linear:
+      each RMSNorm: 4H (the frozen weight needs nothing else)                    -> 8H
+      adapter inputs: q, k, v, gate, up read H; o reads q; down reads I. Under bf16 autocast peft casts each
+      adapter's input to the fp32 adapter dtype and autocast casts it back, so every adapter saves its own
+      2-byte copy: 2(5H + q + I). Without autocast (fp32, or the fp32 path of quantised bases) the adapters
+      share their input: c(2H + q + I). Plus the rank-r adapter outputs, 7cr.
+      attention: c(2q + 2kv) + 4 heads;  SwiGLU: gate, SiLU output, up (the product only feeds adapters) -> 3cI
+    """
+    H, I, q = m.hidden_size, m.intermediate_size, m.num_heads * m.head_dim
+    kv = q if s.padded else m.num_kv_heads * m.head_dim
+    c = activation_dtype_bytes(s)
+    lse = 4 * m.num_heads
+    if s.technique in ("full", "freeze"):
+        return 2 * (4 + 2 * c) * H + c * (3 * q + 2 * kv) + lse + 4 * c * I
+    if c == 2:  # bf16/fp16 autocast: one cast copy per adapter
+        adapter_in = 2 * (5 * H + q + I)
+    else:
+        adapter_in = c * (2 * H + q + I)
+    return 8 * H + adapter_in + 7 * c * s.lora_r + c * (2 * q + 2 * kv) + lse + 3 * c * I
+
+
+def activation_bytes(m: ModelInfo, s: Setup) -> tuple[int, int, int]:
+    """(saved activations, logits/loss buffers, one recomputed layer) for one micro-batch on one GPU.
+
+    no checkpointing:  T * (layers_with_grad * per_layer + final norm 4H)
+    checkpointing:     T * (L * cH + 4H): each layer's input, kept for its recompute; during the backward
+                       one layer at a time is recomputed (T * per_layer), after the loss buffers are gone.
+    freeze keeps activations only for the top N layers: frozen layers below need no backward.
+    logits: the lm_head output (cV), its fp32 upcast for the loss (4V), log-softmax's saved output (4V);
+    at backward start the loss gradient (4V) and log-softmax's input gradient (4V) join the saved 4V:
+    the peak of the loss is T * 12V bytes (the bf16 logits are freed with the model output).
+    """
+    T = s.micro_batch_size * s.seq_len
+    H, V = m.hidden_size, m.vocab_size
+    per_layer = layer_activation_bytes(m, s)
+    layers = min(s.freeze_trainable_layers, m.num_layers) if s.technique == "freeze" else m.num_layers
+    if s.gradient_checkpointing:
+        acts, recompute = T * (layers * activation_dtype_bytes(s) * H + 4 * H), T * per_layer
+    else:
+        acts, recompute = T * (layers * per_layer + 4 * H), 0
+    return int(acts), int(T * 12 * V), int(recompute)
+
+
+def transient_bytes(m: ModelInfo, s: Setup) -> tuple[int, int]:
+    """(dequantised weight, backward working set). A quantised base dequantises one linear weight to the
+    compute dtype for each matmul (the largest: in * out * c); the gradient flowing back through an MLP
+    block needs a few T * c * I buffers while a recomputed layer is live."""
+    T = s.micro_batch_size * s.seq_len
+    c = activation_dtype_bytes(s)
+    work = T * c * (2 * m.intermediate_size + 2 * m.hidden_size)
+    deq = max(i * o for i, o in m.linear_shapes) * c if s.technique in ("qlora", "lora_8bit") else 0
+    return int(deq), int(work)
+
+
+def optimizer_temp_bytes(m: ModelInfo, s: Setup, o: int, p_train: int) -> int:
+    """AdamW's step allocates sqrt(v) (and its division) as temporaries. torch's default on CUDA is the
+    foreach path: one moment-sized buffer for all parameters at once (o / 2). On CPU it goes tensor by
+    tensor: two buffers the size of the largest trainable tensor (the embedding for full fine-tunes).
+    bitsandbytes' 8-bit optimizers and SGD update in place."""
+    if s.optimizer != "adamw" or p_train == 0 or o == 0 or s.fused_optimizer:
+        return 0
+    if s.device in ("cuda", "rocm"):
+        return o // 2
+    per_elem = o / p_train / 2
+    largest = m.embed_params if s.technique == "full" else max(i * o_ for i, o_ in m.linear_shapes)
+    if s.technique not in ("full", "freeze"):
+        largest = max(i + o_ for i, o_ in m.linear_shapes) * s.lora_r
+    return int(2 * largest * per_elem)
+
+
+def estimate(m: ModelInfo, s: Setup) -> MemoryEstimate:
+    """Peak memory per GPU for setup `s` on model `m` (see the module docstring for the phases)."""
+    p = trainable_params(m, s)
+    w, g, o = weight_bytes(m, s, p), grad_bytes(m, s, p), optimizer_bytes(m, s, p)
+    acts, logits, recompute = activation_bytes(m, s)
+    deq, work = transient_bytes(m, s)
+    tmp = deq
+    notes: list[str] = []
+    cpu = 0
+    n = max(1, s.num_gpus)
+    if s.technique == "full" and s.master_weights_fp32:
+        # autocast keeps a bf16 copy of every weight it casts until backward has used it
+        tmp += (m.total_params - m.embed_params) * 2
+    # Sharding (accelerate FSDP / DeepSpeed ZeRO): ZeRO-2 splits gradients and optimizer state across the
+    # N GPUs; full-shard (ZeRO-3) splits weights too and gathers one layer at a time (2 layers in flight).
+    if n > 1 and s.sharding in ("zero2", "fsdp_full_shard"):
+        o //= n
+        g //= n
+        if s.sharding == "fsdp_full_shard":
+            gathered = 2 * m.layer_params * _bytes(s.precision) + m.embed_params * _bytes(s.precision)
+            w = w // n + gathered
+            notes.append("full-shard gathers about two layers' weights at a time")
+    if s.cpu_offload:
+        cpu += o
+        o = 0
+        if s.sharding == "fsdp_full_shard":
+            cpu += w
+            w = 2 * m.layer_params * _bytes(s.precision) + m.embed_params * _bytes(s.precision)
+        notes.append("optimizer state lives in CPU RAM; steps run slower (PCIe transfers each step)")
+    if s.optimizer == "paged_adamw_8bit":
+        notes.append("paged optimizer state can spill to CPU RAM under pressure instead of failing")
+    # Gradients persist across micro-batches when accumulating, so they overlap the activations.
+    live_grads = g if s.gradient_accumulation_steps > 1 else 0
+    backward = w + o + live_grads + acts + logits + tmp
+    recomputing = w + o + live_grads + acts + recompute + work + tmp if recompute else 0
+    step = w + o + g + optimizer_temp_bytes(m, s, o, p)
+    if recomputing > max(backward, step):
+        phase = "backward (recompute)"
+        breakdown = {"weights": w, "gradients": live_grads, "optimizer": o, "activations": acts + recompute,
+                     "logits": 0, "transient": tmp + work}
+    elif backward >= step:
+        phase = "backward"
+        breakdown = {"weights": w, "gradients": live_grads, "optimizer": o, "activations": acts,
+                     "logits": logits, "transient": tmp}
+    else:
+        phase = "optimizer step"
+        breakdown = {"weights": w, "gradients": g, "optimizer": o, "activations": 0, "logits": 0,
+                     "transient": step - w - o - g}
+    tensors = sum(breakdown.values())
+    overhead = 0
+    if s.device in ("cuda", "rocm"):
+        overhead = int(tensors * FRAGMENTATION) + CUDA_CONTEXT_BYTES
+    breakdown["overhead"] = overhead
+    sizes = {"weights": w, "gradients": g, "optimizer": o, "activations": acts + recompute, "logits": logits,
+             "transient": tmp + (work if recompute else 0), "overhead": overhead}
+    return MemoryEstimate(setup=s, peak_bytes=tensors + overhead, tensor_bytes=tensors, phase=phase,
+                          breakdown=breakdown, sizes=sizes, trainable_params=p, cpu_bytes=cpu, notes=notes)
+
+
+def with_(s: Setup, **changes) -> Setup:
+    return replace(s, **changes)
