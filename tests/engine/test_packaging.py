@@ -65,6 +65,9 @@ def test_wheel_carries_what_the_app_needs_at_run_time(wheel: Path) -> None:
     # Every module of both packages: a new subpackage left out of pyproject's list shows up here.
     modules = _source_files("tuneui/**/*.py") | _source_files("screens/**/*.py")
     assert modules - names == set(), "modules missing from the wheel (add their package to pyproject.toml)"
+    # Data files next to the code (stylesheets, tables, templates) need a package-data pattern.
+    data = {f for f in _source_files("tuneui/**/*.*") | _source_files("screens/**/*.*") if not f.endswith(".pyc")}
+    assert data - names == set(), "files missing from the wheel (add them to [tool.setuptools.package-data])"
     info = next(n for n in names if n.endswith(".dist-info/entry_points.txt"))
     assert "tuneui = tuneui.cli:main" in zipfile.ZipFile(wheel).read(info).decode()
 

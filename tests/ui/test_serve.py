@@ -101,13 +101,12 @@ class DevTools:
     async def call(self, method: str, timeout: float = 30, **params):
         self.next_id += 1
         await self.ws.send_json({"id": self.next_id, "method": method, "params": params})
-        async with asyncio.timeout(timeout):
-            while True:
-                msg = json.loads((await self.ws.receive()).data)
-                if msg.get("id") == self.next_id:
-                    if "error" in msg:
-                        raise AssertionError(f"{method}: {msg['error']}")
-                    return msg.get("result", {})
+        while True:
+            msg = json.loads((await asyncio.wait_for(self.ws.receive(), timeout)).data)
+            if msg.get("id") == self.next_id:
+                if "error" in msg:
+                    raise AssertionError(f"{method}: {msg['error']}")
+                return msg.get("result", {})
 
     async def evaluate(self, expression: str):
         result = await self.call("Runtime.evaluate", expression=expression, returnByValue=True)
