@@ -50,17 +50,28 @@ class TuneApp(App[int]):
         self.demo = demo
         self.monitor_dir = Path(monitor) if monitor else None
         self.first_run = first_run
+        self.output_dir = ""  # where new runs go; "" = the engine's default (<data dir>/runs)
         if demo:
             self.state.config.model = "demo"
             self.state.config.dataset = "demo"
             self.state.model_source = "demo"
 
     def on_mount(self) -> None:
+        self._apply_user_settings()
         if self.monitor_dir is not None:
             self.open_train("attach", self.monitor_dir)
             return
         self.switch_mode("welcome")
         self._maybe_first_run()
+
+    def _apply_user_settings(self) -> None:
+        """Theme and paths from the user's preferences (the packaging issue's settings panel)."""
+        try:
+            from screens.settings_panel import apply_user_settings
+        except ImportError:
+            return
+        settings = apply_user_settings(self)
+        self.output_dir = getattr(settings, "output_dir", "") or ""
 
     def _maybe_first_run(self) -> None:
         """The environment check of the packaging issue, shown once; skipped when not installed."""

@@ -63,6 +63,14 @@ class StepScreen(Screen):
         """Return a message saying what is missing before Next may proceed, or None."""
         return None
 
+    def deliver(self, callback, *args) -> None:
+        """From a thread worker: run callback on the UI thread, unless a newer worker replaced this one
+        (a cancelled thread keeps running, and its stale result must not overwrite the new one)."""
+        from textual.worker import get_current_worker
+
+        if not get_current_worker().is_cancelled:
+            self.app.call_from_thread(callback, *args)
+
     def set_status(self, message: str, *, error: bool = False) -> None:
         status = self.query_one("#nav-status", Static)
         status.update(message)

@@ -8,7 +8,7 @@ from rich.markup import escape
 from textual import on, work
 from textual.app import ComposeResult
 from textual.containers import Horizontal, Vertical
-from textual.widgets import Checkbox, DataTable, Label, Static
+from textual.widgets import Checkbox, DataTable, Label, Select, Static
 
 from screens.base import StepScreen
 from screens.views import as_dict, pick
@@ -16,26 +16,14 @@ from screens.widgets.plots import TokenHistogram
 from screens.widgets.rendered import RenderedExample
 
 
-def filter_rows(report: dict) -> list[tuple[str, int, list]]:
-    """(filter, removed, examples) from the cleaning report, whichever of its shapes it has."""
-    rows: list[tuple[str, int, list]] = []
-    filters = report.get("filters")
-    if isinstance(filters, list):
-        for f in filters:
-            f = as_dict(f)
-            rows.append((str(pick(f, "name", "filter", default="?")), int(pick(f, "removed", "count", default=0)),
-                         list(pick(f, "examples", default=[]) or [])))
-    elif isinstance(filters, dict):
-        for name, f in filters.items():
-            f = as_dict(f) if not isinstance(f, int) else {"removed": f}
-            rows.append((str(name), int(pick(f, "removed", "count", default=0)),
-                         list(pick(f, "examples", default=[]) or [])))
-    else:
-        counts = report.get("removed") or report.get("counts") or {}
-        examples = report.get("examples") or {}
-        if isinstance(counts, dict):
-            for name, n in counts.items():
-                rows.append((str(name), int(n or 0), list(examples.get(name, []) or [])))
+def filter_rows(report: dict) -> list[dict]:
+    """One row per filter of the cleaning report: name, description, enabled, removed, modified, examples."""
+    rows = []
+    for f in report.get("filters") or []:
+        f = as_dict(f)
+        rows.append({"name": str(f.get("name", "?")), "description": str(f.get("description", "")),
+                     "enabled": bool(f.get("enabled", True)), "removed": int(f.get("removed") or 0),
+                     "modified": int(f.get("modified") or 0), "examples": list(f.get("examples") or [])})
     return rows
 
 
@@ -60,7 +48,7 @@ class CleanScreen(StepScreen):
 
     def __init__(self) -> None:
         super().__init__()
-        self._rows: list[tuple[str, int, list]] = []
+        self._rows: list[dict] = []
         self._for = None  # the load result the shown cleaning belongs to
 
     def compose_body(self) -> ComposeResult:
@@ -76,12 +64,13 @@ class CleanScreen(StepScreen):
                 yield Static("", id="examples")
         with Vertical(classes="panel"):
             yield TokenHistogram(id="histogram")
+            yield Static("", id="length-line", classes="muted")
         with Vertical(classes="panel"):
             yield Label("One example exactly as it will be trained", classes="panel-title")
             yield RenderedExample("", id="rendered")
 
     def on_mount(self) -> None:
-        self.query_one("#filters", DataTable).add_columns("filter", "removed")
+        self.query_one("#filters", DataTable).add_columns("filter", "on", "removed", "changed", "what it catches")
         self.refresh_from_state()
 
     def refresh_from_state(self) -> None:
@@ -107,9 +96,9 @@ class CleanScreen(StepScreen):
         try:
             options = dict(self.services.clean_defaults())
         except Exception as exc:
-            self.app.call_from_thread(self.show_error, exc, "Cleaning")
+            self.deliver(self.show_error, exc, "Cleaning")
             return
-        self.app.call_from_thread(self._defaults_ready, options)
+        self.deliver(self._defaults_ready, options)
 
     def _defaults_ready(self, options: dict) -> None:
         self.state.clean_options = options
@@ -119,8 +108,13 @@ class CleanScreen(StepScreen):
         box = self.query_one("#toggles", Vertical)
         if box.children:  # the options' keys never change; their values are kept in the widgets
             return
-        toggles = [Checkbox(k.replace("_", " "), value=v, id=f"opt-{k}", classes="opt")
-                   for k, v in self.state.clean_options.items() if isinstance(v, bool)]
+        options = self.state.clean_options
+        toggles: list = [Checkbox(k.replace("_", " "), value=v, id=f"opt-{k}", classes="opt")
+                         for k, v in options.items() if isinstance(v, bool)]
+        if isinstance(options.get("pii"), str):  # personal data: mask it, drop the example, or leave it
+            toggles.append(Select([("personal data: mask", "mask"), ("personal data: drop example", "drop"),
+                                   ("personal data: keep", "off")], value=options["pii"], allow_blank=False,
+                                  id="opt-pii", compact=True))
         box.mount_all(toggles)
 
     @on(Checkbox.Changed)
@@ -138,17 +132,23 @@ class CleanScreen(StepScreen):
                 self.state.clean_options[key] = event.value
                 self.run_clean()
 
+    @on(Select.Changed, "#opt-pii")
+    def _pii(self, event: Select.Changed) -> None:
+        if self.state.clean_options.get("pii") != event.value:
+            self.state.clean_options["pii"] = event.value
+            self.run_clean()
+
     @work(thread=True, exclusive=True, group="clean")
     def run_clean(self) -> None:
         load = self.state.load_result
         convs = list(getattr(load, "conversations", []) or [])
-        self.app.call_from_thread(self.set_status, f"cleaning {len(convs)} examples…")
+        self.deliver(self.set_status, f"cleaning {len(convs)} examples…")
         try:
             result = self.services.clean(convs, dict(self.state.clean_options))
         except Exception as exc:
-            self.app.call_from_thread(self.show_error, exc, "Cleaning")
+            self.deliver(self.show_error, exc, "Cleaning")
             return
-        self.app.call_from_thread(self._cleaned, load, result)
+        self.deliver(self._cleaned, load, result)
 
     def _cleaned(self, load: Any, result: Any) -> None:
         self._for = load
@@ -174,8 +174,9 @@ class CleanScreen(StepScreen):
         table = self.query_one("#filters", DataTable)
         table.clear()
         self._rows = filter_rows(report)
-        for name, n, _ in self._rows:
-            table.add_row(name.replace("_", " "), str(n))
+        for r in self._rows:
+            table.add_row(r["name"].replace("_", " "), "on" if r["enabled"] else "off", str(r["removed"]),
+                          str(r["modified"] or ""), r["description"][:60])
         self._show_examples(0)
 
     @on(DataTable.RowHighlighted, "#filters")
@@ -187,26 +188,27 @@ class CleanScreen(StepScreen):
         if not self._rows or row >= len(self._rows):
             box.update("")
             return
-        name, n, examples = self._rows[row]
-        if not n:
-            box.update(f"{name.replace('_', ' ')}: nothing removed")
+        r = self._rows[row]
+        name = r["name"].replace("_", " ")
+        if not r["removed"] and not r["modified"]:
+            box.update(f"{name}: nothing caught" + ("" if r["enabled"] else " (filter is off)"))
             return
-        shown = [f"• {escape(_example_text(e))}" for e in examples[:3]]
-        box.update(f"[b]{name.replace('_', ' ')}[/b] removes, for example:\n" + "\n".join(shown or ["(no examples)"]))
+        shown = [f"• {escape(_example_text(e))}" for e in r["examples"][:3]]
+        box.update(f"[b]{name}[/b] caught, for example:\n" + "\n".join(shown or ["(no examples)"]))
 
     @work(thread=True, exclusive=True, group="tokens")
     def measure(self) -> None:
         convs = self.state.conversations()
         if not convs:
             return
-        self.app.call_from_thread(self.query_one("#rendered", RenderedExample).update,
+        self.deliver(self.query_one("#rendered", RenderedExample).update,
                                   "measuring token lengths with the model's tokenizer…")
         try:
             insight = self.services.token_insight(convs, self.state.config)
         except Exception as exc:
-            self.app.call_from_thread(self.show_error, exc, "Token statistics")
+            self.deliver(self.show_error, exc, "Token statistics")
             return
-        self.app.call_from_thread(self._measured, insight)
+        self.deliver(self._measured, insight)
 
     def _measured(self, insight: dict) -> None:
         self.state.token_insight = insight
@@ -214,8 +216,19 @@ class CleanScreen(StepScreen):
 
     def _show_insight(self) -> None:
         insight = self.state.token_insight or {}
+        stats = insight.get("stats") or {}
+        lengths = stats.get("lengths") or {}
         cutoff = int(insight.get("max_seq_length") or self.state.config.max_seq_length)
-        self.query_one(TokenHistogram).show(list(insight.get("lengths") or []), cutoff)
+        self.query_one(TokenHistogram).show(lengths.get("histogram") or {}, cutoff, int(stats.get("over_max") or 0),
+                                            int(stats.get("measured") or 0))
+        pct = lengths.get("percentiles") or {}
+        cut = ""
+        if stats.get("over_max"):
+            cut = (f"; truncation cuts part of the answer in {stats.get('answer_cut', 0)} and all of it in "
+                   f"{stats.get('answer_lost', 0)} examples — raise max_seq_length in Settings or drop them")
+        self.query_one("#length-line", Static).update(
+            f"median {pct.get('p50', '?')} tokens, 95% under {pct.get('p95', '?')}, longest {lengths.get('max', '?')}"
+            + cut)
         self.query_one(RenderedExample).show(list(insight.get("preview") or []))
 
     def validate_step(self) -> str | None:

@@ -81,7 +81,7 @@ class DatasetScreen(StepScreen):
         cfg = self.state.config
         if self.state.load_result is not None:
             self._show(self.state.load_result)
-        elif cfg.dataset == "demo" or self.app.demo:  # type: ignore[attr-defined]
+        elif self.app.demo:  # type: ignore[attr-defined]
             self.use_sample()
 
     # Choosing a file ------------------------------------------------------------------------
@@ -94,9 +94,9 @@ class DatasetScreen(StepScreen):
         try:
             path = self.services.sample_dataset_path()
         except Exception as exc:
-            self.app.call_from_thread(self.show_error, exc, "Sample data")
+            self.deliver(self.show_error, exc, "Sample data")
             return
-        self.app.call_from_thread(self._set_path_and_load, Path(path))
+        self.deliver(self._set_path_and_load, Path(path))
 
     def _set_path_and_load(self, path: Path) -> None:
         self.query_one("#data-path", Input).value = str(path)
@@ -139,13 +139,13 @@ class DatasetScreen(StepScreen):
 
     @work(thread=True, exclusive=True, group="load")
     def load(self, path: Path, fmt: str, columns: dict) -> None:
-        self.app.call_from_thread(self.set_status, f"reading {path.name}…")
+        self.deliver(self.set_status, f"reading {path.name}…")
         try:
             result = self.services.load_dataset(path, fmt, columns)
         except Exception as exc:
-            self.app.call_from_thread(self._failed, path, exc)
+            self.deliver(self._failed, path, exc)
             return
-        self.app.call_from_thread(self._loaded, path, fmt, columns, result)
+        self.deliver(self._loaded, path, fmt, columns, result)
 
     def _failed(self, path: Path, exc: Exception) -> None:
         self.state.load_result = None

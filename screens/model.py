@@ -130,14 +130,14 @@ class ModelScreen(StepScreen):
 
     @work(thread=True, exclusive=True, group="inspect")
     def inspect(self, model: str) -> None:
-        self.app.call_from_thread(self.set_status, f"reading {model}…")
+        self.deliver(self.set_status, f"reading {model}…")
         try:
             info = self.services.inspect_model(model)
             files = model_files(model) if model != "demo" else {}
         except Exception as exc:
-            self.app.call_from_thread(self._failed, model, exc)
+            self.deliver(self._failed, model, exc)
             return
-        self.app.call_from_thread(self._inspected, model, info, files)
+        self.deliver(self._inspected, model, info, files)
 
     def _inspected(self, model: str, info: Any, files: dict) -> None:
         if model != self.state.config.model:

@@ -7,10 +7,25 @@ heavy engine modules load in workers); tests pass a `Services` whose callables a
 
 from __future__ import annotations
 
+import threading
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable
+
+
+_IMPORT_LOCK = threading.Lock()
+# Cancelled thread workers keep running, so two token measurements can overlap; the first one may
+# be building the demo model, which must happen once.
+_TOKENIZER_LOCK = threading.Lock()
+
+
+def _import_heavy() -> None:
+    """Import transformers once, under a lock: its lazy module is not safe to import from two worker
+    threads at the same time ("cannot import name 'AutoTokenizer'")."""
+    with _IMPORT_LOCK:
+        import transformers  # noqa: F401
+        from transformers import AutoTokenizer  # noqa: F401
 
 
 def _probe_hardware() -> Any:
@@ -34,7 +49,8 @@ def _inspect_model(model: str) -> Any:
 def _ensure_demo_model() -> Path:
     from tuneui.demo import ensure_demo_model
 
-    return Path(ensure_demo_model())
+    with _TOKENIZER_LOCK:
+        return Path(ensure_demo_model())
 
 
 def _sample_dataset_path() -> Path:
@@ -63,28 +79,40 @@ def _clean_defaults() -> dict:
     return as_dict(CleanOptions())
 
 
-# Token lengths are measured on at most this many examples so the step stays interactive.
-TOKEN_SAMPLE = 2000
-
-
 def _token_insight(conversations: list, config: Any) -> dict:
-    """Token lengths of the examples and one example exactly as it will be trained (masked vs
-    trained segments), using the run's own tokenizer and chat template (loads transformers)."""
+    """Token-length statistics and one example exactly as it will be trained (masked vs trained
+    segments), with the run's own tokenizer and chat template (loads transformers: call in a worker)."""
+    _import_heavy()
+    from tuneui.data.preview import preview_example
+    from tuneui.data.stats import token_stats
     from tuneui.training.model_setup import load_tokenizer
-    from tuneui.training.tokenize import encode_conversation, segments
 
-    tok = load_tokenizer(config)
-    sample = conversations[:TOKEN_SAMPLE]
-    lengths = [len(encode_conversation(tok, c, 10**9).input_ids) for c in sample]
-    preview = segments(encode_conversation(tok, sample[0], config.max_seq_length)) if sample else []
-    return {"lengths": lengths, "max_seq_length": config.max_seq_length, "preview": preview,
-            "measured": len(sample), "total": len(conversations)}
+    with _TOKENIZER_LOCK:
+        tok = load_tokenizer(config)
+    stats = token_stats(conversations, tok, config.max_seq_length, sample=5000)
+    preview = preview_example(tok, conversations[0], config.max_seq_length) if conversations else None
+    return {"stats": stats.to_dict(), "preview": preview.segments if preview else [],
+            "max_seq_length": config.max_seq_length}
 
 
 def _recommend(model_info: Any, hardware: Any, seq_len: int | None, dataset_stats: Any) -> Any:
+    _import_heavy()
     from tuneui.recommend import recommend
 
     return recommend(model_info, hardware, seq_len=seq_len, dataset_stats=dataset_stats)
+
+
+def _alternative_seconds(rec: Any, dataset_stats: dict | None) -> list[float | None]:
+    """Estimated seconds per epoch of each alternative (the engine's time model, per setup)."""
+    from tuneui.recommend.advice import time_estimate
+
+    out: list[float | None] = []
+    for alt in getattr(rec, "alternatives", []):
+        s = alt.setup
+        t = time_estimate(rec.model, rec.hardware, s.technique, s.seq_len, s.gradient_checkpointing,
+                          alt.estimate.trainable_params, dataset_stats)
+        out.append(t.get("seconds_per_epoch"))
+    return out
 
 
 def _start_run(config: Any, run_dir: Path | None = None, resume: bool = False) -> Any:
@@ -129,6 +157,7 @@ class Services:
     clean_defaults: Callable[[], dict] = _clean_defaults
     token_insight: Callable[[list, Any], dict] = _token_insight
     recommend: Callable[..., Any] = _recommend
+    alternative_seconds: Callable[[Any, dict | None], list] = _alternative_seconds
     start_run: Callable[..., Any] = _start_run
     attach: Callable[[Path], Any] = _attach
     list_runs: Callable[[], list] = _list_runs

@@ -18,35 +18,45 @@ TECHNIQUE_NAMES = {"full": "Full fine-tune", "lora": "LoRA", "qlora": "QLoRA (4-
                    "lora_8bit": "LoRA on 8-bit", "freeze": "Freeze (top layers)"}
 
 
-def alternative_row(alt: Any) -> dict:
-    """One alternative, flattened: technique, label, peak bytes, fits, seconds, the setup fields."""
+def alternative_row(alt: Any, seconds: float | None = None) -> dict:
+    """One alternative of the recommendation as the table shows it."""
     a = as_dict(alt)
     setup = as_dict(a.get("setup") or {})
-    merged = {**setup, **{k: v for k, v in a.items() if k != "setup"}}
-    technique = str(pick(merged, "technique", default="?"))
-    label = pick(merged, "label", default=None)
-    if not label:
-        bits = [TECHNIQUE_NAMES.get(technique, technique)]
-        if merged.get("gradient_checkpointing"):
-            bits.append("grad ckpt")
-        if merged.get("optimizer") and merged.get("optimizer") != "adamw":
-            bits.append(str(merged["optimizer"]))
-        if merged.get("sharding"):
-            bits.append(str(merged["sharding"]))
-        if merged.get("cpu_offload"):
-            bits.append("CPU offload")
-        label = ", ".join(bits)
+    a = {**setup, **{k: v for k, v in a.items() if k != "setup"}}
+    technique = str(a.get("technique", "?"))
+    label = a.get("label") or TECHNIQUE_NAMES.get(technique, technique)
+    updates = {k: a[k] for k in ("technique", "gradient_checkpointing", "optimizer", "micro_batch_size")
+               if a.get(k) is not None}
     return {
         "technique": technique,
         "label": str(label),
-        "peak": pick(merged, "peak_bytes", "estimated_peak_bytes", "peak"),
-        "fits": bool(pick(merged, "fits", default=False)),
-        "seconds": pick(merged, "est_seconds", "estimated_seconds", "seconds", "time_s", "est_time_s"),
-        "updates": merged.get("run_config_updates") or {
-            k: merged[k] for k in ("technique", "gradient_checkpointing", "optimizer", "micro_batch_size",
-                                   "gradient_accumulation_steps", "precision") if k in merged},
-        "breakdown": merged.get("breakdown") or {},
+        "peak": a.get("peak_bytes"),
+        "fits": bool(a.get("fits")),
+        "available": a.get("available", True) is not False,
+        "why_unavailable": a.get("why_unavailable"),
+        "recommended": bool(a.get("recommended")),
+        "seconds": seconds if seconds is not None else a.get("est_seconds"),
+        "updates": updates,
+        "breakdown": a.get("breakdown") or {},
+        "launch": {k: a[k] for k in ("sharding", "num_gpus", "cpu_offload") if a.get(k)},
     }
+
+
+def dataset_stats(state: Any) -> dict:
+    """What the recommender reads about the data (see tuneui/recommend/advice.py)."""
+    convs = state.conversations()
+    stats: dict = {"num_examples": len(convs),
+                   "assistant_turns": sum(1 for c in convs if any(m.get("role") == "assistant" for m in c))}
+    fmt = getattr(getattr(state.load_result, "format", None), "name", None)
+    if fmt:
+        stats["format"] = fmt
+    lengths = ((state.token_insight or {}).get("stats") or {}).get("lengths") or {}
+    if lengths.get("count"):
+        tokens = {"mean": lengths.get("mean"), "max": lengths.get("max"), **(lengths.get("percentiles") or {})}
+        measured = lengths.get("count") or 1
+        tokens["total"] = (lengths.get("total") or 0) * len(convs) / measured
+        stats["tokens"] = tokens
+    return stats
 
 
 def gpu_bytes(hardware: Any) -> int | None:
@@ -63,6 +73,7 @@ class TechniqueScreen(StepScreen):
     def __init__(self) -> None:
         super().__init__()
         self._alts: list[dict] = []
+        self._seconds: list = []
 
     def compose_body(self) -> ComposeResult:
         with Horizontal(classes="inline-form"):
@@ -75,6 +86,7 @@ class TechniqueScreen(StepScreen):
         with Vertical(classes="panel"):
             yield Label("Every option (Enter uses the highlighted one)", classes="panel-title")
             yield DataTable(id="alternatives", cursor_type="row", zebra_stripes=True)
+            yield Static("★ recommended · memory is the peak per GPU against what a run may use", classes="muted")
             yield Static("", id="breakdown", classes="muted")
         with Horizontal(classes="button-row"):
             yield Button("Use recommended", id="use-recommended")
@@ -88,12 +100,6 @@ class TechniqueScreen(StepScreen):
     def refresh_from_state(self) -> None:
         self.query_one("#whatif", Input).value = self.state.hardware_spec
         self._show_hw()
-        if self.state.model_info is None:
-            self.query_one("#recommendation", Static).update("Choose a model first (step 2).")
-            return
-        if self.state.hardware is None:
-            self.query_one("#recommendation", Static).update("Waiting for the hardware probe…")
-            return
         if self.state.recommendation is None:
             self.compute()
         else:
@@ -120,19 +126,28 @@ class TechniqueScreen(StepScreen):
 
     @work(thread=True, exclusive=True, group="recommend")
     def compute(self) -> None:
-        self.app.call_from_thread(self.set_status, "estimating memory for every option…")
-        insight = self.state.token_insight or {}
-        stats = {"num_examples": len(self.state.conversations()), "token_lengths": insight.get("lengths")}
+        self.deliver(self.set_status, "estimating memory for every option…")
+        stats = dataset_stats(self.state)
         try:
-            rec = self.services.recommend(self.state.model_info, self.state.hardware,
-                                          self.state.config.max_seq_length, stats)
+            # Reached from the palette, earlier steps may not have run yet: fill in what they would have.
+            if self.state.model_info is None:
+                self.state.model_info = self.services.inspect_model(self.state.config.model)
+            if self.state.hardware is None:
+                self.state.probed_hardware = self.state.hardware = self.services.probe_hardware()
+            rec = self.services.recommend(self.state.model_info, self.state.hardware, None, stats)
         except Exception as exc:
-            self.app.call_from_thread(self.show_error, exc, "Recommendation")
+            self.deliver(self.show_error, exc, "Recommendation")
             return
-        self.app.call_from_thread(self._computed, rec)
+        try:
+            seconds = self.services.alternative_seconds(rec, stats)
+        except Exception:  # times are a nicety; the memory table stands without them
+            seconds = []
+        self.deliver(self._computed, rec, seconds)
 
-    def _computed(self, rec: Any) -> None:
+    def _computed(self, rec: Any, seconds: list) -> None:
+        self._show_hw()
         self.state.recommendation = rec
+        self._seconds = list(seconds)
         self.state.technique_overridden = False
         self._apply_recommended()
         self._show()
@@ -152,29 +167,47 @@ class TechniqueScreen(StepScreen):
     def _show(self) -> None:
         d = as_dict(self.state.recommendation)
         technique = str(d.get("technique", "?"))
-        reasons = "\n".join(f"  • {escape(str(r))}" for r in d.get("reasons") or [])
-        self.query_one("#recommendation", Static).update(
-            f"Recommended: [b]{TECHNIQUE_NAMES.get(technique, technique)}[/b]\n{reasons}")
+        lines = [f"Recommended: [b]{escape(str(d.get('label') or TECHNIQUE_NAMES.get(technique, technique)))}[/b]"
+                 + ("" if d.get("fits", True) else " — [red]nothing fits this hardware[/red]")]
+        lines += [f"  • {escape(str(r))}" for r in d.get("reasons") or []]
+        if d.get("hardware_needed"):
+            lines.append(f"  • [b]needed:[/b] {escape(str(d['hardware_needed']))}")
+        for w in d.get("warnings") or []:
+            lines.append(f"  [yellow]⚠ {escape(str(w))}[/yellow]")
+        self.query_one("#recommendation", Static).update("\n".join(lines))
         rag = d.get("rag_advice")
         rag_box = self.query_one("#rag", Static)
         rag_box.update(f"[b]RAG may suit you better:[/b] {escape(str(rag))}" if rag else "")
         rag_box.display = bool(rag)
-        mem = gpu_bytes(self.state.hardware)
+        mem = d.get("budget_bytes") or gpu_bytes(self.state.hardware)
         table = self.query_one("#alternatives", DataTable)
         table.clear()
-        self._alts = [alternative_row(a) for a in d.get("alternatives") or []]
+        alts = d.get("alternatives") or []
+        seconds = self._seconds + [None] * (len(alts) - len(self._seconds))
+        epochs = float(self.state.config.epochs or 1)
+        self._alts = [alternative_row(a, s * epochs if s else None) for a, s in zip(alts, seconds)]
         for i, alt in enumerate(self._alts):
             frac = (alt["peak"] or 0) / mem if mem else 0.0
-            table.add_row(alt["label"], fmt_bytes(alt["peak"]), bar(frac, 12) + f" {frac:4.0%}",
-                          "✓ fits" if alt["fits"] else "✗ no", fmt_duration(alt["seconds"]), key=str(i))
+            fits = "✓ fits" if alt["fits"] else "✗ no"
+            if not alt["available"]:
+                fits = "– n/a"
+            mark = "★ " if alt["recommended"] else "  "
+            table.add_row(mark + alt["label"], fmt_bytes(alt["peak"]), bar(frac, 10) + f" {frac:4.0%}",
+                          fits, fmt_duration(alt["seconds"]) if alt["seconds"] else "–", key=str(i))
+        best = next((i for i, a in enumerate(self._alts) if a["recommended"]), 0)
+        if self._alts:
+            table.move_cursor(row=best)
         self._show_choice()
 
     @on(DataTable.RowHighlighted, "#alternatives")
     def _highlight(self, event: DataTable.RowHighlighted) -> None:
         if 0 <= event.cursor_row < len(self._alts):
-            parts = self._alts[event.cursor_row]["breakdown"]
-            text = ", ".join(f"{k.replace('_', ' ')} {fmt_bytes(v)}" for k, v in parts.items() if v)
-            self.query_one("#breakdown", Static).update(f"breakdown: {text}" if text else "")
+            alt = self._alts[event.cursor_row]
+            text = ", ".join(f"{k.replace('_', ' ')} {fmt_bytes(v)}" for k, v in alt["breakdown"].items() if v)
+            text = f"peak memory = {text}" if text else ""
+            if not alt["available"] and alt["why_unavailable"]:
+                text = f"not available: {alt['why_unavailable']}. " + text
+            self.query_one("#breakdown", Static).update(escape(text))
 
     @on(DataTable.RowSelected, "#alternatives")
     def _selected(self, event: DataTable.RowSelected) -> None:
@@ -183,6 +216,9 @@ class TechniqueScreen(StepScreen):
 
     def choose(self, index: int) -> None:
         alt = self._alts[index]
+        if not alt["available"]:
+            self.notify(f"Not available here: {alt['why_unavailable'] or 'unsupported'}", severity="warning")
+            return
         try:
             apply_config_updates(self.state, alt["updates"])
         except Exception as exc:
@@ -206,14 +242,17 @@ class TechniqueScreen(StepScreen):
             box.set_class(False, "error")
             return
         if alt is not None and not alt["fits"]:
-            mem = gpu_bytes(self.state.hardware)
+            mem = as_dict(self.state.recommendation).get("budget_bytes") or gpu_bytes(self.state.hardware)
             msg = (f"Chosen: [b]{escape(alt['label'])}[/b] — [b]will not fit[/b]: it needs about "
                    f"{fmt_bytes(alt['peak'])} but there is {fmt_bytes(mem)}. Expect an out-of-memory error.")
             box.update(msg)
             box.set_class(True, "error")
             self.notify("This option will not fit in memory.", severity="warning", title="Override")
             return
-        box.update(f"Chosen: [b]{name}[/b] (your override)")
+        extra = ""
+        if alt is not None and alt["launch"]:
+            extra = " — launch: " + ", ".join(f"{k} {v}" for k, v in alt["launch"].items())
+        box.update(f"Chosen: [b]{name}[/b] (your override){escape(extra)}")
         box.set_class(False, "error")
 
     def validate_step(self) -> str | None:

@@ -127,9 +127,9 @@ class TrainScreen(StepScreen):
                 config = self.services.load_run_config(run_dir)
             handle = self.services.start_run(config, run_dir, resume=resume)
         except Exception as exc:
-            self.app.call_from_thread(self._launch_failed, exc)
+            self.deliver(self._launch_failed, exc)
             return
-        self.app.call_from_thread(self._launched, handle)
+        self.deliver(self._launched, handle)
 
     def _launch_failed(self, exc: Exception) -> None:
         self.progress.status = "failed"

@@ -104,9 +104,9 @@ class WelcomeScreen(StepScreen):
         try:
             hw = self.services.probe_hardware()
         except Exception as exc:  # the probe must never take the UI down
-            self.app.call_from_thread(self.show_error, exc, "Hardware probe")
+            self.deliver(self.show_error, exc, "Hardware probe")
             return
-        self.app.call_from_thread(self._probed, hw)
+        self.deliver(self._probed, hw)
 
     def _probed(self, hw: Any) -> None:
         self.state.probed_hardware = hw
@@ -134,9 +134,9 @@ class WelcomeScreen(StepScreen):
         try:
             runs = [as_dict(r) for r in self.services.list_runs()]
         except Exception as exc:
-            self.app.call_from_thread(self.show_error, exc, "Recent runs")
+            self.deliver(self.show_error, exc, "Recent runs")
             return
-        self.app.call_from_thread(self._show_runs, runs)
+        self.deliver(self._show_runs, runs)
 
     def _show_runs(self, runs: list[dict]) -> None:
         table = self.query_one("#runs", DataTable)

@@ -28,16 +28,21 @@ class LossPlot(PlotextPlot):
 
 
 class TokenHistogram(PlotextPlot):
-    """Example lengths in tokens, with the max_seq_length cut-off drawn as a vertical line."""
+    """Example lengths in tokens (the engine's histogram), with the cut-off drawn as a red line."""
 
-    def show(self, lengths: list[int], cutoff: int) -> None:
+    def show(self, histogram: dict, cutoff: int, over: int, measured: int) -> None:
         plt = self.plt
         plt.clear_data()
         plt.clear_figure()
-        over = sum(1 for n in lengths if n > cutoff)
-        plt.title(f"tokens per example — {over} of {len(lengths)} over the cut-off {cutoff}")
-        if lengths:
-            plt.hist(lengths, bins=min(30, max(5, len(set(lengths)))), color="cyan")
-            plt.vline(cutoff, color="red")
-            plt.xlim(0, max(max(lengths), cutoff) * 1.05)
+        plt.title(f"tokens per example: {over} of {measured} longer than the cut-off ({cutoff}, red)")
+        edges, counts = list(histogram.get("edges") or []), list(histogram.get("counts") or [])
+        if counts and len(edges) == len(counts) + 1:
+            mids = [(a + b) / 2 for a, b in zip(edges, edges[1:])]
+            plt.bar(mids, counts, width=0.9, color="cyan")
+            if cutoff <= edges[-1] * 2:
+                plt.vline(cutoff, color="red")
+                plt.xlim(0, max(edges[-1], cutoff) * 1.05)
+            else:  # far beyond the longest example: drawing it would squash the bars into a corner
+                plt.xlim(0, edges[-1] * 1.05)
+                plt.title(f"tokens per example: all {measured} fit the cut-off ({cutoff}, beyond the right edge)")
         self.refresh()

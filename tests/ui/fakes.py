@@ -77,9 +77,12 @@ def fake_clean(conversations: list, options: dict) -> FakeCleanResult:
             continue
         seen.add(key)
         kept.append(conv)
-    filters = [{"name": "exact_dedup", "removed": len(dups), "examples": dups[:3]},
-               {"name": "too_long", "removed": 0, "examples": []},
-               {"name": "pii", "removed": 0, "examples": []}]
+    filters = [{"name": "exact_duplicates", "description": "the same example again", "enabled": True,
+                "removed": len(dups), "modified": 0, "examples": dups[:3]},
+               {"name": "too_long", "description": "examples longer than max_length", "enabled": False,
+                "removed": 0, "modified": 0, "examples": []},
+               {"name": "pii", "description": "personal data and secrets", "enabled": True, "removed": 0,
+                "modified": 1, "examples": [{"index": 2, "action": "masked", "text": "user: mail <EMAIL>"}]}]
     return FakeCleanResult(kept, FakeCleanReport(len(conversations), len(kept), filters))
 
 
@@ -88,11 +91,16 @@ def fake_clean_defaults() -> dict:
 
 
 def fake_token_insight(conversations: list, config: Any) -> dict:
+    from tuneui.data.stats import length_stats
+
     lengths = [20 + (i * 7) % 40 for i in range(len(conversations))]
+    over = sum(1 for n in lengths if n > config.max_seq_length)
+    stats = {"lengths": length_stats(lengths, "tokens").to_dict(), "max_seq_length": config.max_seq_length,
+             "over_max": over, "answer_cut": over, "answer_lost": 0, "measured": len(lengths),
+             "total": len(conversations)}
     preview = [{"text": "### user:\nWhat is 1 plus 2?\n\n### assistant:\n", "trained": False},
                {"text": "1 plus 2 is 3.</s>", "trained": True}]
-    return {"lengths": lengths, "max_seq_length": config.max_seq_length, "preview": preview,
-            "measured": len(conversations), "total": len(conversations)}
+    return {"stats": stats, "preview": preview, "max_seq_length": config.max_seq_length}
 
 
 @dataclass
@@ -107,8 +115,9 @@ class FakeRecommendation:
                 "gradient_checkpointing": False}
 
     def to_dict(self) -> dict:
-        return {"technique": self.technique, "reasons": self.reasons, "alternatives": self.alternatives,
-                "rag_advice": self.rag_advice}
+        return {"technique": self.technique, "fits": True, "label": self.technique.upper(), "reasons": self.reasons,
+                "alternatives": self.alternatives, "rag_advice": self.rag_advice,
+                "time": {"text": "about 5 min per epoch (an estimate)"}}
 
 
 def fake_recommend(model_info: Any, hardware: Any, seq_len: int | None, stats: Any) -> FakeRecommendation:
@@ -116,8 +125,9 @@ def fake_recommend(model_info: Any, hardware: Any, seq_len: int | None, stats: A
     mem = gpus[0].total_bytes if gpus else hardware.ram_available_bytes
     where = f"one {mem / GiB:.0f} GiB GPU" if gpus else "the CPU"
     rows = [("full", 30 * GiB, 600), ("lora", 9 * GiB, 300), ("qlora", 5 * GiB, 420), ("freeze", 12 * GiB, 280)]
-    alts = [{"setup": {"technique": t, "optimizer": "adamw", "gradient_checkpointing": False},
-             "peak_bytes": peak, "fits": peak <= mem, "est_seconds": s,
+    alts = [{"label": t.upper() if t != "freeze" else "freeze top 2 layers", "technique": t, "optimizer": "adamw",
+             "gradient_checkpointing": False, "micro_batch_size": 4, "peak_bytes": peak, "fits": peak <= mem,
+             "available": True, "recommended": t == ("lora" if gpus else "full"), "est_seconds": s,
              "breakdown": {"weights": peak // 2, "activations": peak // 2}} for t, peak, s in rows]
     choice = "lora" if gpus else "full"
     return FakeRecommendation(choice, [f"planned for {where}", f"LoRA needs 9.0 GiB of {mem / GiB:.0f} GiB"
@@ -190,6 +200,7 @@ def make_services(tmp_path: Path, *, gpu_gib: float | None = 24, runs: list | No
         clean_defaults=fake_clean_defaults,
         token_insight=fake_token_insight,
         recommend=fake_recommend,
+        alternative_seconds=lambda rec, stats: [],
         start_run=runner.start_run,
         attach=runner.attach,
         list_runs=lambda: list(runs or []),
@@ -221,3 +232,32 @@ def canned_events(n_steps: int = 30, *, end: str | None = "finished", t0: float 
         events.append({"type": "failed", "time": t0 + 2 * n_steps + 2, "step": n_steps,
                        "reason": "loss became NaN at step 30", "advice": "lower the learning rate (try 5e-5)"})
     return events
+
+
+async def settle(pilot, timeout: float = 60.0) -> None:
+    """Wait until every worker except the run follower is done, then let the UI process messages."""
+    import asyncio
+    import time
+
+    from textual.worker import WorkerState
+
+    app = pilot.app
+    deadline = time.monotonic() + timeout
+    while any(w.state in (WorkerState.PENDING, WorkerState.RUNNING) and w.group != "follow" for w in app.workers):
+        if time.monotonic() > deadline:
+            raise TimeoutError(f"workers still running: {[w.name for w in app.workers]}")
+        await asyncio.sleep(0.02)
+    await pilot.pause()
+
+
+async def wait_for(pilot, predicate, timeout: float = 60.0) -> None:
+    """Wait (polling the UI) until predicate() is true."""
+    import asyncio
+    import time
+
+    deadline = time.monotonic() + timeout
+    while not predicate():
+        if time.monotonic() > deadline:
+            raise TimeoutError("condition not reached")
+        await asyncio.sleep(0.02)
+    await pilot.pause()
