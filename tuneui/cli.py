@@ -30,6 +30,8 @@ COMMAND_MODULES = [
     "tuneui.commands.evaluate",
     "tuneui.commands.serve",
     "tuneui.commands.desktop",
+    "tuneui.commands.settings",
+    "tuneui.commands.doctor",
 ]
 
 

@@ -1,0 +1,11 @@
+"""`python -m tuneui.training RUN.toml|RUN_DIR` — the same as `tuneui train`."""
+
+import argparse
+import sys
+
+from tuneui.commands.train import run_train
+from tuneui.training.cli_args import add_train_arguments
+
+parser = argparse.ArgumentParser(prog="python -m tuneui.training", description="Run one training run headless.")
+add_train_arguments(parser)
+sys.exit(run_train(parser.parse_args()))

@@ -1,0 +1,70 @@
+"""Arguments shared by `tuneui train` and `python -m tuneui.training`, and how they pick a run dir."""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+from tuneui.errors import ConfigError
+from tuneui.training.config import RunConfig
+from tuneui.training.events import EVENTS_FILE
+
+
+def add_train_arguments(p: argparse.ArgumentParser) -> None:
+    p.add_argument("target", nargs="?", help="RUN.toml, or a run directory (with --resume)")
+    p.add_argument("--demo", action="store_true", help="the offline demo run (demo model + bundled sample data)")
+    p.add_argument("--resume", action="store_true", help="continue RUN_DIR from its newest complete checkpoint")
+    p.add_argument("-o", "--output", metavar="RUN_DIR", help="run directory (default: <data dir>/runs/<name>)")
+    p.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE",
+                   help="override a RunConfig field, e.g. --set max_steps=40 (repeatable)")
+
+
+def demo_config() -> RunConfig:
+    """The offline demo: small enough to finish in a few minutes on 2 CPU cores, large enough to learn."""
+    return RunConfig(
+        name="demo", model="demo", dataset="demo", technique="full", learning_rate=2e-3,
+        lr_scheduler="cosine", warmup_ratio=0.05, epochs=3, micro_batch_size=16,
+        max_seq_length=256, logging_steps=10, eval_steps=100, save_steps=200,
+        eval_max_examples=200, eval_max_new_tokens=32, weight_decay=0.0,
+    )
+
+
+def _unique(path: Path) -> Path:
+    if not path.exists() or not any(path.iterdir()):
+        return path
+    for i in range(2, 10_000):
+        cand = path.with_name(f"{path.name}-{i}")
+        if not cand.exists():
+            return cand
+    raise ConfigError(f"{path}: too many runs with this name")
+
+
+def resolve(args: argparse.Namespace) -> tuple[RunConfig, Path]:
+    """The config to run and the run directory it goes to."""
+    from tuneui.paths import runs_dir
+
+    target = Path(args.target) if args.target else None
+    if args.demo:
+        if target is not None:
+            raise ConfigError("give either --demo or a RUN.toml/RUN_DIR, not both")
+        cfg = demo_config().with_overrides(args.overrides)
+    elif target is None:
+        raise ConfigError("missing RUN.toml or RUN_DIR (or --demo)")
+    else:
+        cfg = RunConfig.load(target, args.overrides)
+
+    if target is not None and target.is_dir():
+        run_dir = Path(args.output) if args.output else target
+        if (run_dir / EVENTS_FILE).exists() and not args.resume and run_dir == target:
+            raise ConfigError(f"{run_dir}: this run directory already has a run; add --resume to continue it "
+                              f"or -o NEW_DIR to start a fresh one from its run.toml")
+        return cfg, run_dir
+    if args.resume:
+        if not args.output:
+            raise ConfigError("--resume needs the run directory (tuneui train RUN_DIR --resume)")
+        return cfg, Path(args.output)
+    if args.output:
+        return cfg, Path(args.output)
+    if cfg.output_dir:
+        return cfg, Path(cfg.output_dir).expanduser()
+    return cfg, _unique(runs_dir() / cfg.name)
