@@ -1,9 +1,9 @@
 """Near-duplicate detection: MinHash signatures over word n-grams, LSH banding, then a true
 Jaccard check of every candidate pair.
 
-Why not datasketch's MinHash objects: they hash every shingle with SHA-1 in a Python loop and
-build one object per document, about 1,000 docs/s on one core (benchmarks/cleaning.py measures
-both); signatures are computed here for a few hundred documents per numpy call instead. The LSH
+Why not datasketch's MinHash objects: they hash every shingle in a Python loop and build one
+object per document; on the same documents that is about 3x slower than computing signatures
+here for a few hundred documents per numpy call (benchmarks/cleaning.py measures both). The LSH
 band/row split still comes from datasketch's optimiser, tilted towards recall because every
 candidate is verified with the exact Jaccard similarity, which is what keeps precision high.
 Memory: only `bands` 64-bit keys per document are kept, not the signatures.
@@ -21,7 +21,8 @@ for _c in b"abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_":
 _WORD_BYTE[0x80:] = True
 _LOWER = np.arange(256, dtype=np.uint8)
 _LOWER[ord("A") : ord("Z") + 1] += 32
-_CHUNK_SHINGLES = 1 << 16  # shingles per numpy batch: ~64 MiB of temporaries at 128 permutations
+_WORDS_PER_BATCH = 1 << 16  # words split and hashed per numpy batch
+_CHUNK_SHINGLES = 1 << 13  # shingles per numpy batch: 8 MiB of temporaries at 128 permutations (cache-sized)
 
 
 def _fmix64(h: np.ndarray) -> np.ndarray:
@@ -91,15 +92,18 @@ class MinHasher:
         doc_end = np.repeat(np.cumsum(padded), padded)[:span]
         return _fmix64(acc[np.arange(span) + n <= doc_end]), padded - n + 1
 
-    def signatures(self, texts: Sequence[str]) -> np.ndarray:
-        """(len(texts), num_perm) MinHash signatures, values < 2**32."""
-        sh, counts = self.shingles(*self.word_hashes(texts))
+    def minhash(self, sh: np.ndarray, counts: np.ndarray) -> np.ndarray:
+        """(len(counts), num_perm) signatures of docs whose shingles are `sh`, `counts` per doc."""
         offsets = np.concatenate(([0], np.cumsum(counts)[:-1]))
         buf = np.empty((self.num_perm, len(sh)), dtype=np.uint64)
         np.multiply(self.a[:, None], sh[None, :], out=buf)
         np.add(buf, self.b[:, None], out=buf)
-        np.right_shift(buf, np.uint64(32), out=buf)
-        return np.minimum.reduceat(buf, offsets, axis=1).T
+        # The shift is monotonic, so taking it after the minimum saves a pass over the matrix.
+        return (np.minimum.reduceat(buf, offsets, axis=1) >> np.uint64(32)).T
+
+    def signatures(self, texts: Sequence[str]) -> np.ndarray:
+        """(len(texts), num_perm) MinHash signatures, values < 2**32."""
+        return self.minhash(*self.shingles(*self.word_hashes(texts)))
 
     def shingle_sets(self, texts: Sequence[str]) -> list[np.ndarray]:
         sh, counts = self.shingles(*self.word_hashes(texts))
@@ -120,13 +124,20 @@ def _chunks(texts: Sequence[str], budget: int = _CHUNK_SHINGLES):
 
 
 def _band_keys(hasher: MinHasher, texts: Sequence[str], bands: int, rows: int) -> np.ndarray:
+    """One 64-bit key per (document, band): documents sharing any key are candidates."""
     rng = np.random.default_rng(12345)
     band_mult = rng.integers(1, 2**63, rows, dtype=np.uint64) | np.uint64(1)
     keys = np.empty((len(texts), bands), dtype=np.uint64)
-    for start, end in _chunks(texts):
-        sig = hasher.signatures([texts[i] for i in range(start, end)])
-        for j in range(bands):
-            keys[start:end, j] = (sig[:, j * rows : (j + 1) * rows] * band_mult).sum(axis=1)
+    for start, end in _chunks(texts, _WORDS_PER_BATCH):
+        sh, counts = hasher.shingles(*hasher.word_hashes([texts[i] for i in range(start, end)]))
+        bounds = np.cumsum(counts)
+        d0 = 0
+        while d0 < len(counts):  # the signature matrix is built a cache-sized slice at a time
+            lo = int(bounds[d0 - 1]) if d0 else 0
+            d1 = max(d0 + 1, int(np.searchsorted(bounds, lo + _CHUNK_SHINGLES, side="right")))
+            sig = hasher.minhash(sh[lo : int(bounds[d1 - 1])], counts[d0:d1])
+            keys[start + d0 : start + d1] = (sig[:, : bands * rows].reshape(-1, bands, rows) * band_mult).sum(axis=2)
+            d0 = d1
     return keys
 
 

@@ -38,18 +38,19 @@ _PHONE = (
 )
 _SECRET_RE, _SECRET_LONG_RE, _SECRET_KV_RE, _EMAIL_RE, _CARD_RE, _PHONE_RE, _IP_RE, _IP6_RE = (
     re.compile(p) for p in (_SECRET, _SECRET_LONG, _SECRET_KV, _EMAIL, _CARD, _PHONE, _IP, _IP6))
+_DIGITS = "0123456789"
+# Every known key format is one unbroken token of 15+ characters (AKIA + 16, xoxb-..., sk-...).
+_TOKEN15 = re.compile(r"[A-Za-z0-9+/_=-]{15}")
 _SECRET_PREFIXES = ("-----BEGIN", "sk-", "sk_live_", "AKIA", "ghp_", "gho_", "ghu_", "ghs_", "ghr_", "github_pat_",
                     "xox", "AIza", "hf_", "glpat-", "eyJ")
-_DIGITS = "0123456789"
 
 
 def _scans(text: str):
-    """The patterns worth running on `text`. Cheap guards (substring counts, one split) come first:
-    the full patterns use lookbehinds, which defeat the regex engine's fast scanning, and most
-    text holds no personal data at all."""
-    if any(p in text for p in _SECRET_PREFIXES):
+    """The patterns worth running on `text`. Cheap guards (substring counts, one simple scan) come
+    first: the full patterns use lookbehinds, which defeat the regex engine's fast scanning, and
+    most text holds no personal data at all."""
+    if "-----BEGIN" in text or (len(text) >= 15 and _TOKEN15.search(text)):
         yield _SECRET_RE
-    if max(map(len, text.split()), default=0) >= 32:
         yield _SECRET_LONG_RE
     if "=" in text:
         yield _SECRET_KV_RE

@@ -13,7 +13,7 @@ from tuneui.cleaning import filters
 from tuneui.cleaning.minhash import duplicate_of, near_duplicate_pairs
 from tuneui.cleaning.options import CleanOptions
 from tuneui.cleaning.report import CleanReport, ExampleRecorder, FilterStats
-from tuneui.cleaning.text import exact_key, excerpt, joined
+from tuneui.cleaning.text import exact_key, excerpt, joined, word_count
 from tuneui.data.schema import Conversation
 
 ORDER = ("encoding", "empty_turns", "boilerplate", "quality", "pii", "too_short", "too_long",
@@ -25,6 +25,7 @@ class CleanResult:
     kept: list[Conversation]
     report: CleanReport
     kept_indices: list[int] = field(default_factory=list)  # position of each kept example in the input
+    removed_indices: dict[str, list[int]] = field(default_factory=dict)  # filter -> input positions it removed
 
     def to_dict(self) -> dict:
         return self.report.to_dict()
@@ -34,18 +35,16 @@ def is_text_corpus(conversations: list[Conversation]) -> bool:
     return bool(conversations) and all(len(c) == 1 and c[0]["role"] == "assistant" for c in conversations)
 
 
-def _stats(conversations: list[Conversation], tokenizer, max_seq_length: int | None) -> dict:
-    from tuneui.data.stats import token_stats, word_stats
+def _stats(conversations: list[Conversation], words: list[int], tokenizer, max_seq_length: int | None) -> dict:
+    from tuneui.data.stats import length_stats, token_stats
 
-    out = {"examples": len(conversations), "words": word_stats(conversations).to_dict()}
+    out = {"examples": len(conversations), "words": length_stats(words, "words").to_dict()}
     if tokenizer is not None and conversations:
         out["tokens"] = token_stats(conversations, tokenizer, max_seq_length or 1024).to_dict()
     return out
 
 
-def _lengths(conversations: list[Conversation], tokenizer) -> list[int]:
-    if tokenizer is None:
-        return [sum(len(m["content"].split()) for m in c) for c in conversations]
+def _token_lengths(conversations: list[Conversation], tokenizer) -> list[int]:
     texts = [joined(c) for c in conversations]
     return [len(ids) for ids in tokenizer(texts, add_special_tokens=False)["input_ids"]] if texts else []
 
@@ -61,6 +60,8 @@ def clean(
     report = CleanReport(before=len(conversations), options=opts.to_dict(),
                          length_unit="tokens" if tokenizer is not None else "words")
     rec = ExampleRecorder(report, lines, opts.examples_per_filter)
+    removed: dict[str, list[int]] = {name: [] for name in ORDER}
+    rec.on_remove = lambda name, i: removed[name].append(i)
     use_quality = opts.quality is True or (opts.quality == "auto" and is_text_corpus(conversations))
     enabled = {
         "encoding": opts.fix_encoding, "empty_turns": opts.empty_turns, "pii": opts.pii != "off",
@@ -70,7 +71,13 @@ def clean(
     }
     report.filters = [FilterStats(name, enabled[name]) for name in ORDER]
     st = {f.name: f for f in report.filters}
-    report.stats_before = _stats(conversations, tokenizer, max_seq_length)
+    words_before = [word_count(c) for c in conversations]
+    report.stats_before = _stats(conversations, words_before, tokenizer, max_seq_length)
+
+    def words_of(pos: int) -> int:  # repaired examples are new objects; the rest reuse the count
+        conv = kept[pos]
+        return words_before[idx[pos]] if conv is conversations[idx[pos]] else word_count(conv)
+
     pii_kinds = tuple(opts.pii_kinds)
     pii_counts: dict[str, int] = {}
 
@@ -113,7 +120,8 @@ def clean(
     st["pii"].details = {"found": pii_counts, "action": opts.pii}
 
     if enabled["too_short"] or enabled["too_long"]:
-        lengths = _lengths(kept, tokenizer)
+        lengths = (_token_lengths(kept, tokenizer) if tokenizer is not None
+                   else [words_of(pos) for pos in range(len(kept))])
         keep_mask = []
         for pos, (conv, n) in enumerate(zip(kept, lengths)):
             if enabled["too_short"] and n < opts.min_length:
@@ -157,9 +165,9 @@ def clean(
         idx = [i for p, i in enumerate(idx) if p not in dups]
 
     report.after = len(kept)
-    report.stats_after = _stats(kept, tokenizer, max_seq_length)
+    report.stats_after = _stats(kept, [words_of(pos) for pos in range(len(kept))], tokenizer, max_seq_length)
     report.seconds = time.perf_counter() - start
-    return CleanResult(kept, report, idx)
+    return CleanResult(kept, report, idx, removed)
 
 
 class _Texts:

@@ -67,6 +67,7 @@ class ExampleRecorder:
 
     def __init__(self, report: CleanReport, lines: list[int] | None, limit: int):
         self.report, self.lines, self.limit = report, lines, limit
+        self.on_remove = None
 
     def where(self, index: int) -> dict:
         d = {"index": index}
@@ -76,6 +77,8 @@ class ExampleRecorder:
 
     def removed(self, stats: FilterStats, index: int, conv: list[dict], reason: str, **extra) -> None:
         stats.removed += 1
+        if self.on_remove is not None:
+            self.on_remove(stats.name, index)
         if len(stats.examples) < self.limit:
             stats.examples.append(self.where(index) | {"action": "removed", "reason": reason, "text": excerpt(conv)}
                                   | extra)

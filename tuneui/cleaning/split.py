@@ -66,14 +66,18 @@ def _groups(n: int, pairs: list[tuple[int, int, float]]) -> list[list[int]]:
 
 def train_val_split(
     conversations: list[Conversation], val_fraction: float | None = DEFAULT_VAL_FRACTION, seed: int = 42, *,
-    near_dup_threshold: float = 0.8,
+    near_dup_threshold: float = 0.8, deduplicated: bool = False,
 ) -> SplitResult:
-    """Split with a seeded shuffle; `val_fraction=None` picks 10% capped at 2,000 examples."""
+    """Split with a seeded shuffle; `val_fraction=None` picks 10% capped at 2,000 examples.
+
+    `deduplicated=True` says the examples come out of `clean()` with near-duplicate removal at this
+    threshold: the same deterministic search would find no pair again, so it is skipped."""
     if val_fraction is not None and not 0.0 <= val_fraction < 1.0:
         raise DataError(f"val_fraction must be in [0, 1), got {val_fraction}")
     n = len(conversations)
     k = default_val_size(n, val_fraction) if val_fraction != 0 else 0
-    pairs = near_duplicate_pairs(_Texts(conversations), near_dup_threshold) if n > 1 and k else []
+    search = n > 1 and k and not deduplicated
+    pairs = near_duplicate_pairs(_Texts(conversations), near_dup_threshold) if search else []
     order = list(range(n))
     random.Random(seed).shuffle(order)
     naive_val = set(order[:k])
@@ -94,6 +98,7 @@ def train_val_split(
     remaining = sum((i in val) != (j in val) for i, j, _ in pairs)
     leakage = {
         "near_duplicate_pairs": len(pairs), "threshold": near_dup_threshold,
+        "checked_by": "near-duplicate removal in cleaning" if deduplicated else "search before splitting",
         "pairs_across_random_split": naive_leaks, "examples_moved": moved, "pairs_across_split": remaining,
     }
     return SplitResult([conversations[i] for i in train_idx], [conversations[i] for i in val_idx],

@@ -30,7 +30,7 @@ def exact_key(conv: list[dict]) -> bytes:
         text = m["content"]
         if not text.isascii():
             text = unicodedata.normalize("NFKC", text)
-        parts.append(m["role"] + "\x1f" + _WS.sub(" ", text.lower()).strip())
+        parts.append(m["role"] + "\x1f" + " ".join(text.lower().split()))
     return hashlib.blake2b("\x1e".join(parts).encode("utf-8", "surrogatepass"), digest_size=16).digest()
 
 

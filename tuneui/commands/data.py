@@ -162,7 +162,7 @@ def run_clean(args: argparse.Namespace) -> int:
     result = clean(loaded.conversations, options, lines=loaded.lines, tokenizer=tok, max_seq_length=args.seq_len)
     lines = [loaded.lines[i] for i in result.kept_indices]
     split = train_val_split(result.kept, args.val_fraction, args.seed,
-                            near_dup_threshold=options.near_dup_threshold)
+                            near_dup_threshold=options.near_dup_threshold, deduplicated=options.near_dedup)
     load = loaded.to_dict()
     report = {
         "input": loaded.path,
