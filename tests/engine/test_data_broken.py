@@ -174,6 +174,10 @@ def test_missing_file_and_unknown_format(tmp_path):
 def test_hub_dataset_offline_gives_a_clean_error(monkeypatch):
     import socket
 
+    import datasets
+
+    monkeypatch.setattr(datasets.config, "HF_HUB_OFFLINE", False)  # online mode, but no network
+
     def no_dns(*_a, **_k):
         raise socket.gaierror("Name or service not known")
 
