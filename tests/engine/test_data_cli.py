@@ -100,3 +100,12 @@ def test_clean_options_and_refusing_to_overwrite_input(tmp_path, capsys):
     victim = tmp_path / "o" / "train.parquet"
     assert main(["data", "clean", str(victim), "-o", str(tmp_path / "o")]) == 2
     assert "would overwrite the input" in capsys.readouterr().err
+
+
+def test_clean_that_removes_everything_says_which_filter(tmp_path, capsys):
+    path = tmp_path / "corpus.txt"
+    path.write_text("a short line\nanother short line\n", encoding="utf-8")
+    assert main(["data", "clean", str(path), "-o", str(tmp_path / "o")]) == 2
+    err = capsys.readouterr().err
+    assert "cleaning removed every example (quality: 2)" in err and "--set quality=false" in err
+    assert main(["data", "clean", str(path), "-o", str(tmp_path / "o"), "--set", "quality=false"]) == 0

@@ -73,3 +73,27 @@ def test_preview_marks_only_assistant_tokens_as_trained(tokenizer):
     assert "four" in trained and "two plus two" in masked and "two" not in trained
     assert p.trained_tokens >= 1 and p.tokens > p.trained_tokens and not p.truncated
     assert all(set(s) == {"text", "trained"} for s in segs)
+
+
+def test_cli_token_stats_and_preview_with_a_model_dir(tokenizer, tmp_path, capsys):
+    import json
+
+    from tuneui.cli import main
+
+    model = tmp_path / "model"
+    tokenizer.save_pretrained(model)
+    (model / "config.json").write_text(json.dumps({"model_type": "llama", "vocab_size": 32, "hidden_size": 8,
+                                                   "num_hidden_layers": 1, "num_attention_heads": 1,
+                                                   "intermediate_size": 8}))
+    rows = [{"messages": chat(f"what is two plus two {i}", "the cat sat on the mat " * (1 + i % 4))} for i in range(12)]
+    data = tmp_path / "d.jsonl"
+    data.write_text("".join(json.dumps(r) + "\n" for r in rows), encoding="utf-8")
+    assert main(["data", "inspect", str(data), "--model", str(model), "--seq-len", "24", "--json"]) == 0
+    out = json.loads(capsys.readouterr().out)
+    assert out["tokens"]["over_max"] > 0 and out["tokens"]["answer_cut"] == out["tokens"]["over_max"]
+    assert any(s["trained"] for s in out["preview"]["segments"])
+    assert main(["data", "clean", str(data), "-o", str(tmp_path / "o"), "--model", str(model), "--set",
+                 "max_length=20", "--json"]) == 0
+    c = json.loads(capsys.readouterr().out)["cleaning"]
+    assert c["length_unit"] == "tokens" and c["removed"]["too_long"] > 0
+    assert c["stats_after"]["tokens"]["lengths"]["max"] < c["stats_before"]["tokens"]["lengths"]["max"]

@@ -160,6 +160,11 @@ def run_clean(args: argparse.Namespace) -> int:
         raise DataError("no usable examples", source=loaded.path)
     tok = _tokenizer(args.model)
     result = clean(loaded.conversations, options, lines=loaded.lines, tokenizer=tok, max_seq_length=args.seq_len)
+    if not result.kept:
+        top = sorted(((n, f) for f, n in result.report.removed.items() if n), reverse=True)[:3]
+        raise DataError("cleaning removed every example (" + ", ".join(f"{f}: {n}" for n, f in top)
+                        + "); switch a filter off or relax it with --set, e.g. --set quality=false",
+                        source=loaded.path)
     lines = [loaded.lines[i] for i in result.kept_indices]
     split = train_val_split(result.kept, args.val_fraction, args.seed,
                             near_dup_threshold=options.near_dup_threshold, deduplicated=options.near_dedup)
