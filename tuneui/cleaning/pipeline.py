@@ -13,7 +13,7 @@ from tuneui.cleaning import filters
 from tuneui.cleaning.minhash import duplicate_of, near_duplicate_pairs
 from tuneui.cleaning.options import CleanOptions
 from tuneui.cleaning.report import CleanReport, ExampleRecorder, FilterStats
-from tuneui.cleaning.text import exact_key, excerpt, joined, word_count
+from tuneui.cleaning.text import JoinedTexts, exact_key, excerpt, joined, word_count
 from tuneui.data.schema import Conversation
 
 ORDER = ("encoding", "empty_turns", "boilerplate", "quality", "pii", "too_short", "too_long",
@@ -152,7 +152,7 @@ def clean(
         idx = [i for i, k in zip(idx, keep_mask) if k]
 
     if enabled["near_duplicates"] and len(kept) > 1:
-        pairs = near_duplicate_pairs(_Texts(kept), opts.near_dup_threshold, opts.near_dup_ngram,
+        pairs = near_duplicate_pairs(JoinedTexts(kept), opts.near_dup_threshold, opts.near_dup_ngram,
                                      opts.near_dup_num_perm)
         dups = duplicate_of(len(kept), pairs)
         for pos in sorted(dups):
@@ -169,15 +169,3 @@ def clean(
     report.seconds = time.perf_counter() - start
     return CleanResult(kept, report, idx, removed)
 
-
-class _Texts:
-    """The dedup view of each conversation, built on demand so no second copy of the data is held."""
-
-    def __init__(self, conversations: list[Conversation]):
-        self.conversations = conversations
-
-    def __len__(self) -> int:
-        return len(self.conversations)
-
-    def __getitem__(self, i: int) -> str:
-        return joined(self.conversations[i])

@@ -12,7 +12,7 @@ import random
 from dataclasses import dataclass, field
 
 from tuneui.cleaning.minhash import near_duplicate_pairs
-from tuneui.cleaning.pipeline import _Texts
+from tuneui.cleaning.text import JoinedTexts
 from tuneui.data.schema import Conversation
 from tuneui.errors import DataError
 
@@ -77,7 +77,7 @@ def train_val_split(
     n = len(conversations)
     k = default_val_size(n, val_fraction) if val_fraction != 0 else 0
     search = n > 1 and k and not deduplicated
-    pairs = near_duplicate_pairs(_Texts(conversations), near_dup_threshold) if search else []
+    pairs = near_duplicate_pairs(JoinedTexts(conversations), near_dup_threshold) if search else []
     order = list(range(n))
     random.Random(seed).shuffle(order)
     naive_val = set(order[:k])

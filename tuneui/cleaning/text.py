@@ -41,3 +41,17 @@ def excerpt(conv: list[dict], limit: int = 160) -> str:
         return text
     half = (limit - 5) // 2
     return text[:half] + " ... " + text[-half:]
+
+
+class JoinedTexts:
+    """The dedup view (`joined`) of each conversation, built on demand so no second copy of the data
+    is held in memory."""
+
+    def __init__(self, conversations: list[list[dict]]):
+        self.conversations = conversations
+
+    def __len__(self) -> int:
+        return len(self.conversations)
+
+    def __getitem__(self, i: int) -> str:
+        return joined(self.conversations[i])
