@@ -201,3 +201,11 @@ def test_options_from_dict_validates():
     with pytest.raises(ConfigError, match="min_length: expected int"):
         CleanOptions.from_dict({"min_length": "3"})
     assert CleanOptions.from_dict(CleanOptions().to_dict()) == CleanOptions()
+
+
+def test_short_examples_are_left_to_exact_dedup():
+    data = [chat("What is the first word of: moon house", "moon"),
+            chat("What is the first word of: moon house moon", "moon")]
+    assert len(clean(data, only(near_dedup=True)).kept) == 2
+    res = clean(data, only(near_dedup=True, near_dup_min_words=0))
+    assert res.kept == data[:1] and res.report.filter("near_duplicates").details["min_words"] == 0

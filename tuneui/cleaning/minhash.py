@@ -123,13 +123,15 @@ def _chunks(texts: Sequence[str], budget: int = _CHUNK_SHINGLES):
         start = end
 
 
-def _band_keys(hasher: MinHasher, texts: Sequence[str], bands: int, rows: int) -> np.ndarray:
-    """One 64-bit key per (document, band): documents sharing any key are candidates."""
+def _band_keys(hasher: MinHasher, texts: Sequence[str], bands: int, rows: int, min_words: int = 0) -> np.ndarray:
+    """One 64-bit key per (document, band): documents sharing any key are candidates. Documents
+    under `min_words` words get keys of their own, so they are never candidates."""
     rng = np.random.default_rng(12345)
     band_mult = rng.integers(1, 2**63, rows, dtype=np.uint64) | np.uint64(1)
     keys = np.empty((len(texts), bands), dtype=np.uint64)
     for start, end in _chunks(texts, _WORDS_PER_BATCH):
-        sh, counts = hasher.shingles(*hasher.word_hashes([texts[i] for i in range(start, end)]))
+        words, lens = hasher.word_hashes([texts[i] for i in range(start, end)])
+        sh, counts = hasher.shingles(words, lens)
         bounds = np.cumsum(counts)
         d0 = 0
         while d0 < len(counts):  # the signature matrix is built a cache-sized slice at a time
@@ -138,6 +140,9 @@ def _band_keys(hasher: MinHasher, texts: Sequence[str], bands: int, rows: int) -
             sig = hasher.minhash(sh[lo : int(bounds[d1 - 1])], counts[d0:d1])
             keys[start + d0 : start + d1] = (sig[:, : bands * rows].reshape(-1, bands, rows) * band_mult).sum(axis=2)
             d0 = d1
+        short = np.flatnonzero(lens < min_words)
+        if len(short):
+            keys[start + short] = ((start + short).astype(np.uint64) | np.uint64(1 << 63))[:, None]
     return keys
 
 
@@ -164,14 +169,16 @@ def _candidates(keys: np.ndarray) -> set[tuple[int, int]]:
 
 
 def near_duplicate_pairs(
-    texts: Sequence[str], threshold: float = 0.8, ngram: int = 5, num_perm: int = 128, seed: int = 1
+    texts: Sequence[str], threshold: float = 0.8, ngram: int = 5, num_perm: int = 128, seed: int = 1,
+    min_words: int = 0,
 ) -> list[tuple[int, int, float]]:
-    """Every verified pair (i, j, jaccard) with i < j and word-n-gram Jaccard >= threshold."""
+    """Every verified pair (i, j, jaccard) with i < j and word-n-gram Jaccard >= threshold, among
+    documents of at least `min_words` words."""
     if len(texts) < 2:
         return []
     hasher = MinHasher(ngram, num_perm, seed)
     bands, rows = _lsh_params(threshold, num_perm)
-    keys = _band_keys(hasher, texts, bands, rows)
+    keys = _band_keys(hasher, texts, bands, rows, min_words)
     cands = sorted(_candidates(keys))
     docs = sorted({i for pair in cands for i in pair})
     sets: dict[int, np.ndarray] = {}

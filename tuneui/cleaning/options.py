@@ -40,6 +40,9 @@ class CleanOptions:
     near_dedup: bool = True
     near_dup_threshold: float = 0.8
     near_dup_ngram: int = 5
+    # Short examples are left to exact dedup: "2+2?"/"4" and "2+3?"/"5" differ by one word and are
+    # different examples, not near copies.
+    near_dup_min_words: int = 16
     near_dup_num_perm: int = 64  # with every candidate verified, 64 finds what 128 does (benchmarks/cleaning.py), faster
     # How many removed examples each filter shows in the report.
     examples_per_filter: int = 3
@@ -57,6 +60,8 @@ class CleanOptions:
             problems.append(f"near_dup_threshold: must be in (0, 1] (got {self.near_dup_threshold})")
         if self.near_dup_ngram < 1:
             problems.append("near_dup_ngram: must be >= 1")
+        if self.near_dup_min_words < 0:
+            problems.append("near_dup_min_words: must be >= 0")
         if not 16 <= self.near_dup_num_perm <= 1024:
             problems.append("near_dup_num_perm: must be between 16 and 1024")
         if self.min_length < 0:

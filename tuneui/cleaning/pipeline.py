@@ -153,14 +153,14 @@ def clean(
 
     if enabled["near_duplicates"] and len(kept) > 1:
         pairs = near_duplicate_pairs(JoinedTexts(kept), opts.near_dup_threshold, opts.near_dup_ngram,
-                                     opts.near_dup_num_perm)
+                                     opts.near_dup_num_perm, min_words=opts.near_dup_min_words)
         dups = duplicate_of(len(kept), pairs)
         for pos in sorted(dups):
             orig, sim = dups[pos]
             rec.removed(st["near_duplicates"], idx[pos], kept[pos], f"{sim:.0%} similar to an earlier example",
                         duplicate_of=rec.where(idx[orig]) | {"text": excerpt(kept[orig])}, similarity=round(sim, 3))
         st["near_duplicates"].details = {"threshold": opts.near_dup_threshold, "ngram": opts.near_dup_ngram,
-                                         "pairs": len(pairs)}
+                                         "min_words": opts.near_dup_min_words, "pairs": len(pairs)}
         kept = [c for p, c in enumerate(kept) if p not in dups]
         idx = [i for p, i in enumerate(idx) if p not in dups]
 

@@ -66,7 +66,7 @@ def _groups(n: int, pairs: list[tuple[int, int, float]]) -> list[list[int]]:
 
 def train_val_split(
     conversations: list[Conversation], val_fraction: float | None = DEFAULT_VAL_FRACTION, seed: int = 42, *,
-    near_dup_threshold: float = 0.8, deduplicated: bool = False,
+    near_dup_threshold: float = 0.8, near_dup_min_words: int = 16, deduplicated: bool = False,
 ) -> SplitResult:
     """Split with a seeded shuffle; `val_fraction=None` picks 10% capped at 2,000 examples.
 
@@ -77,7 +77,8 @@ def train_val_split(
     n = len(conversations)
     k = default_val_size(n, val_fraction) if val_fraction != 0 else 0
     search = n > 1 and k and not deduplicated
-    pairs = near_duplicate_pairs(JoinedTexts(conversations), near_dup_threshold) if search else []
+    pairs = (near_duplicate_pairs(JoinedTexts(conversations), near_dup_threshold, min_words=near_dup_min_words)
+             if search else [])
     order = list(range(n))
     random.Random(seed).shuffle(order)
     naive_val = set(order[:k])
@@ -97,7 +98,7 @@ def train_val_split(
     train_idx = [i for i in range(n) if i not in val]
     remaining = sum((i in val) != (j in val) for i, j, _ in pairs)
     leakage = {
-        "near_duplicate_pairs": len(pairs), "threshold": near_dup_threshold,
+        "near_duplicate_pairs": len(pairs), "threshold": near_dup_threshold, "min_words": near_dup_min_words,
         "checked_by": "near-duplicate removal in cleaning" if deduplicated else "search before splitting",
         "pairs_across_random_split": naive_leaks, "examples_moved": moved, "pairs_across_split": remaining,
     }

@@ -167,7 +167,8 @@ def run_clean(args: argparse.Namespace) -> int:
                         source=loaded.path)
     lines = [loaded.lines[i] for i in result.kept_indices]
     split = train_val_split(result.kept, args.val_fraction, args.seed,
-                            near_dup_threshold=options.near_dup_threshold, deduplicated=options.near_dedup)
+                            near_dup_threshold=options.near_dup_threshold,
+                            near_dup_min_words=options.near_dup_min_words, deduplicated=options.near_dedup)
     load = loaded.to_dict()
     report = {
         "input": loaded.path,
