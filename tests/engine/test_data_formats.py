@@ -65,6 +65,11 @@ def test_prompt_completion_csv_and_tsv(tmp_path):
     assert res.conversations[1][0]["content"] == "multi\nline" and res.lines == [2, 3]
     (tmp_path / "pc.tsv").write_text("prompt\tcompletion\nHello\tHi\n", encoding="utf-8")
     assert load_dataset(tmp_path / "pc.tsv").file_type == "tsv"
+    (tmp_path / "excel.csv").write_bytes("\ufeffquestion;answer\r\nWie geht's, Anna?;Gut, danke\r\n".encode())
+    res = load_dataset(tmp_path / "excel.csv")
+    assert res.conversations[0] == [{"role": "user", "content": "Wie geht's, Anna?"},
+                                    {"role": "assistant", "content": "Gut, danke"}]
+    assert any("';'" in n for n in res.notes) and res.encoding == "utf-8-sig"
 
 
 @pytest.mark.parametrize("q,a", [("question", "answer"), ("query", "response"), ("problem", "solution")])

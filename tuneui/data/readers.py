@@ -211,6 +211,14 @@ def _json_object(value: dict, src: Source) -> RecordStream:
 def _csv(p: Path, src: Source, delim: str) -> RecordStream:
     text, src.encoding = read_text(p)
     csv.field_size_limit(min(sys.maxsize, MAX_LINE_BYTES * 4))
+    if delim == ",":
+        # Spreadsheets in many locales save "CSV" with semicolons; the header line says which.
+        header_line = text.split("\n", 1)[0]
+        counts = {d: header_line.count(d) for d in (",", ";", "\t", "|")}
+        best = max(counts, key=counts.get)
+        if best != "," and counts[best] > counts[","]:
+            delim = best
+            src.notes.append(f"CSV separated by {'tab' if best == chr(9) else repr(best)} (read from the header)")
     reader = csv.reader(io.StringIO(text, newline=""), delimiter=delim)
     try:
         header = next(reader)
