@@ -163,3 +163,14 @@ def test_demo_sample_file_loads():
 
     convs = load_conversations(package_assets() / "sample_dataset.jsonl")
     assert len(convs) > 100 and all(c[-1]["role"] == "assistant" for c in convs)
+
+
+def test_json_lines_saved_as_json_and_arrays_of_strings(tmp_path):
+    path = tmp_path / "really_lines.json"
+    path.write_text(json.dumps({"messages": USER_ASSISTANT}) + "\n" + json.dumps({"messages": USER_ASSISTANT}) + "\n")
+    res = load_dataset(path)
+    assert len(res.conversations) == 2 and res.file_type == "jsonl" and any("JSON Lines" in n for n in res.notes)
+    (tmp_path / "docs.json").write_text(json.dumps(["first document", "second document"]))
+    res = load_dataset(tmp_path / "docs.json")
+    assert res.format.name == "text" and [c[0]["content"] for c in res.conversations] == ["first document",
+                                                                                          "second document"]

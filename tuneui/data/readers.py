@@ -114,6 +114,9 @@ def _jsonl(p: Path) -> RecordStream:
             msg = str(exc).split(": line")[0]
             yield lineno, None, Problem(f"bad JSON: {msg}", lineno, kind="bad_json")
             continue
+        if isinstance(value, str):
+            yield lineno, {"text": value}, None  # a JSON string per line: a plain-text document
+            continue
         if not isinstance(value, dict):
             msg = f"expected a JSON object per line, got {_json_type(value)}"
             yield lineno, None, Problem(msg, lineno, kind="wrong_type")
@@ -174,6 +177,8 @@ def _json_array(text: str, source: str) -> RecordStream:
             return
         if isinstance(value, dict):
             yield line, value, None
+        elif isinstance(value, str):
+            yield line, {"text": value}, None  # an array of strings: plain-text documents
         else:
             yield line, None, Problem(f"expected an object per array element, got {_json_type(value)}", line,
                                       kind="wrong_type")
