@@ -29,6 +29,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from tuneui.models import info_from_config  # noqa: E402
 from tuneui.recommend.measure import live_tensor_bytes, measure_peak, model_tensors  # noqa: E402
 from tuneui.recommend.memory import Setup, estimate  # noqa: E402
+from tuneui.recommend.shapes import REFERENCE_CONFIGS  # noqa: E402
 
 QUICK_CONFIGS = {
     "llama-tiny-gqa": dict(hidden_size=256, intermediate_size=704, num_hidden_layers=4, num_attention_heads=8,
@@ -36,19 +37,9 @@ QUICK_CONFIGS = {
     "llama-small": dict(hidden_size=512, intermediate_size=1408, num_hidden_layers=4, num_attention_heads=8,
                         num_key_value_heads=8, vocab_size=8000),
 }
-FULL_CONFIGS = {
-    "0.5B (Qwen2.5-0.5B shape)": dict(hidden_size=896, intermediate_size=4864, num_hidden_layers=24,
-                                      num_attention_heads=14, num_key_value_heads=2, vocab_size=151936,
-                                      tie_word_embeddings=True),
-    "1.5B (Qwen2.5-1.5B shape)": dict(hidden_size=1536, intermediate_size=8960, num_hidden_layers=28,
-                                      num_attention_heads=12, num_key_value_heads=2, vocab_size=151936,
-                                      tie_word_embeddings=True),
-    "3B (Llama-3.2-3B shape)": dict(hidden_size=3072, intermediate_size=8192, num_hidden_layers=28,
-                                    num_attention_heads=24, num_key_value_heads=8, vocab_size=128256,
-                                    tie_word_embeddings=True),
-    "7B (Llama-2-7B shape)": dict(hidden_size=4096, intermediate_size=11008, num_hidden_layers=32,
-                                  num_attention_heads=32, num_key_value_heads=32, vocab_size=32000),
-}
+# Random bf16 weights in the shapes of real 0.5B..7B models (GPU grid).
+FULL_CONFIGS = {f"{k} ({v})": REFERENCE_CONFIGS[k] for k, v in
+                [("0.5B", "Qwen2.5-0.5B"), ("1.5B", "Qwen2.5-1.5B"), ("3B", "Llama-3.2-3B"), ("7B", "Llama-2-7B")]}
 TECHNIQUES = [
     ("full", dict(technique="full")),
     ("full ckpt", dict(technique="full", gradient_checkpointing=True)),
@@ -66,8 +57,10 @@ TECHNIQUES = [
 def _config(shape: dict):
     from transformers import LlamaConfig
 
+    # every shape is built as a Llama (Qwen2's q/k/v biases are left out, here and in the estimate)
+    fields = {k: v for k, v in shape.items() if k != "model_type"}
     return LlamaConfig(**{"max_position_embeddings": 4096, "tie_word_embeddings": False, "rms_norm_eps": 1e-5,
-                          **shape})
+                          **fields})
 
 
 def save_random_model(shape: dict, tmp: Path) -> Path:
@@ -148,7 +141,7 @@ def main(argv: list[str] | None = None) -> int:
     with tempfile.TemporaryDirectory() as tmpdir:
         for name, shape in configs.items():
             model_dir = save_random_model(shape, Path(tmpdir))
-            info = info_from_config({"model_type": "llama", "tie_word_embeddings": False, **shape}, name=name)
+            info = info_from_config({"tie_word_embeddings": False, **shape, "model_type": "llama"}, name=name)
             for label, kw in techniques:
                 s = Setup(micro_batch_size=batch, seq_len=seq, device=device.split(":")[0], **kw)
                 est = estimate(info, s).tensor_bytes

@@ -5,7 +5,8 @@ nvidia-smi does not answer does it ask torch (CUDA without nvidia-smi on PATH, R
 It never raises: an odd machine yields a CPU-only profile plus a warning saying what went wrong.
 
 `parse_gpus(spec)` builds a what-if profile (`1x24GiB`, `2x80GiB`, `A100-80GB`, `2xH100`, `cpu`) so a
-person can plan on a laptop for a rented box. GPU makers' "GB" is what the card reports in GiB
+person can plan on a laptop for a rented box; its RAM is taken as 1.5x the GPUs' memory (or this
+machine's RAM if larger), which is what CPU-offload plans are checked against. GPU makers' "GB" is what the card reports in GiB
 (a "24 GB" RTX 4090 shows 24564 MiB), so `24GB` and `24GiB` mean the same here.
 """
 
@@ -352,4 +353,8 @@ def parse_gpus(spec: str) -> HardwareProfile:
     prof.accelerator = "rocm" if cc.startswith("gfx") else "cuda"
     prof.gpus = [GPUInfo(index=i, name=name, total_bytes=int(size), free_bytes=int(size), compute_capability=cc,
                          bf16=_bf16_from_cc(cc), backend=prof.accelerator, tflops=tflops) for i in range(count)]
+    # A rented GPU box comes with its own RAM, usually more than its GPUs hold; plan CPU offload on that.
+    box_ram = int(1.5 * size * count)
+    prof.ram_total_bytes = max(prof.ram_total_bytes, box_ram)
+    prof.ram_available_bytes = max(prof.ram_available_bytes, box_ram)
     return prof

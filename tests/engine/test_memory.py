@@ -8,13 +8,11 @@ import pytest
 from tuneui.models import info_from_config
 from tuneui.recommend.memory import (CUDA_CONTEXT_BYTES, Setup, activation_bytes, estimate,
                                      layer_activation_bytes, with_)
+from tuneui.recommend.shapes import REFERENCE_CONFIGS
 
 GB = 1e9
 GiB = 1024**3
-LLAMA2_7B = info_from_config(dict(model_type="llama", hidden_size=4096, intermediate_size=11008,
-                                  num_hidden_layers=32, num_attention_heads=32, num_key_value_heads=32,
-                                  vocab_size=32000, max_position_embeddings=4096, tie_word_embeddings=False),
-                             name="llama-2-7b")
+LLAMA2_7B = info_from_config(REFERENCE_CONFIGS["7B"], name="llama-2-7b")
 N = LLAMA2_7B.total_params
 
 

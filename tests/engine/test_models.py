@@ -120,3 +120,10 @@ def test_demo_uses_the_demo_config_lazily(monkeypatch):
     monkeypatch.setitem(sys.modules, "tuneui.demo", fake)
     m = inspect_model("demo")
     assert m.source == "demo" and m.hidden_size == 64 and m.num_layers == 2
+
+
+def test_the_real_demo_config_needs_no_build(tmp_path, monkeypatch):
+    monkeypatch.setenv("TUNEUI_HOME", str(tmp_path))
+    m = inspect_model("demo")
+    assert m.source == "demo" and m.num_layers >= 1 and m.total_params > 0
+    assert not any(tmp_path.iterdir())  # nothing was built to answer

@@ -174,8 +174,8 @@ def candidates(model: ModelInfo, hw: HardwareProfile, seq_len: int, lora_r: int 
         for opt, master in opts:
             for dq in quants:
                 for (shard, offload) in parallel:
-                    if offload and tech != "full":
-                        continue  # offloading an adapter's tiny optimizer state saves nothing
+                    if offload and tech != "full" and shard != "fsdp_full_shard":
+                        continue  # offloading an adapter's tiny optimizer state alone saves nothing
                     if shard in ("zero2",) and tech != "full":
                         continue
                     for ckpt in (False, True):

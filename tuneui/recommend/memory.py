@@ -278,21 +278,24 @@ def estimate(m: ModelInfo, s: Setup) -> MemoryEstimate:
         # autocast keeps a bf16 copy of every weight it casts until backward has used it
         tmp += (m.total_params - m.embed_params) * 2
     # Sharding (accelerate FSDP / DeepSpeed ZeRO): ZeRO-2 splits gradients and optimizer state across the
-    # N GPUs; full-shard (ZeRO-3) splits weights too and gathers one layer at a time (2 layers in flight).
+    # N GPUs; full-shard (ZeRO-3) splits weights too and gathers one layer at a time (two in flight while
+    # the next is prefetched): w / N + 2 w / L.
+    gathered = 2 * w // max(1, m.num_layers)
     if n > 1 and s.sharding in ("zero2", "fsdp_full_shard"):
         o //= n
         g //= n
         if s.sharding == "fsdp_full_shard":
-            gathered = 2 * m.layer_params * _bytes(s.precision) + m.embed_params * _bytes(s.precision)
             w = w // n + gathered
             notes.append("full-shard gathers about two layers' weights at a time")
     if s.cpu_offload:
+        # ZeRO-Offload / FSDP offload: optimizer state (and with full-shard the weights) live in CPU RAM
         cpu += o
         o = 0
         if s.sharding == "fsdp_full_shard":
-            cpu += w
-            w = 2 * m.layer_params * _bytes(s.precision) + m.embed_params * _bytes(s.precision)
-        notes.append("optimizer state lives in CPU RAM; steps run slower (PCIe transfers each step)")
+            # FSDP's offload_params moves the gradient shards to CPU as well
+            cpu += (w - gathered) * n + g * n
+            w, g = gathered, 0
+        notes.append("offloaded state lives in CPU RAM; steps run slower (PCIe transfers each step)")
     if s.optimizer == "paged_adamw_8bit":
         notes.append("paged optimizer state can spill to CPU RAM under pressure instead of failing")
     # Gradients persist across micro-batches when accumulating, so they overlap the activations.
