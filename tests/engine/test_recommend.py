@@ -151,3 +151,15 @@ def test_rag_advice_reaches_the_recommendation():
     rec = recommend(MODELS["0.5B"], parse_gpus("1x24GiB"),
                     dataset_stats={"num_examples": 400, "format": "text", "tokens": {"mean": 2500, "p99": 4000}})
     assert rec.rag_advice and "RAG" in rec.rag_advice and rec.to_dict()["rag_advice"] == rec.rag_advice
+
+
+def test_reads_the_data_inspect_json_object():
+    inspect = {"format": {"name": "alpaca", "confidence": 1.0}, "examples": 12000,
+               "lengths": {"unit": "words", "mean": 100, "max": 900, "total": 1_200_000,
+                           "percentiles": {"p50": 80, "p99": 600}},
+               "tokens": {"lengths": {"unit": "tokens", "mean": 140, "max": 1300, "total": 1_680_000,
+                                      "percentiles": {"p50": 110, "p90": 300, "p95": 500, "p99": 830}}}}
+    rec = recommend(MODELS["0.5B"], parse_gpus("1x24GiB"), dataset_stats=inspect)
+    assert rec.max_seq_length == 896 and rec.time["tokens_per_epoch"] == 1_680_000 and rec.rag_advice is None
+    words_only = {k: v for k, v in inspect.items() if k != "tokens"}
+    assert recommend(MODELS["0.5B"], parse_gpus("1x24GiB"), dataset_stats=words_only).max_seq_length == 896

@@ -36,23 +36,20 @@ def _gib(n: int | float) -> str:
     return f"{n / 1024**3:.1f}"
 
 
-def dataset_stats_from_file(path: str, model: str) -> dict:
-    """Rough stats for the recommender from a data file: examples, format shape, tokens (about 4 chars each
-    when the model's tokenizer is not at hand)."""
-    from tuneui.data.loaders import load_conversations
+def dataset_stats_from_file(path: str) -> dict:
+    """The same object `tuneui data inspect --json` prints (format, examples, word lengths), plus whether
+    every example is a bare document, for the recommender's sequence length and RAG check."""
+    from tuneui.data import load_dataset
+    from tuneui.data.stats import word_stats
 
-    convs = load_conversations(path)
-    lengths = sorted(max(1, sum(len(m.get("content", "")) for m in c) // 4) for c in convs)
-    documents = bool(convs) and all(len(c) == 1 and c[0].get("role") == "assistant" for c in convs)
-
-    def pct(q: float) -> int:
-        return lengths[min(len(lengths) - 1, int(q * len(lengths)))] if lengths else 0
-
-    return {"num_examples": len(convs), "format": "text" if documents else "conversation",
-            "assistant_turns": sum(1 for c in convs if any(m.get("role") == "assistant" for m in c)),
-            "tokens": {"mean": (sum(lengths) / len(lengths)) if lengths else 0, "p50": pct(0.5), "p95": pct(0.95),
-                       "p99": pct(0.99), "max": lengths[-1] if lengths else 0, "total": sum(lengths)},
-            "token_estimate": "chars/4"}
+    result = load_dataset(path)
+    out = result.to_dict(max_problems=0)
+    out["lengths"] = word_stats(result.conversations).to_dict()
+    convs = result.conversations
+    out["assistant_turns"] = sum(1 for c in convs if any(m.get("role") == "assistant" for m in c))
+    if convs and all(len(c) == 1 for c in convs):
+        out["format"] = "text"  # one message per example: documents with no prompt/answer structure
+    return out
 
 
 def render(rec) -> str:
@@ -101,7 +98,7 @@ def run(args: argparse.Namespace) -> int:
         raise TuneuiError(f"--batch {args.batch}: must be at least 1")
     model = inspect_model(args.model, revision=args.revision)
     hardware = parse_gpus(args.gpus) if args.gpus else probe()
-    stats = dataset_stats_from_file(args.data, args.model) if args.data else None
+    stats = dataset_stats_from_file(args.data) if args.data else None
     rec = recommend(model, hardware, seq_len=args.seq_len, target_batch=args.batch, dataset_stats=stats,
                     lora_r=args.lora_r)
     if args.json:

@@ -1,10 +1,12 @@
 """Advice that comes from the dataset and the clock: sequence length, RAG vs fine-tuning, time per epoch.
 
-`dataset_stats` is a plain dict (what `tuneui data inspect --json` reports); every key is optional:
-  num_examples (or rows)      examples after cleaning
-  format                      auto-detected format; "text" means plain documents, no prompt/answer structure
+`dataset_stats` is a plain dict; every key is optional:
+  num_examples (or examples, rows)   examples after cleaning
+  format                      auto-detected format name (or {"name": ...}); "text" means plain documents
   tokens: {mean, p50, p90, p95, p99, max, total}   tokens per example and in all (flat token_p95 ... also read)
   assistant_turns             examples that have an answer to learn (0 for raw documents)
+The object `tuneui data inspect --json` prints is read as-is: its tokens.lengths (percentiles, mean, max,
+total) when a tokenizer was given, else its word lengths at about 1.35 tokens per word.
 """
 
 from __future__ import annotations
@@ -16,6 +18,31 @@ from tuneui.hardware import HardwareProfile
 from tuneui.models import ModelInfo
 
 DEFAULT_SEQ_LEN = 1024
+
+
+TOKENS_PER_WORD = 1.35
+
+
+def normalize_stats(stats: dict | None) -> dict | None:
+    """Flatten `tuneui data inspect --json` output into the keys above (other dicts pass through)."""
+    if not stats:
+        return stats
+    out = dict(stats)
+    if isinstance(out.get("format"), dict):
+        out["format"] = out["format"].get("name")
+    if "num_examples" not in out and isinstance(out.get("examples"), int):
+        out["num_examples"] = out["examples"]
+    tok = out.get("tokens")
+    lengths, scale = None, 1.0
+    if isinstance(tok, dict) and isinstance(tok.get("lengths"), dict):
+        lengths = tok["lengths"]
+    elif not isinstance(tok, dict) and isinstance(out.get("lengths"), dict) and out["lengths"].get("unit") == "words":
+        lengths, scale = out["lengths"], TOKENS_PER_WORD
+    if lengths is not None:
+        flat = {k: v * scale for k, v in (lengths.get("percentiles") or {}).items()}
+        flat.update({k: lengths[k] * scale for k in ("mean", "max", "total") if isinstance(lengths.get(k), (int, float))})
+        out["tokens"] = flat
+    return out
 
 
 def _num(d: dict | None, *keys: str) -> float | None:
@@ -36,7 +63,7 @@ def token_stat(stats: dict | None, name: str) -> float | None:
 
 
 def num_examples(stats: dict | None) -> int | None:
-    v = _num(stats, "num_examples", "rows", "examples", "count")
+    v = _num(stats, "num_examples", "examples", "rows", "count")
     return int(v) if v is not None else None
 
 

@@ -210,6 +210,7 @@ def recommend(model: ModelInfo, hardware: HardwareProfile, *, seq_len: int | Non
     """The recommended setup for `model` on `hardware` with reasons and every alternative."""
     from tuneui.recommend.explain import explain, hardware_needed
 
+    dataset_stats = advice.normalize_stats(dataset_stats)
     seq, seq_reason = advice.choose_seq_len(model, dataset_stats, seq_len)
     budget = budget_bytes(hardware, margin)
     n_ex = advice.num_examples(dataset_stats)
