@@ -114,6 +114,8 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--seq-len", type=int, default=None)
     ap.add_argument("--batch", type=int, default=None)
     ap.add_argument("--only", default=None, help="substring filter on technique labels")
+    ap.add_argument("--precision", default="bf16", choices=["bf16", "fp32"],
+                    help="compute dtype (tuneui trains in fp32 on CPU, bf16 on GPUs that have it)")
     args = ap.parse_args(argv)
 
     import os
@@ -135,7 +137,8 @@ def main(argv: list[str] | None = None) -> int:
         techniques = [t for t in techniques if "8bit" not in t[1].get("optimizer", "")]
 
     rows = []
-    print(f"device: {dev_name}; seq_len {seq}, micro-batch {batch}; estimate = live tensors at the peak",
+    print(f"device: {dev_name}; {args.precision}, seq_len {seq}, micro-batch {batch}; "
+          "estimate = live tensors at the peak",
           flush=True)
     print(f"{'model':28} {'technique':20} {'estimate MiB':>12} {'measured MiB':>12} {'error':>8} {'s':>5}")
     with tempfile.TemporaryDirectory() as tmpdir:
@@ -143,7 +146,8 @@ def main(argv: list[str] | None = None) -> int:
             model_dir = save_random_model(shape, Path(tmpdir))
             info = info_from_config({"tie_word_embeddings": False, **shape, "model_type": "llama"}, name=name)
             for label, kw in techniques:
-                s = Setup(micro_batch_size=batch, seq_len=seq, device=device.split(":")[0], **kw)
+                s = Setup(micro_batch_size=batch, seq_len=seq, device=device.split(":")[0],
+                          precision=args.precision, **kw)
                 est = estimate(info, s).tensor_bytes
                 t0 = time.perf_counter()
                 try:
@@ -168,7 +172,7 @@ def main(argv: list[str] | None = None) -> int:
         print(f"  {tech:20} {statistics.median(abs(e) for e in errs):7.1%} {min(min(errs), 0):+7.1%}")
     print(f"\nmedian absolute error {med:.1%}; worst under-estimate {min(worst, 0):+.1%} (goal: <=10%, >= -15%)")
     print(json.dumps({"median_abs_err": round(med, 4), "worst_under": round(min(worst, 0.0), 4),
-                      "device": dev_name, "rows": len(rows)}))
+                      "device": dev_name, "precision": args.precision, "rows": len(rows)}))
     return 0
 
 
