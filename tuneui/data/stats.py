@@ -80,7 +80,8 @@ def token_stats(
     conversations: list[Conversation], tokenizer, max_seq_length: int = 1024, sample: int | None = 5000,
     seed: int = 0,
 ) -> TokenStats:
-    """Token lengths of every example (or of a seeded sample of `sample` examples: percentiles need no more, and the chat template costs about a millisecond per example) and what
+    """Token lengths of every example (or of a seeded sample of `sample` examples: percentiles need
+    no more, and rendering the chat template costs about a millisecond per example) and what
     truncation to `max_seq_length` would cut: prompt tokens only, part of the answer, or all of it."""
     from tuneui.training.tokenize import IGNORE_INDEX, encode_conversation
 
