@@ -197,3 +197,14 @@ def test_hub_dataset_through_datasets_in_offline_mode(monkeypatch, tmp_path):
     monkeypatch.setattr(huggingface_hub.constants, "HF_HUB_OFFLINE", True)
     with pytest.raises(DataError, match="hub dataset could not be loaded"):
         load_dataset("someone/some-data")
+
+
+def test_corrupt_compressed_files(tmp_path):
+    import gzip
+
+    good = gzip.compress(json.dumps(GOOD).encode() * 20)
+    (tmp_path / "trunc.jsonl.gz").write_bytes(good[: len(good) // 2])
+    (tmp_path / "crc.jsonl.gz").write_bytes(good[:20] + bytes(30) + good[50:])
+    for name in ("trunc.jsonl.gz", "crc.jsonl.gz"):
+        with pytest.raises(DataError, match="cannot decompress"):
+            load_dataset(tmp_path / name)

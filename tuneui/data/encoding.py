@@ -10,6 +10,7 @@ import bz2
 import codecs
 import gzip
 import lzma
+import zlib
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -17,6 +18,7 @@ from tuneui.data.problems import Problem
 from tuneui.errors import DataError
 
 COMPRESSED = {".gz": gzip.open, ".bz2": bz2.open, ".xz": lzma.open}
+_DECOMPRESS_ERRORS = (OSError, EOFError, lzma.LZMAError, zlib.error)
 
 # Lines longer than this are reported and skipped instead of parsed (a "JSONL" file with no newlines,
 # a base64 image pasted into a cell): parsing them would take the memory of the whole file.
@@ -56,7 +58,7 @@ def read_head(path: Path, n: int = 65536) -> bytes:
     with open_binary(path) as fh:
         try:
             return fh.read(n)
-        except (OSError, EOFError, lzma.LZMAError) as exc:
+        except _DECOMPRESS_ERRORS as exc:
             raise DataError(f"cannot decompress: {exc}", source=str(path)) from None
 
 
@@ -107,7 +109,7 @@ def read_text(path: Path) -> tuple[str, str]:
     with open_binary(path) as fh:
         try:
             raw = fh.read()
-        except (OSError, EOFError, lzma.LZMAError) as exc:
+        except _DECOMPRESS_ERRORS as exc:
             raise DataError(f"cannot decompress: {exc}", source=str(path)) from None
     what = binary_kind(raw[:65536])
     if what:
@@ -141,7 +143,7 @@ def iter_lines(path: Path, unit: str = "line") -> Iterator[tuple[int, str | None
         while True:
             try:
                 raw = fh.readline(MAX_LINE_BYTES + 1)
-            except (OSError, EOFError, lzma.LZMAError) as exc:
+            except _DECOMPRESS_ERRORS as exc:
                 raise DataError(f"cannot decompress: {exc}", source=str(path), line=lineno + 1) from None
             if not raw:
                 return
