@@ -101,7 +101,7 @@ def run_row(model_dir: Path, s: Setup, device: str, steps: int = 2) -> int:
     try:
         return measure_peak(step, device, lambda: live_tensor_bytes(model_tensors(model, opt)), steps)
     finally:
-        del model, opt, step
+        model = opt = step = None  # free this row's model before the next one is built
         gc.collect()
         if device.startswith("cuda"):
             torch.cuda.empty_cache()

@@ -37,7 +37,7 @@ def test_probe_measures_real_steps_close_to_the_estimate(home):
 
 
 def test_probe_says_no_when_the_budget_is_too_small(home):
-    cfg = RunConfig(model="demo", technique="full", micro_batch_size=1, max_seq_length=64,
+    cfg = RunConfig(model="demo", technique="full", micro_batch_size=1, max_seq_length=32,
                     gradient_checkpointing=True)
     res = verify_fit(cfg, cpu_box(ram_gib=0.001), steps=2)
     assert res.measured_bytes and not res.fits and "does not fit" in res.summary()

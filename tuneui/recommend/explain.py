@@ -3,12 +3,13 @@ nothing fits."""
 
 from __future__ import annotations
 
-import math
 from typing import TYPE_CHECKING
 
 from tuneui.hardware import HardwareProfile
 from tuneui.models import ModelInfo
 from tuneui.recommend.memory import Setup, estimate, with_
+
+QUALITY = ["full", "lora", "freeze", "lora_8bit", "qlora"]  # the ladder's order (ladder.QUALITY)
 
 if TYPE_CHECKING:
     from tuneui.recommend.ladder import Alternative, Recommendation
@@ -46,16 +47,11 @@ def explain(rec: Recommendation, ladder: list[Alternative], seq_reason: str, pre
         reasons.append(f"Full fine-tuning fits: every one of the {m.total_params / 1e9:.2f}B weights trains, the "
                        f"highest-quality option (estimated peak {_gib(est.peak_bytes)} of {budget} usable {where}).")
     else:
-        better = [t for t in ("full", "lora", "lora_8bit") if t != tech]
         if tech in ("lora", "freeze") and prefer_lora and _fits_any(ladder, "full"):
-            reasons.append(f"{NAMES[tech]} rather than full fine-tuning, although full would fit: with "
+            reasons.append(f"{_cap(NAMES[tech])} rather than full fine-tuning, although full would fit: with "
                            f"{n_examples} examples, updating every weight overfits and forgets more for no gain.")
         else:
-            for t in better:
-                if t == tech or (tech == "lora" and t != "full") or (tech == "lora_8bit" and t == "lora_8bit"):
-                    continue
-                if tech == "lora_8bit" and t not in ("full", "lora"):
-                    continue
+            for t in QUALITY[:QUALITY.index(tech)]:  # every better technique: why not that one
                 small = _smallest(ladder, t)
                 if small is not None and not small.fits:
                     reasons.append(f"{_cap(NAMES[t])} does not fit: even its leanest setup ({small.setup.label})"
@@ -152,5 +148,3 @@ def hardware_needed(m: ModelInfo, hw: HardwareProfile, seq: int, lora_r: int, ma
         parts.append("full fine-tuning needs more than 32x 80 GiB GPUs")
     return "; ".join(parts) + "."
 
-
-__all__ = ["explain", "hardware_needed", "math"]

@@ -19,11 +19,11 @@ from typing import Any
 from tuneui.hardware import KNOWN_GPUS, GiB, HardwareProfile
 from tuneui.models import ModelInfo
 from tuneui.recommend import advice
+from tuneui.recommend.explain import QUALITY, explain, hardware_needed
 from tuneui.recommend.memory import MemoryEstimate, Setup, estimate, with_
 
 SAFETY_MARGIN = 0.10
 SMALL_DATA_EXAMPLES = 5000  # below this, LoRA is preferred over full fine-tuning
-QUALITY = ["full", "lora", "freeze", "lora_8bit", "qlora"]
 
 
 @dataclass
@@ -110,10 +110,6 @@ class Recommendation:
             "hardware": self.hardware.to_dict() if self.hardware else None,
             "alternatives": [a.to_dict() for a in self.alternatives],
         }
-
-
-def _gib(n: float) -> str:
-    return f"{n / GiB:.1f} GiB"
 
 
 def _device(hw: HardwareProfile) -> str:
@@ -208,8 +204,6 @@ def _fits(est: MemoryEstimate, budget: int, hw: HardwareProfile) -> bool:
 def recommend(model: ModelInfo, hardware: HardwareProfile, *, seq_len: int | None = None, target_batch: int = 16,
               dataset_stats: dict | None = None, lora_r: int = 16, margin: float = SAFETY_MARGIN) -> Recommendation:
     """The recommended setup for `model` on `hardware` with reasons and every alternative."""
-    from tuneui.recommend.explain import explain, hardware_needed
-
     dataset_stats = advice.normalize_stats(dataset_stats)
     seq, seq_reason = advice.choose_seq_len(model, dataset_stats, seq_len)
     budget = budget_bytes(hardware, margin)

@@ -161,7 +161,7 @@ def verify_fit(cfg, hardware: HardwareProfile | None = None, *, steps: int = 3, 
     result = ProbeResult(fits=False, measured_bytes=None, reserved_bytes=None, estimated_bytes=est.tensor_bytes,
                          estimated_peak_bytes=est.peak_bytes, budget_bytes=budget, device=device, steps=steps,
                          seconds=0.0)
-    model = opt = None
+    model = opt = step = None
     try:
         tokenizer = load_tokenizer(cfg)
         model = build_model(cfg, tokenizer)
@@ -190,7 +190,7 @@ def verify_fit(cfg, hardware: HardwareProfile | None = None, *, steps: int = 3, 
             raise
         result.oom, result.error = True, str(exc).splitlines()[0]
     finally:
-        del model, opt
+        model = opt = step = None  # drop the references so the memory is freed before returning
         gc.collect()
         if device == "cuda":
             torch.cuda.empty_cache()
