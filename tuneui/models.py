@@ -56,6 +56,12 @@ class ModelInfo:
     warnings: list[str] = field(default_factory=list)
 
     @property
+    def size_label(self) -> str:
+        """6.74B, 494M, 2.1M: the parameter count as people say it."""
+        n = self.total_params
+        return f"{n / 1e9:.2f}B" if n >= 1e9 else f"{n / 1e6:.0f}M" if n >= 1e7 else f"{n / 1e6:.1f}M"
+
+    @property
     def layers_params(self) -> int:
         return self.layer_params * self.num_layers
 

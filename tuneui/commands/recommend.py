@@ -54,7 +54,7 @@ def dataset_stats_from_file(path: str) -> dict:
 
 def render(rec) -> str:
     s, m, hw = rec.setup, rec.model, rec.hardware
-    lines = [f"model     {m.name}: {m.total_params / 1e9:.2f}B parameters, {m.num_layers} layers, "
+    lines = [f"model     {m.name}: {m.size_label} parameters, {m.num_layers} layers, "
              f"hidden {m.hidden_size}, vocab {m.vocab_size}",
              f"hardware  {hw.summary()}" + (f"  (what-if: {hw.what_if})" if hw.what_if else ""),
              ""]

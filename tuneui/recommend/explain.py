@@ -44,7 +44,7 @@ def explain(rec: Recommendation, ladder: list[Alternative], seq_reason: str, pre
         reasons.append(f"Nothing fits in {budget} {where} (the usable memory after a 10% safety margin); "
                        f"the smallest setup, {s.label}, needs about {_gib(est.peak_bytes)}.")
     elif tech == "full":
-        reasons.append(f"Full fine-tuning fits: every one of the {m.total_params / 1e9:.2f}B weights trains, the "
+        reasons.append(f"Full fine-tuning fits: every one of the {m.size_label} weights trains, the "
                        f"highest-quality option (estimated peak {_gib(est.peak_bytes)} of {budget} usable {where}).")
     else:
         if tech in ("lora", "freeze") and prefer_lora and _fits_any(ladder, "full"):
@@ -78,7 +78,9 @@ def explain(rec: Recommendation, ladder: list[Alternative], seq_reason: str, pre
                    + f" = effective batch {eff} (target {target_batch}); larger micro-batches are faster, but "
                      f"{limit}.")
     reasons.append(seq_reason[0].upper() + seq_reason[1:] + ".")
-    if hw.gpus:
+    if not hw.gpus:
+        reasons.append("fp32 on CPU: exact, and what the runner picks there (bf16 is only fast on CPUs with AMX).")
+    else:
         reasons.append("bf16: this GPU supports it (as stable as fp32 for training, half the memory)."
                        if s.precision == "bf16" else
                        f"{s.precision}: this GPU has no bf16; " + ("full-weight training stays in fp32 for "

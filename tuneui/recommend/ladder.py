@@ -124,7 +124,9 @@ def budget_bytes(hw: HardwareProfile, margin: float = SAFETY_MARGIN) -> int:
 
 
 def _precision(hw: HardwareProfile, technique: str) -> str:
-    if not hw.gpus or hw.bf16:
+    if not hw.gpus:
+        return "fp32"  # CPU: fp32 is the fast and exact path (what the runner's "auto" picks too)
+    if hw.bf16:
         return "bf16"
     # fp16 without bf16 hardware: fine for adapters, unstable for full weights without a loss scaler
     return "fp32" if technique in ("full", "freeze") else "fp16"
