@@ -115,6 +115,24 @@ def _alternative_seconds(rec: Any, dataset_stats: dict | None) -> list[float | N
     return out
 
 
+def _write_cleaned(config: Any, conversations: list) -> Any:
+    """The run config training on exactly the examples the user's own cleaning choices kept.
+
+    RunConfig has no field for cleaning options (the run cleans with the defaults), so custom choices
+    travel as a cleaned copy in messages format; the user's file is never touched."""
+    import hashlib
+    import json
+
+    from tuneui.fsutil import atomic_write_text
+    from tuneui.paths import data_dir
+
+    text = "".join(json.dumps({"messages": c}, ensure_ascii=False) + "\n" for c in conversations)
+    digest = hashlib.sha256(text.encode()).hexdigest()[:12]
+    path = atomic_write_text(data_dir() / "wizard-data" / f"{config.name}-{digest}.jsonl", text)
+    return config.model_copy(update={"dataset": str(path), "dataset_format": "messages", "columns": {},
+                                     "clean": False})
+
+
 def _start_run(config: Any, run_dir: Path | None = None, resume: bool = False) -> Any:
     from tuneui.training.launch import start_run
 
@@ -159,6 +177,7 @@ class Services:
     recommend: Callable[..., Any] = _recommend
     alternative_seconds: Callable[[Any, dict | None], list] = _alternative_seconds
     start_run: Callable[..., Any] = _start_run
+    write_cleaned: Callable[[Any, list], Any] = _write_cleaned
     attach: Callable[[Path], Any] = _attach
     list_runs: Callable[[], list] = _list_runs
     follow: Callable[[Path], Any] = _follow

@@ -125,11 +125,19 @@ class TrainScreen(StepScreen):
         try:
             if config is None:
                 config = self.services.load_run_config(run_dir)
+            elif self._custom_cleaning():
+                config = self.services.write_cleaned(config, self.state.conversations())
             handle = self.services.start_run(config, run_dir, resume=resume)
         except Exception as exc:
             self.deliver(self._launch_failed, exc)
             return
         self.deliver(self._launched, handle)
+
+    def _custom_cleaning(self) -> bool:
+        state = self.state
+        if not (state.config.clean and state.clean_result is not None and state.clean_options):
+            return False
+        return state.clean_options != self.services.clean_defaults()
 
     def _launch_failed(self, exc: Exception) -> None:
         self.progress.status = "failed"

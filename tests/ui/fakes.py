@@ -183,12 +183,14 @@ class FakeRunner:
 
 
 def make_services(tmp_path: Path, *, gpu_gib: float | None = 24, runs: list | None = None,
-                  runner: FakeRunner | None = None, **overrides) -> Services:
+                  runner: FakeRunner | None = None, relative: bool = False, **overrides) -> Services:
     from tuneui.data import load_dataset
     from tuneui.models import inspect_model
 
-    runner = runner or FakeRunner(tmp_path / "runs")
+    runner = runner or FakeRunner(Path("runs") if relative else tmp_path / "runs")
     sample = write_dataset(tmp_path / "sample.jsonl", bad_line=False)
+    if relative:  # snapshots: the test runs in tmp_path, and paths on screen must not name it
+        sample = Path("sample.jsonl")
     services = Services(
         probe_hardware=lambda: fixed_hardware(gpu_gib),
         parse_gpus=fake_parse_gpus,

@@ -1,0 +1,34 @@
+"""Building blocks for the snapshot tests: an app at a given step with fakes, ready to screenshot."""
+
+from __future__ import annotations
+
+from fakes import make_services, settle
+
+from screens.app import TuneApp
+
+SIZE = (100, 30)
+
+
+def app_with(tmp_path, **kwargs) -> TuneApp:
+    demo = kwargs.pop("demo", True)
+    app = TuneApp(make_services(tmp_path, relative=True, **kwargs), demo=demo, first_run=False)
+    # Toasts time out and carry per-run ids in their click metadata, so they would make pictures
+    # flaky; what they say is also on screen, and the Pilot tests check the notifications.
+    app.notify = lambda *args, **kwargs: None
+    return app
+
+
+def at(step: str, *, before=None):
+    """A run_before callback: go to `step` (after the steps before it did their work), then `before`."""
+
+    async def run_before(pilot) -> None:
+        await settle(pilot)
+        pilot.app.go_to(step)
+        await settle(pilot)
+        if before is not None:
+            await before(pilot)
+            await settle(pilot)
+        pilot.app.screen.set_focus(None)  # no blinking cursor in the picture
+        await pilot.pause()
+
+    return run_before

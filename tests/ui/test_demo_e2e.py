@@ -1,0 +1,60 @@
+"""The whole offline demo path through the real engine, ending in a real (short) training run.
+
+Only the hardware probe is fixed (so the test plans for a 24 GiB GPU, then for this CPU); the model,
+data loading, cleaning, token statistics, recommendation and the training process are all real.
+"""
+
+import pytest
+from fakes import fixed_hardware, settle, wait_for
+from textual.widgets import Input, Static
+
+from screens.app import TuneApp
+from screens.services import Services
+
+
+@pytest.mark.slow
+async def test_offline_demo_path_to_a_finished_run(tmp_path):
+    services = Services(probe_hardware=lambda: fixed_hardware(24), poll_interval=0.1)
+    app = TuneApp(services, demo=True, first_run=False)
+    async with app.run_test(size=(100, 30)) as pilot:
+        await settle(pilot)
+        await pilot.press("ctrl+n")  # Welcome -> Model (the demo model is preselected)
+        await settle(pilot)
+        assert app.state.model_info is not None and app.state.model_info.name == "demo"
+        await pilot.press("ctrl+n")  # -> Dataset: the bundled sample loads by itself
+        await settle(pilot)
+        assert len(app.state.load_result.conversations) > 100
+        await pilot.press("ctrl+n")  # -> Clean
+        await settle(pilot, timeout=180)
+        assert app.state.clean_result is not None and app.state.token_insight is not None
+        segments = app.state.token_insight["preview"]
+        assert {s["trained"] for s in segments} == {True, False}  # masked prompt and trained answer
+        await pilot.press("ctrl+n")  # -> Technique, planned for the (faked) 24 GiB GPU
+        await settle(pilot, timeout=120)
+        gpu_rec = app.state.recommendation
+        assert gpu_rec.fits and "24.0 GiB" in str(app.screen.query_one("#hw-line", Static).render())
+        app.screen.query_one("#whatif", Input).value = "cpu"  # ... and for this machine's CPU
+        await pilot.click("#whatif-apply")
+        await wait_for(pilot, lambda: app.state.recommendation is not None and app.state.hardware_spec == "cpu",
+                       timeout=120)
+        assert app.state.recommendation.fits
+        assert app.state.config.precision in ("auto", "fp32", "bf16")
+        await pilot.press("ctrl+n")  # -> Settings
+        await settle(pilot)
+        form = app.screen
+        # A few small steps keep this under a couple of minutes on a busy 2-core machine.
+        for field, value in {"name": "e2e", "max_steps": "4", "micro_batch_size": "4", "max_seq_length": "64",
+                             "eval_steps": "2", "save_steps": "0", "logging_steps": "1",
+                             "eval_max_examples": "4"}.items():
+            form.query_one(f"#f-{field}", Input).value = value
+        await pilot.pause()
+        app.state.config.eval_max_new_tokens = 8  # not on the form: the task-metric generation length
+        assert app.state.config.max_steps == 4 and app.state.config.micro_batch_size == 4
+        await pilot.press("ctrl+n")  # Start training: a real subprocess
+        await settle(pilot)
+        train = app.screen
+        await wait_for(pilot, lambda: train.progress.done, timeout=240)
+        assert train.progress.status == "finished", train.progress.final
+        assert len(train.progress.loss) >= 3
+        assert train.progress.eval_loss
+        assert (app.state.run_dir / "run.toml").exists()
