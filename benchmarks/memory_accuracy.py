@@ -81,7 +81,7 @@ def run_row(model_dir: Path, s: Setup, device: str, steps: int = 2) -> int:
 
     import torch
 
-    from tuneui.recommend.probe import autocast_dtype_for, make_optimizer, make_train_step
+    from tuneui.recommend.probe import autocast_dtype_for, make_optimizer, make_train_step, worst_case_batch
     from tuneui.training.config import RunConfig
     from tuneui.training.model_setup import build_model, compute_dtype
 
@@ -94,9 +94,8 @@ def run_row(model_dir: Path, s: Setup, device: str, steps: int = 2) -> int:
         model.to(device)
     model.train()
     opt = make_optimizer(model, s.optimizer)
-    vocab = model.config.vocab_size
-    ids = torch.randint(0, vocab, (s.micro_batch_size, s.seq_len), generator=torch.Generator().manual_seed(0))
-    step = make_train_step(model, opt, input_ids=ids.to(device), device=device,
+    batch = worst_case_batch(s.micro_batch_size, s.seq_len, model.config.vocab_size, s.packed, device)
+    step = make_train_step(model, opt, batch=batch, device=device,
                            autocast_dtype=autocast_dtype_for(cfg, compute_dtype(cfg)))
     try:
         return measure_peak(step, device, lambda: live_tensor_bytes(model_tensors(model, opt)), steps)
@@ -114,6 +113,8 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--seq-len", type=int, default=None)
     ap.add_argument("--batch", type=int, default=None)
     ap.add_argument("--only", default=None, help="substring filter on technique labels")
+    ap.add_argument("--no-packing", dest="packing", action="store_false",
+                    help="padded batches (RunConfig packing=false) instead of tuneui's default packed rows")
     ap.add_argument("--precision", default="bf16", choices=["bf16", "fp32"],
                     help="compute dtype (tuneui trains in fp32 on CPU, bf16 on GPUs that have it)")
     args = ap.parse_args(argv)
@@ -137,7 +138,8 @@ def main(argv: list[str] | None = None) -> int:
         techniques = [t for t in techniques if "8bit" not in t[1].get("optimizer", "")]
 
     rows = []
-    print(f"device: {dev_name}; {args.precision}, seq_len {seq}, micro-batch {batch}; "
+    print(f"device: {dev_name}; {args.precision}, {'packed' if args.packing else 'padded'}, seq_len {seq}, "
+          f"micro-batch {batch}; "
           "estimate = live tensors at the peak",
           flush=True)
     print(f"{'model':28} {'technique':20} {'estimate MiB':>12} {'measured MiB':>12} {'error':>8} {'s':>5}")
@@ -147,7 +149,7 @@ def main(argv: list[str] | None = None) -> int:
             info = info_from_config({"tie_word_embeddings": False, **shape, "model_type": "llama"}, name=name)
             for label, kw in techniques:
                 s = Setup(micro_batch_size=batch, seq_len=seq, device=device.split(":")[0],
-                          precision=args.precision, **kw)
+                          precision=args.precision, packed=args.packing, padded=not args.packing, **kw)
                 est = estimate(info, s).tensor_bytes
                 t0 = time.perf_counter()
                 try:
@@ -172,7 +174,8 @@ def main(argv: list[str] | None = None) -> int:
         print(f"  {tech:20} {statistics.median(abs(e) for e in errs):7.1%} {min(min(errs), 0):+7.1%}")
     print(f"\nmedian absolute error {med:.1%}; worst under-estimate {min(worst, 0):+.1%} (goal: <=10%, >= -15%)")
     print(json.dumps({"median_abs_err": round(med, 4), "worst_under": round(min(worst, 0.0), 4),
-                      "device": dev_name, "precision": args.precision, "rows": len(rows)}))
+                      "device": dev_name, "precision": args.precision,
+                      "packing": args.packing, "rows": len(rows)}))
     return 0
 
 

@@ -7,7 +7,7 @@ import pytest
 
 from tuneui.models import info_from_config
 from tuneui.recommend.memory import (CUDA_CONTEXT_BYTES, Setup, activation_bytes, estimate,
-                                     layer_activation_bytes, with_)
+                                     layer_activation_bytes, mask_bytes, with_)
 from tuneui.recommend.shapes import REFERENCE_CONFIGS
 
 GB = 1e9
@@ -58,6 +58,19 @@ def test_activations_scale_with_tokens_and_padding_widens_grouped_kv():
     gqa = info_from_config(dict(model_type="llama", hidden_size=4096, intermediate_size=14336, num_hidden_layers=32,
                                 num_attention_heads=32, num_key_value_heads=8, vocab_size=128256), name="l3")
     assert layer_activation_bytes(gqa, Setup(padded=True)) > layer_activation_bytes(gqa, Setup(padded=False))
+
+
+def test_packed_rows_pay_a_mask_quadratic_in_the_row_length():
+    # measured on CPU: SDPA keeps an additive mask in the query dtype per layer (see benchmarks/README.md)
+    assert mask_bytes(LLAMA2_7B, Setup(packed=True, micro_batch_size=1, seq_len=512)) == (0, 0)
+    assert mask_bytes(LLAMA2_7B, Setup(packed=True, micro_batch_size=2, seq_len=512)) == (1024**2, 2 * 1024**2)
+    assert mask_bytes(LLAMA2_7B, Setup(packed=True, micro_batch_size=4, seq_len=512))[1] == 4 * 2 * 1024**2
+    assert mask_bytes(LLAMA2_7B, Setup(padded=True, micro_batch_size=4, seq_len=512)) == (4 * 512**2, 8 * 512**2)
+    plain = est(technique="lora", micro_batch_size=8)
+    packed = est(technique="lora", micro_batch_size=8, packed=True)
+    assert packed.sizes["activations"] - plain.sizes["activations"] == (4096**2) * (1 + 2 * 32)
+    ckpt = est(technique="lora", micro_batch_size=8, packed=True, gradient_checkpointing=True)
+    assert ckpt.peak_bytes < packed.peak_bytes
 
 
 def test_logits_and_loss_buffers_are_twelve_bytes_per_vocab_entry():

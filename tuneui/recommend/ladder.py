@@ -144,7 +144,7 @@ def _unavailable(hw: HardwareProfile, s: Setup) -> str | None:
 
 
 def candidates(model: ModelInfo, hw: HardwareProfile, seq_len: int, lora_r: int = 16,
-               target_batch: int = 16) -> list[Setup]:
+               target_batch: int = 16, packing: bool = True) -> list[Setup]:
     """Every technique x gradient checkpointing x relevant optimizer / sharding option, at micro-batch 1
     (with the accumulation that reaches `target_batch`: accumulated gradients stay live)."""
     n = max(1, hw.num_gpus)
@@ -159,6 +159,7 @@ def candidates(model: ModelInfo, hw: HardwareProfile, seq_len: int, lora_r: int 
         prec = _precision(hw, tech)
         base = Setup(technique=tech, precision=prec, seq_len=seq_len, micro_batch_size=1, lora_r=lora_r,
                      gradient_accumulation_steps=max(1, math.ceil(target_batch / n)),
+                     packed=packing, padded=not packing,
                      num_gpus=n, device=dev, freeze_trainable_layers=min(2, model.num_layers))
         if tech == "full":
             opts = [("adamw", False), ("adamw", True), ("adamw_8bit", False), ("paged_adamw_8bit", False)]
@@ -204,15 +205,17 @@ def _fits(est: MemoryEstimate, budget: int, hw: HardwareProfile) -> bool:
 
 
 def recommend(model: ModelInfo, hardware: HardwareProfile, *, seq_len: int | None = None, target_batch: int = 16,
-              dataset_stats: dict | None = None, lora_r: int = 16, margin: float = SAFETY_MARGIN) -> Recommendation:
-    """The recommended setup for `model` on `hardware` with reasons and every alternative."""
+              dataset_stats: dict | None = None, lora_r: int = 16, margin: float = SAFETY_MARGIN,
+              packing: bool = True) -> Recommendation:
+    """The recommended setup for `model` on `hardware` with reasons and every alternative.
+    `packing` mirrors RunConfig.packing (its default): it changes the attention-mask memory."""
     dataset_stats = advice.normalize_stats(dataset_stats)
     seq, seq_reason = advice.choose_seq_len(model, dataset_stats, seq_len)
     budget = budget_bytes(hardware, margin)
     n_ex = advice.num_examples(dataset_stats)
     prefer_lora = n_ex is not None and n_ex < SMALL_DATA_EXAMPLES
     alts: list[Alternative] = []
-    for s in candidates(model, hardware, seq, lora_r, target_batch):
+    for s in candidates(model, hardware, seq, lora_r, target_batch, packing):
         est = estimate(model, s)
         why = _unavailable(hardware, s)
         alts.append(Alternative(s, est, fits=why is None and _fits(est, budget, hardware), available=why is None,

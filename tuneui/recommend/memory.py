@@ -49,7 +49,8 @@ class Setup:
     lora_targets: tuple[str, ...] | str = "all-linear"
     freeze_trainable_layers: int = 2
     double_quant: bool = True
-    padded: bool = False  # padded batches expand grouped KV heads in SDPA; packing does not
+    padded: bool = False  # right-padded batches (RunConfig.packing off): a (b, 1, s, s) attention mask
+    packed: bool = False  # tuneui's packing: the micro-batch is one row of b*s tokens, block-diagonal mask
     num_gpus: int = 1
     sharding: str | None = None
     cpu_offload: bool = False
@@ -203,7 +204,7 @@ def layer_activation_bytes(m: ModelInfo, s: Setup) -> float:
       attention: c(2q + 2kv) + 4 heads;  SwiGLU: gate, SiLU output, up (the product only feeds adapters) -> 3cI
     """
     H, I, q = m.hidden_size, m.intermediate_size, m.num_heads * m.head_dim
-    kv = q if s.padded else m.num_kv_heads * m.head_dim
+    kv = q if _masked(s) else m.num_kv_heads * m.head_dim
     c = activation_dtype_bytes(s)
     lse = 4 * m.num_heads
     if s.technique in ("full", "freeze"):
@@ -215,12 +216,33 @@ def layer_activation_bytes(m: ModelInfo, s: Setup) -> float:
     return 8 * H + adapter_in + 7 * c * s.lora_r + c * (2 * q + 2 * kv) + lse + 3 * c * I
 
 
+def _masked(s: Setup) -> bool:
+    return s.padded or (s.packed and s.micro_batch_size > 1)
+
+
+def mask_bytes(m: ModelInfo, s: Setup) -> tuple[int, int]:
+    """(global, per layer) bytes of the attention mask when SDPA gets one instead of is_causal.
+
+    Packing puts the micro-batch in one row of R = b*s tokens with a block-diagonal mask; padding keeps
+    b rows of s with a padding mask. transformers builds one boolean (rows, 1, R, R) mask (1 B per
+    element), and each layer's SDPA turns it into an additive mask in the query dtype that it keeps for
+    the backward pass (c B per element, measured), so the cost grows with the square of b*s when packing.
+    A mask also stops SDPA from handling grouped KV heads natively: k and v are repeated to every head.
+    """
+    if not _masked(s):
+        return 0, 0
+    rows, width = (1, s.micro_batch_size * s.seq_len) if s.packed else (s.micro_batch_size, s.seq_len)
+    elems = rows * width * width
+    return elems, elems * activation_dtype_bytes(s)
+
+
 def activation_bytes(m: ModelInfo, s: Setup) -> tuple[int, int, int]:
     """(saved activations, logits/loss buffers, one recomputed layer) for one micro-batch on one GPU.
 
-    no checkpointing:  T * (layers_with_grad * per_layer + final norm 4H)
+    no checkpointing:  T * (layers_with_grad * per_layer + final norm 4H) + masks (mask_bytes)
     checkpointing:     T * (L * cH + 4H): each layer's input, kept for its recompute; during the backward
-                       one layer at a time is recomputed (T * per_layer), after the loss buffers are gone.
+                       one layer at a time is recomputed (T * per_layer + its mask copy), after the loss
+                       buffers are gone.
     freeze keeps activations only for the top N layers: frozen layers below need no backward.
     logits: the lm_head output (cV), its fp32 upcast for the loss (4V), log-softmax's saved output (4V);
     at backward start the loss gradient (4V) and log-softmax's input gradient (4V) join the saved 4V:
@@ -230,10 +252,11 @@ def activation_bytes(m: ModelInfo, s: Setup) -> tuple[int, int, int]:
     H, V = m.hidden_size, m.vocab_size
     per_layer = layer_activation_bytes(m, s)
     layers = min(s.freeze_trainable_layers, m.num_layers) if s.technique == "freeze" else m.num_layers
+    mask, mask_layer = mask_bytes(m, s)
     if s.gradient_checkpointing:
-        acts, recompute = T * (layers * activation_dtype_bytes(s) * H + 4 * H), T * per_layer
+        acts, recompute = T * (layers * activation_dtype_bytes(s) * H + 4 * H) + mask, T * per_layer + mask_layer
     else:
-        acts, recompute = T * (layers * per_layer + 4 * H), 0
+        acts, recompute = T * (layers * per_layer + 4 * H) + mask + layers * mask_layer, 0
     return int(acts), int(T * 12 * V), int(recompute)
 
 

@@ -80,7 +80,7 @@ def setup_from_config(cfg, hardware: HardwareProfile | None = None, device: str 
         gradient_checkpointing=cfg.gradient_checkpointing, micro_batch_size=cfg.micro_batch_size,
         seq_len=cfg.max_seq_length, gradient_accumulation_steps=cfg.gradient_accumulation_steps,
         lora_r=cfg.lora_r, lora_targets=targets, freeze_trainable_layers=cfg.freeze_trainable_layers,
-        double_quant=cfg.bnb_4bit_double_quant, padded=not cfg.packing, device=dev,
+        double_quant=cfg.bnb_4bit_double_quant, padded=not cfg.packing, packed=cfg.packing, device=dev,
     )
 
 
@@ -99,7 +99,25 @@ def make_optimizer(model, optimizer: str, lr: float = 1e-5, weight_decay: float 
     return torch.optim.AdamW(params, lr=lr, weight_decay=weight_decay)
 
 
-def make_train_step(model, opt, *, input_ids, autocast_dtype, device: str, micro_steps: int = 1,
+def worst_case_batch(micro_batch_size: int, seq_len: int, vocab: int, packing: bool, device: str, seed: int = 0):
+    """A batch shaped the way the runner's collators shape a full one: packing concatenates the micro-batch
+    into one row with position_ids restarting per example (transformers then builds a block-diagonal
+    mask); padding keeps one row per example with an attention mask that does mask something."""
+    import torch
+
+    gen = torch.Generator().manual_seed(seed)
+    ids = torch.randint(0, vocab, (micro_batch_size, seq_len), generator=gen)
+    if packing:
+        batch = {"input_ids": ids.reshape(1, -1), "position_ids": torch.arange(seq_len).repeat(micro_batch_size)[None]}
+    else:
+        mask = torch.ones_like(ids)
+        mask[-1, -1] = 0  # one pad position, as in any real padded batch
+        batch = {"input_ids": ids, "attention_mask": mask}
+    batch["labels"] = batch["input_ids"]
+    return {k: v.to(device) for k, v in batch.items()}
+
+
+def make_train_step(model, opt, *, batch, autocast_dtype, device: str, micro_steps: int = 1,
                     max_grad_norm: float = 1.0):
     """One optimizer step as the runner's Trainer takes it: `micro_steps` forward/backward passes (gradients
     accumulate), gradient clipping, the optimizer step, gradients set to None."""
@@ -112,7 +130,7 @@ def make_train_step(model, opt, *, input_ids, autocast_dtype, device: str, micro
             ctx = (torch.autocast(device_type=device.split(":")[0], dtype=autocast_dtype) if autocast_dtype
                    else contextlib.nullcontext())
             with ctx:
-                loss = model(input_ids=input_ids, labels=input_ids).loss
+                loss = model(**batch, use_cache=False).loss
             (loss / micro_steps).backward()
             del loss
         if max_grad_norm:
@@ -170,10 +188,9 @@ def verify_fit(cfg, hardware: HardwareProfile | None = None, *, steps: int = 3, 
         model.train()
         opt = make_optimizer(model, cfg.optimizer, weight_decay=cfg.weight_decay)
         vocab = int(getattr(model.config, "vocab_size", None) or len(tokenizer))
-        gen = torch.Generator().manual_seed(cfg.seed)
-        ids = torch.randint(0, vocab, (cfg.micro_batch_size, cfg.max_seq_length), generator=gen).to(device)
+        batch = worst_case_batch(cfg.micro_batch_size, cfg.max_seq_length, vocab, cfg.packing, device, cfg.seed)
         micro = min(cfg.gradient_accumulation_steps, 2)  # two micro-batches show accumulated gradients
-        step = make_train_step(model, opt, input_ids=ids, autocast_dtype=autocast_dtype_for(cfg, compute_dtype(cfg)),
+        step = make_train_step(model, opt, batch=batch, autocast_dtype=autocast_dtype_for(cfg, compute_dtype(cfg)),
                                device=device, micro_steps=micro, max_grad_norm=cfg.max_grad_norm)
         if device == "cuda":
             torch.cuda.reset_peak_memory_stats()
