@@ -72,3 +72,25 @@ def test_step_down_on_cpu_skips_8bit_optimizers_and_sgd_becomes_adamw():
     assert nxt.technique == "lora" and nxt.optimizer == "adamw"
     cfg = RunConfig(model="demo", technique="full", micro_batch_size=1, gradient_checkpointing=True)
     assert step_down(cfg, cpu_box()).technique == "lora"
+
+
+def test_fit_config_steps_down_until_the_probe_fits(monkeypatch):
+    from tuneui.recommend import probe as probe_mod
+
+    calls = []
+
+    def fake_verify(cfg, hardware=None, *, steps=3):
+        calls.append((cfg.micro_batch_size, cfg.gradient_checkpointing))
+        fits = cfg.gradient_checkpointing
+        return probe_mod.ProbeResult(fits=fits, measured_bytes=100, reserved_bytes=None, estimated_bytes=100,
+                                     estimated_peak_bytes=100, budget_bytes=100 if fits else 50, device="cpu",
+                                     steps=steps, seconds=0.0)
+
+    monkeypatch.setattr(probe_mod, "verify_fit", fake_verify)
+    seen = []
+    cfg = RunConfig(model="demo", technique="lora", micro_batch_size=2)
+    fitted, results = probe_mod.fit_config(cfg, cpu_box(), on_result=lambda c, r: seen.append(r.fits))
+    assert calls == [(2, False), (1, False), (1, True)] and seen == [False, False, True]
+    assert fitted.gradient_checkpointing and fitted.gradient_accumulation_steps == 2 and len(results) == 3
+    monkeypatch.setattr(probe_mod, "verify_fit", lambda *a, **k: fake_verify(cfg))  # never fits
+    assert probe_mod.fit_config(cfg, cpu_box(), max_attempts=3)[0] is None

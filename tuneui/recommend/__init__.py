@@ -5,7 +5,8 @@ Public API (no torch import here):
   recommend(model: ModelInfo, hardware: HardwareProfile, *, seq_len=None, target_batch=16,
             dataset_stats=None) -> Recommendation
   estimate(model: ModelInfo, setup: Setup) -> MemoryEstimate
-  probe.verify_fit(cfg: RunConfig, hardware) -> ProbeResult;  probe.step_down(cfg) -> RunConfig | None
+  probe.verify_fit(cfg: RunConfig, hardware) -> ProbeResult;  probe.step_down(cfg) -> RunConfig | None;
+  probe.fit_config(cfg, hardware) -> (RunConfig | None, [ProbeResult])  (the verify/step-down loop)
 """
 
 from tuneui.recommend.ladder import Alternative, Recommendation, recommend

@@ -244,3 +244,22 @@ def step_down(cfg, hardware: HardwareProfile | None = None):
     precision = "bf16" if cfg.precision == "fp32" and lighter != "full" and gpu else cfg.precision
     return changed(technique=lighter, optimizer="adamw" if cfg.optimizer == "sgd" else cfg.optimizer,
                    precision=precision)
+
+
+def fit_config(cfg, hardware: HardwareProfile | None = None, *, steps: int = 3, max_attempts: int = 8,
+               on_result=None):
+    """Probe `cfg`, stepping down until a setup fits: (the config that fits or None, every ProbeResult).
+    `on_result(cfg, result)` is called after each probe (the engine turns it into a warning event)."""
+    results: list[ProbeResult] = []
+    current = cfg
+    for _ in range(max_attempts):
+        result = verify_fit(current, hardware, steps=steps)
+        results.append(result)
+        if on_result is not None:
+            on_result(current, result)
+        if result.fits:
+            return current, results
+        current = step_down(current, hardware)
+        if current is None:
+            break
+    return None, results
