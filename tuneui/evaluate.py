@@ -3,11 +3,18 @@
 The task metric answers the only question that matters after a fine-tune: does the model now do
 the task? Each validation conversation's last assistant reply is the reference; the model answers
 the conversation up to it (greedy, with the same chat template as training) and is scored by
-exact match (after whitespace normalisation) and token-level F1 for partial credit.
+exact match (after whitespace normalisation) when the answers are short and checkable, and by
+ROUGE-L (longest common subsequence of words) when they are free text; token-level F1 is always
+reported for partial credit.
+
+The forgetting probe measures perplexity on a general-domain text the project ships (its own
+writing, never trained on): a fine-tune that raises it a lot has overwritten general language
+ability to learn the task (catastrophic forgetting), which the validation split cannot show.
 """
 
 from __future__ import annotations
 
+import contextlib
 import math
 import re
 from collections import Counter
@@ -30,17 +37,52 @@ def token_f1(pred: str, ref: str) -> float:
     return 2 * precision * recall / (precision + recall)
 
 
+def rouge_l(pred: str, ref: str) -> float:
+    """ROUGE-L F-measure over words: rewards the reference's words in the right order."""
+    p, r = normalise(pred).split(), normalise(ref).split()
+    if not p or not r:
+        return float(p == r)
+    prev = [0] * (len(r) + 1)
+    for a in p:
+        cur = [0]
+        for j, b in enumerate(r):
+            cur.append(prev[j] + 1 if a == b else max(prev[j + 1], cur[j]))
+        prev = cur
+    lcs = prev[-1]
+    if lcs == 0:
+        return 0.0
+    precision, recall = lcs / len(p), lcs / len(r)
+    return 2 * precision * recall / (precision + recall)
+
+
+def metric_name(references: list[str]) -> str:
+    """exact_match when the answers are short enough to be checkable, rouge_l for free text."""
+    lengths = sorted(len(normalise(r).split()) for r in references)
+    if not lengths:
+        return "exact_match"
+    return "exact_match" if lengths[len(lengths) // 2] <= 8 else "rouge_l"
+
+
+@contextlib.contextmanager
+def eval_mode(model):
+    """model.eval() for the block, then back to training mode if it was training."""
+    was_training = model.training
+    model.eval()
+    try:
+        yield next(model.parameters()).device
+    finally:
+        if was_training:
+            model.train()
+
+
 def eval_loss(model, examples: list[dict], collator, batch_size: int = 8) -> float | None:
     """Token-weighted mean cross-entropy over the trained (unmasked) tokens of `examples`."""
     import torch
 
     if not examples:
         return None
-    was_training = model.training
-    model.eval()
-    device = next(model.parameters()).device
     total, count = 0.0, 0
-    with torch.no_grad():
+    with eval_mode(model) as device, torch.no_grad():
         for i in range(0, len(examples), batch_size):
             batch = {k: v.to(device) for k, v in collator(examples[i : i + batch_size]).items() if k != "use_cache"}
             labels = batch.pop("labels")
@@ -52,8 +94,6 @@ def eval_loss(model, examples: list[dict], collator, batch_size: int = 8) -> flo
             )
             total += float(loss)
             count += int((shift_labels != -100).sum())
-    if was_training:
-        model.train()
     return total / max(count, 1)
 
 
@@ -106,22 +146,77 @@ def generate_replies(model, tokenizer, prompts: list[Conversation], *, max_new_t
 def task_metric(model, tokenizer, convs: list[Conversation], *, limit: int = 200,
                 max_new_tokens: int = 48) -> dict:
     pairs = tasks_from(convs, limit)
+    name = metric_name([ref for _, ref in pairs])
     if not pairs:
-        return {"name": "exact_match", "score": None, "f1": None, "n": 0, "samples": []}
+        return {"name": name, "score": None, "exact_match": None, "f1": None, "rouge_l": None, "n": 0,
+                "samples": []}
     replies = generate_replies(model, tokenizer, [p for p, _ in pairs], max_new_tokens=max_new_tokens)
     exact = [normalise(r) == normalise(ref) for r, (_, ref) in zip(replies, pairs)]
     f1 = [token_f1(r, ref) for r, (_, ref) in zip(replies, pairs)]
+    rl = [rouge_l(r, ref) for r, (_, ref) in zip(replies, pairs)]
     samples = [{"prompt": p[-1]["content"], "reference": ref, "output": r, "correct": e}
                for (p, ref), r, e in zip(pairs, replies, exact)]
-    return {"name": "exact_match", "score": sum(exact) / len(exact), "f1": sum(f1) / len(f1),
-            "n": len(pairs), "samples": samples}
+    mean = {"exact_match": sum(exact) / len(exact), "f1": sum(f1) / len(f1), "rouge_l": sum(rl) / len(rl)}
+    return {"name": name, "score": mean[name], **mean, "n": len(pairs), "samples": samples}
+
+
+def general_text_loss(model, tokenizer, text: str | None = None, *, window: int = 128) -> float | None:
+    """Mean next-token loss on the shipped general-domain text (the forgetting probe).
+
+    The text is cut into fixed windows so every model sees exactly the same tokens, whatever its
+    context length; one batch of a dozen short windows costs well under a second on a small model.
+    """
+    import torch
+
+    if text is None:
+        from tuneui.demo import general_text_path
+
+        text = general_text_path().read_text(encoding="utf-8")
+    ids = tokenizer(text, add_special_tokens=False)["input_ids"]
+    chunks = [ids[i : i + window] for i in range(0, len(ids), window) if len(ids[i : i + window]) > 1]
+    if not chunks:
+        return None
+    total, count = 0.0, 0
+    with eval_mode(model) as device, torch.no_grad():
+        for chunk in chunks:
+            x = torch.tensor([chunk], device=device)
+            logits = model(input_ids=x, use_cache=False).logits.float()
+            loss = torch.nn.functional.cross_entropy(logits[0, :-1], x[0, 1:], reduction="sum")
+            total += float(loss)
+            count += len(chunk) - 1
+    return total / count
+
+
+# Tuned/base perplexity ratios on the general text, and what each band means for a user.
+FORGETTING_BANDS = [
+    (0.95, "none", "no forgetting: general text is predicted better than before"),
+    (1.10, "none", "no sign of forgetting: general text is predicted as well as before"),
+    (1.50, "mild", "mild forgetting: general text got somewhat harder for the model; usually acceptable"),
+    (3.00, "noticeable", "noticeable forgetting: the model lost some general ability; try a lower learning "
+                         "rate, fewer epochs, or LoRA instead of a full fine-tune"),
+    (float("inf"), "severe", "severe forgetting: the model's general language ability broke down; lower the "
+                             "learning rate, train fewer steps, or use LoRA with a smaller rank"),
+]
+
+
+def forgetting_verdict(base_ppl: float | None, tuned_ppl: float | None) -> dict:
+    if base_ppl is None or tuned_ppl is None or base_ppl <= 0:
+        return {"ratio": None, "level": "unknown", "verdict": "not measured"}
+    ratio = tuned_ppl / base_ppl
+    for limit, level, words in FORGETTING_BANDS:
+        if ratio <= limit:
+            change = f"general-text perplexity {base_ppl:.1f} -> {tuned_ppl:.1f} ({ratio:.2f}x)"
+            return {"ratio": ratio, "level": level, "verdict": f"{words} ({change})"}
+    raise AssertionError("unreachable: the last band is infinite")
 
 
 def evaluate_model(model, tokenizer, val_examples: list[dict], val_convs: list[Conversation], collator,
                    *, limit: int, max_new_tokens: int) -> dict:
     loss = eval_loss(model, val_examples, collator)
     metric = task_metric(model, tokenizer, val_convs, limit=limit, max_new_tokens=max_new_tokens) if limit else None
-    return {"eval_loss": loss, "perplexity": perplexity(loss), "task": metric}
+    general = general_text_loss(model, tokenizer)
+    return {"eval_loss": loss, "perplexity": perplexity(loss), "task": metric,
+            "general_loss": general, "general_perplexity": perplexity(general)}
 
 
 def build_report(base: dict, tuned: dict, *, n_samples: int = 8) -> dict:
@@ -134,8 +229,13 @@ def build_report(base: dict, tuned: dict, *, n_samples: int = 8) -> dict:
     return {
         "task_metric": {"name": tt.get("name", "exact_match"), "base": bt.get("score"), "tuned": tt.get("score"),
                         "n": tt.get("n", 0)},
+        "exact_match": {"base": bt.get("exact_match"), "tuned": tt.get("exact_match")},
         "token_f1": {"base": bt.get("f1"), "tuned": tt.get("f1")},
+        "rouge_l": {"base": bt.get("rouge_l"), "tuned": tt.get("rouge_l")},
         "eval_loss": {"base": base.get("eval_loss"), "tuned": tuned.get("eval_loss")},
         "perplexity": {"base": base.get("perplexity"), "tuned": tuned.get("perplexity")},
+        "forgetting": {"base_perplexity": base.get("general_perplexity"),
+                       "tuned_perplexity": tuned.get("general_perplexity"),
+                       **forgetting_verdict(base.get("general_perplexity"), tuned.get("general_perplexity"))},
         "examples": differ,
     }

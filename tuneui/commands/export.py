@@ -1,0 +1,49 @@
+"""`tuneui export RUN_DIR [--merge] -o DIR`: adapter or merged model, model card, run.toml.
+
+`--json` prints a stable object: {"schema": 1, "out_dir": str, "kind": "adapter"|"merged"|"full",
+"files": [str], "notes": [str], "gguf": str|null, "hub_url": str|null}.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+
+
+def register(sub) -> None:
+    p = sub.add_parser("export", help="export a run: adapter or merged model, model card, reproducible config",
+                       description="Write the run's adapter (or, with --merge, the merged model) to DIR with a "
+                                   "model card, run.toml and the command that reproduces the run.")
+    p.add_argument("path", metavar="RUN_DIR", help="a finished run directory (or its adapter/)")
+    p.add_argument("-o", "--output", required=True, metavar="DIR", help="where to write the export (new folder)")
+    p.add_argument("--merge", action="store_true", help="merge the LoRA adapter into the base (a standalone model)")
+    p.add_argument("--gguf", action="store_true", help="also write model.gguf (needs llama.cpp's converter)")
+    p.add_argument("--push-to-hub", metavar="REPO_ID", help="upload with your existing `hf auth login`")
+    p.add_argument("--public", action="store_true", help="with --push-to-hub: make the repo public (default private)")
+    p.add_argument("--overwrite", action="store_true", help="replace DIR if it exists")
+    p.add_argument("--json", action="store_true", help="print the stable JSON object")
+    p.set_defaults(func=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    from tuneui.export import export_run
+
+    def progress(msg: str) -> None:
+        if not args.json:
+            print(f"tuneui: {msg}…", file=sys.stderr)
+
+    result = export_run(args.path, args.output, merge=args.merge, gguf=args.gguf,
+                        push_to_hub=args.push_to_hub, private=not args.public, overwrite=args.overwrite,
+                        progress=progress)
+    if args.json:
+        print(json.dumps({"schema": 1, **result.to_dict()}))
+        return 0
+    print(f"exported {result.kind} to {result.out_dir}")
+    for name in result.files:
+        print(f"  {name}")
+    for note in result.notes:
+        print(f"note: {note}")
+    if result.hub_url:
+        print(f"pushed: {result.hub_url}")
+    return 0

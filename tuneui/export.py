@@ -1,0 +1,211 @@
+"""Ship a finished run: the adapter or a merged model, a model card, and how to reproduce it.
+
+`export_run` writes into a fresh temporary folder next to the destination and renames it into
+place, so an interrupted export never leaves a half-written model behind. Optional extras: a GGUF
+file when llama.cpp's converter is installed, and a push to the Hugging Face hub with the login the
+user already has (tuneui never reads, asks for or stores the token itself).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shlex
+import shutil
+import subprocess
+import sys
+import tempfile
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from tuneui.errors import TuneuiError
+from tuneui.fsutil import atomic_write_text
+from tuneui.model_card import model_card
+
+GGUF_SCRIPT = "convert_hf_to_gguf.py"
+GGUF_HELP = ("GGUF needs llama.cpp's converter: `git clone https://github.com/ggml-org/llama.cpp` and "
+             "`pip install -r llama.cpp/requirements.txt`, then set LLAMA_CPP_DIR=/path/to/llama.cpp "
+             "(or put convert_hf_to_gguf.py on PATH) and export again with --gguf")
+
+
+@dataclass
+class ExportResult:
+    out_dir: Path
+    kind: str  # "adapter" | "merged" | "full"
+    files: list[str] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)
+    gguf: Path | None = None
+    hub_url: str | None = None
+
+    def to_dict(self) -> dict:
+        return {"out_dir": str(self.out_dir), "kind": self.kind, "files": self.files, "notes": self.notes,
+                "gguf": str(self.gguf) if self.gguf else None, "hub_url": self.hub_url}
+
+
+def reproduce_command(run_toml: str = "run.toml") -> str:
+    return f"tuneui train {shlex.quote(run_toml)} -o RUN_DIR"
+
+
+def find_gguf_converter() -> Path | None:
+    """llama.cpp's convert_hf_to_gguf.py, from LLAMA_CPP_DIR or PATH."""
+    home = os.environ.get("LLAMA_CPP_DIR")
+    if home and (Path(home) / GGUF_SCRIPT).is_file():
+        return Path(home) / GGUF_SCRIPT
+    found = shutil.which(GGUF_SCRIPT)
+    return Path(found) if found else None
+
+
+def _write_generation_config(model, tokenizer) -> None:
+    """EOS = the tokenizer's end-of-reply token, so a plain `generate()` stops where chat stops."""
+    from transformers import GenerationConfig
+
+    gen = getattr(model, "generation_config", None) or GenerationConfig()
+    gen.eos_token_id = tokenizer.eos_token_id
+    gen.pad_token_id = tokenizer.pad_token_id
+    model.generation_config = gen
+
+
+def _save_merged(art, tokenizer, dest: Path) -> None:
+    import torch
+
+    from tuneui.runload import load_tuned
+
+    model = load_tuned(art, dtype=torch.float32 if art.kind == "peft" else None)
+    if art.kind == "peft":
+        # Merge in fp32 so the merged weights equal base + adapter without an extra rounding step,
+        # then store in the dtype the base model was trained in.
+        model = model.merge_and_unload()
+        if art.config is not None:
+            from tuneui.training.model_setup import compute_dtype
+
+            model = model.to(compute_dtype(art.config))
+    _write_generation_config(model, tokenizer)
+    model.save_pretrained(dest, safe_serialization=True)
+    tokenizer.save_pretrained(dest)
+
+
+def _copy_adapter(art, tokenizer, dest: Path) -> None:
+    for src in art.model_dir.iterdir():
+        if src.is_file() and not src.name.endswith((".bin", ".pt", ".pth", ".pkl")):
+            shutil.copy2(src, dest / src.name)
+    if art.kind == "full" and not (dest / "generation_config.json").exists():
+        from transformers import GenerationConfig
+
+        GenerationConfig(eos_token_id=tokenizer.eos_token_id, pad_token_id=tokenizer.pad_token_id
+                         ).save_pretrained(dest)
+    if not (dest / "tokenizer_config.json").exists():
+        tokenizer.save_pretrained(dest)
+
+
+def _gguf(model_dir: Path, out: Path, converter: Path) -> Path:
+    target = out / "model.gguf"
+    proc = subprocess.run([sys.executable, str(converter), str(model_dir), "--outfile", str(target)],
+                          capture_output=True, text=True)
+    if proc.returncode != 0 or not target.exists():
+        tail = (proc.stderr or proc.stdout).strip().splitlines()[-1:] or ["no output"]
+        raise TuneuiError(f"GGUF conversion failed ({converter}): {tail[0]}")
+    return target
+
+
+def export_run(path: str | Path, out_dir: str | Path, *, merge: bool = False, gguf: bool = False,
+               push_to_hub: str | None = None, private: bool = True, overwrite: bool = False,
+               progress=None) -> ExportResult:
+    """Export RUN_DIR (or an adapter directory) to out_dir."""
+    from tuneui.evaluate_run import read_report
+    from tuneui.runload import load_tokenizer_for, locate
+
+    say = progress or (lambda msg: None)
+    art = locate(path)
+    out_dir = Path(out_dir).expanduser()
+    if out_dir.exists() and any(out_dir.iterdir()) and not overwrite:
+        raise TuneuiError(f"{out_dir}: already exists and is not empty; choose another -o or add --overwrite")
+    converter = find_gguf_converter() if gguf else None
+    if gguf and converter is None:
+        raise TuneuiError(f"--gguf: {GGUF_HELP}")
+    kind = "merged" if merge and art.kind == "peft" else ("adapter" if art.kind == "peft" else "full")
+    result = ExportResult(out_dir=out_dir, kind=kind)
+    if merge and art.kind == "full":
+        result.notes.append("this run trained the full model, so the export already is a complete model "
+                            "(nothing to merge)")
+    tokenizer = load_tokenizer_for(art)
+    out_dir.parent.mkdir(parents=True, exist_ok=True)
+    tmp = Path(tempfile.mkdtemp(prefix=f".{out_dir.name}.", dir=out_dir.parent))
+    try:
+        if kind == "merged":
+            say("merging the adapter into the base model")
+            _save_merged(art, tokenizer, tmp)
+        else:
+            say("copying the adapter" if kind == "adapter" else "copying the model")
+            _copy_adapter(art, tokenizer, tmp)
+        report = read_report(art.run_dir) if art.run_dir else None
+        data_report = _data_report(art.run_dir)
+        if art.config is not None:
+            art.config.save(tmp / "run.toml")
+            atomic_write_text(tmp / "reproduce.sh", "#!/bin/sh\n# Re-run this fine-tune headless "
+                              "(needs the same dataset path and base model).\n" + reproduce_command() + "\n")
+            (tmp / "reproduce.sh").chmod(0o755)
+        if report is not None:
+            atomic_write_text(tmp / "eval_report.json", json.dumps(report, indent=2, default=str))
+        atomic_write_text(tmp / "README.md", model_card(art, kind, report, data_report))
+        if converter is not None:
+            say("converting to GGUF")
+            if kind == "adapter":
+                merged = Path(tempfile.mkdtemp(prefix=".merged.", dir=out_dir.parent))
+                try:
+                    _save_merged(art, tokenizer, merged)
+                    result.gguf = _gguf(merged, tmp, converter)
+                finally:
+                    shutil.rmtree(merged, ignore_errors=True)
+            else:
+                result.gguf = _gguf(tmp, tmp, converter)
+        elif not gguf:
+            result.notes.append("GGUF not written: " + (f"add --gguf (converter found: {find_gguf_converter()})"
+                                                        if find_gguf_converter() else GGUF_HELP))
+        tmp.chmod(0o755)
+        if out_dir.exists():
+            shutil.rmtree(out_dir)
+        tmp.rename(out_dir)
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
+    if result.gguf is not None:
+        result.gguf = out_dir / result.gguf.name
+    result.files = sorted(p.name for p in out_dir.iterdir())
+    if push_to_hub:
+        say(f"pushing to the hub as {push_to_hub}")
+        result.hub_url = push(out_dir, push_to_hub, private=private)
+    return result
+
+
+def _data_report(run_dir: Path | None) -> dict | None:
+    if run_dir is None:
+        return None
+    try:
+        return json.loads((run_dir / "data" / "data_report.json").read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return None
+
+
+def push(folder: Path, repo_id: str, *, private: bool = True) -> str:
+    """Upload with the user's existing `hf auth login`; the token stays where huggingface_hub keeps it."""
+    try:
+        from huggingface_hub import HfApi, get_token
+    except ImportError:
+        raise TuneuiError("pushing needs huggingface_hub: pip install huggingface_hub") from None
+    if os.environ.get("HF_HUB_OFFLINE") == "1":
+        raise TuneuiError("cannot push: offline mode is on (HF_HUB_OFFLINE=1); the export is saved locally at "
+                          f"{folder}")
+    if not get_token():
+        raise TuneuiError("cannot push: not logged in to the Hugging Face hub; run `hf auth login` once "
+                          f"(tuneui never stores the token), then push again. The export is at {folder}")
+    api = HfApi()
+    try:
+        api.create_repo(repo_id, private=private, exist_ok=True, repo_type="model")
+        info = api.upload_folder(folder_path=str(folder), repo_id=repo_id, repo_type="model",
+                                 commit_message="Upload fine-tune exported by tuneui")
+    except Exception as exc:  # noqa: BLE001 - network/auth failures all become one clear line
+        text = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+        offline = any(w in text.lower() for w in ("connect", "resolve", "network", "timed out", "offline"))
+        hint = "the hub is not reachable (offline?)" if offline else text
+        raise TuneuiError(f"cannot push to {repo_id}: {hint}. The export is saved locally at {folder}") from None
+    return getattr(info, "repo_url", None) or f"https://huggingface.co/{repo_id}"

@@ -1,0 +1,75 @@
+"""The README.md (Hugging Face model card) written next to an exported adapter or model."""
+
+from __future__ import annotations
+
+from tuneui.evaluate_run import report_rows
+
+HYPERPARAMETERS = ("technique", "learning_rate", "lr_scheduler", "warmup_ratio", "epochs", "max_steps",
+                   "micro_batch_size", "gradient_accumulation_steps", "max_seq_length", "packing",
+                   "lora_r", "lora_alpha", "lora_dropout", "lora_target_modules", "freeze_trainable_layers",
+                   "optimizer", "weight_decay", "precision", "seed")
+LORA_ONLY = {"lora_r", "lora_alpha", "lora_dropout", "lora_target_modules"}
+
+
+def _table(header: tuple[str, ...], rows: list[tuple]) -> list[str]:
+    out = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
+    out += ["| " + " | ".join(str(c).replace("|", "\\|") for c in row) + " |" for row in rows]
+    return out
+
+
+def _data_rows(data: dict) -> list[tuple[str, str]]:
+    rows = [("examples loaded", data.get("loaded", "?"))]
+    cleaning = data.get("cleaning") or {}
+    if cleaning:
+        before, after = cleaning.get("before"), cleaning.get("after")
+        if before is not None and after is not None:
+            rows.append(("after cleaning", f"{after} (removed {before - after})"))
+        for f in cleaning.get("filters", []) or []:
+            if isinstance(f, dict) and f.get("removed"):
+                rows.append((f"  removed: {f.get('name')}", f["removed"]))
+    rows += [("train split", data.get("train", "?")), ("validation split", data.get("val", "?"))]
+    return rows
+
+
+def model_card(art, kind: str, report: dict | None, data: dict | None) -> str:
+    cfg = art.config
+    base = art.base_model or "unknown"
+    what = {"adapter": "a LoRA adapter (PEFT, safetensors)", "merged": "a merged model (base + LoRA adapter)",
+            "full": "a fine-tuned model (full weights)"}[kind]
+    lines = ["---", f"base_model: {base}" if base != "demo" else "base_model: tuneui-demo",
+             "library_name: " + ("peft" if kind == "adapter" else "transformers"),
+             "tags:", "- tuneui", "- fine-tuned", "---", "",
+             f"# {art.name}", "", f"This is {what} of `{base}`, fine-tuned with tuneui.", ""]
+    if kind == "adapter":
+        lines += ["```python", "from peft import AutoPeftModelForCausalLM", "from transformers import AutoTokenizer",
+                  "", 'model = AutoPeftModelForCausalLM.from_pretrained("THIS_FOLDER")',
+                  'tokenizer = AutoTokenizer.from_pretrained("THIS_FOLDER")', "```", ""]
+    else:
+        lines += ["```python", "from transformers import AutoModelForCausalLM, AutoTokenizer", "",
+                  'model = AutoModelForCausalLM.from_pretrained("THIS_FOLDER")',
+                  'tokenizer = AutoTokenizer.from_pretrained("THIS_FOLDER")', "```", ""]
+    lines += ["Prompts must use the chat template saved with the tokenizer "
+              "(`tokenizer.apply_chat_template(..., add_generation_prompt=True)`): it is the one training used.", ""]
+    if data:
+        lines += ["## Data", "", f"Dataset: `{cfg.dataset if cfg else 'unknown'}`", ""]
+        lines += _table(("", "examples"), _data_rows(data)) + [""]
+    if cfg is not None:
+        values = cfg.model_dump(mode="json")
+        rows = [(k, values[k]) for k in HYPERPARAMETERS
+                if k in values and (cfg.uses_peft or k not in LORA_ONLY)
+                and (k != "freeze_trainable_layers" or cfg.technique == "freeze")]
+        lines += ["## Training", ""] + _table(("setting", "value"), rows) + [""]
+    if report:
+        lines += ["## Evaluation", "", "On the held-out validation split, base model vs this fine-tune:", ""]
+        lines += _table(("metric", "base", "tuned"), report_rows(report)) + [""]
+        verdict = (report.get("forgetting") or {}).get("verdict")
+        if verdict:
+            lines += [f"Forgetting probe: {verdict}.", ""]
+        extra = [("train loss", report.get("train_loss")), ("steps", report.get("steps")),
+                 ("wall time (s)", report.get("wall_time_s"))]
+        lines += [f"- {k}: {v if not isinstance(v, float) else round(v, 4)}" for k, v in extra if v is not None]
+        lines.append("")
+    if cfg is not None:
+        lines += ["## Reproduce", "", "`run.toml` in this folder is the complete run configuration:", "",
+                  "```sh", "tuneui train run.toml -o RUN_DIR", "```", ""]
+    return "\n".join(lines)

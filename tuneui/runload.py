@@ -1,0 +1,150 @@
+"""Find and load what a run produced: its config, tokenizer, base model and adapter.
+
+Chat, on-demand evaluation and export all start from a path the user typed, which may be a run
+directory (run.toml + adapter/), a PEFT adapter directory, or a full model directory (a full/freeze
+run's adapter/, or a merged export). Loading follows the training rules: safetensors only, and no
+repository code unless the run's own config enabled it.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from tuneui.errors import ModelError, TuneuiError
+from tuneui.training.config import RunConfig
+
+
+@dataclass
+class RunArtifacts:
+    """Where things are; nothing loaded yet."""
+
+    kind: str  # "peft" (base + adapter) or "full" (a complete model directory)
+    model_dir: Path  # the adapter directory (peft) or the full model directory
+    base_model: str | None  # what the adapter was trained on (None when unknown)
+    run_dir: Path | None = None
+    config: RunConfig | None = None
+
+    @property
+    def name(self) -> str:
+        return (self.run_dir or self.model_dir).name
+
+
+def _adapter_base(adapter_dir: Path) -> str | None:
+    try:
+        return json.loads((adapter_dir / "adapter_config.json").read_text()).get("base_model_name_or_path")
+    except (OSError, ValueError):
+        return None
+
+
+def locate(path: str | Path) -> RunArtifacts:
+    """What `path` holds: a run directory, an adapter directory or a full model directory."""
+    path = Path(path).expanduser()
+    if not path.exists():
+        raise TuneuiError(f"{path}: no such run or adapter directory")
+    if not path.is_dir():
+        raise TuneuiError(f"{path}: expected a run directory (with run.toml) or an adapter directory")
+    run_dir = path if (path / "run.toml").exists() else (path.parent if (path.parent / "run.toml").exists() else None)
+    model_dir = path / "adapter" if run_dir == path else path
+    cfg = RunConfig.load(run_dir / "run.toml") if run_dir else None
+    if run_dir == path and not model_dir.is_dir():
+        raise TuneuiError(f"{path}: the run has no adapter/ yet (still training, failed, or stopped early); "
+                          "finish or resume it first")
+    if (model_dir / "adapter_config.json").exists():
+        base = cfg.model if cfg else _adapter_base(model_dir)
+        return RunArtifacts("peft", model_dir, base, run_dir, cfg)
+    if (model_dir / "config.json").exists():
+        return RunArtifacts("full", model_dir, cfg.model if cfg else None, run_dir, cfg)
+    raise TuneuiError(f"{model_dir}: neither a PEFT adapter (adapter_config.json) nor a model (config.json)")
+
+
+def _trust(art: RunArtifacts) -> dict:
+    cfg = art.config
+    kw: dict = {"trust_remote_code": bool(cfg and cfg.trust_remote_code)}
+    if cfg and cfg.revision:
+        kw["revision"] = cfg.revision
+    return kw
+
+
+def load_tokenizer_for(art: RunArtifacts):
+    """The tokenizer saved with the adapter: it carries the chat template training used."""
+    from transformers import AutoTokenizer
+
+    from tuneui.training.model_setup import FALLBACK_CHAT_TEMPLATE, resolve_model
+
+    if (art.model_dir / "tokenizer_config.json").exists():
+        tok = AutoTokenizer.from_pretrained(str(art.model_dir), **_trust(art))
+    elif art.config is not None:
+        from tuneui.training.model_setup import load_tokenizer
+
+        return load_tokenizer(art.config)
+    elif art.base_model:
+        try:
+            tok = AutoTokenizer.from_pretrained(resolve_model(art.base_model), **_trust(art))
+        except (OSError, ValueError) as exc:
+            raise ModelError(f"{art.base_model}: cannot load its tokenizer: {str(exc).splitlines()[0]}") from None
+    else:
+        raise ModelError(f"{art.model_dir}: no tokenizer next to the adapter, and no base model named")
+    if tok.pad_token is None:
+        tok.pad_token = tok.eos_token
+    if not tok.chat_template:
+        tok.chat_template = FALLBACK_CHAT_TEMPLATE  # what training used for a template-less tokenizer
+    return tok
+
+
+def _dtype(art: RunArtifacts):
+    import torch
+
+    if art.config is not None:
+        from tuneui.training.model_setup import compute_dtype
+
+        return compute_dtype(art.config)
+    return torch.bfloat16 if torch.cuda.is_available() and torch.cuda.is_bf16_supported() else torch.float32
+
+
+def load_causal_lm(where: str, art: RunArtifacts, dtype=None):
+    import torch
+    from transformers import AutoModelForCausalLM
+
+    from tuneui.training.model_setup import resolve_model
+
+    try:
+        path = resolve_model(where)
+        model = AutoModelForCausalLM.from_pretrained(path, dtype=dtype or _dtype(art), use_safetensors=True,
+                                                     **_trust(art))
+    except (OSError, ValueError) as exc:
+        raise ModelError(f"{where}: cannot load: {str(exc).splitlines()[0]}") from None
+    if torch.cuda.is_available():
+        model = model.to("cuda")
+    model.eval()
+    return model
+
+
+def load_tuned(art: RunArtifacts, dtype=None):
+    """The tuned model: base + PEFT adapter (switchable off), or the full model directory."""
+    if art.kind == "full":
+        return load_causal_lm(str(art.model_dir), art, dtype)
+    if not art.base_model:
+        raise ModelError(f"{art.model_dir}: the adapter does not name its base model")
+    from peft import PeftModel
+
+    base = load_causal_lm(art.base_model, art, dtype)
+    model = PeftModel.from_pretrained(base, str(art.model_dir))
+    model.eval()
+    return model
+
+
+@dataclass
+class LoadedRun:
+    art: RunArtifacts
+    model: Any
+    tokenizer: Any
+    notes: list[str] = field(default_factory=list)
+
+
+def load_run(path: str | Path, dtype=None) -> LoadedRun:
+    art = locate(path)
+    tok = load_tokenizer_for(art)
+    return LoadedRun(art, load_tuned(art, dtype), tok)
