@@ -51,9 +51,10 @@ class TuneApp(App[int]):
         self.monitor_dir = Path(monitor) if monitor else None
         self.first_run = first_run
         self.output_dir = ""  # where new runs go; "" = the engine's default (<data dir>/runs)
-        if demo:
-            self.state.config.model = "demo"
-            self.state.config.dataset = "demo"
+        if demo and state is None:
+            from tuneui.training.cli_args import demo_config  # the engine's tuned demo preset (pydantic only)
+
+            self.state.config = demo_config()
             self.state.model_source = "demo"
 
     def on_mount(self) -> None:

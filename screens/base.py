@@ -20,6 +20,8 @@ class StepScreen(Screen):
 
     STEP = "welcome"
     NEXT_LABEL = "Next"
+    # Enter on a fresh step presses Next: a first-timer can walk the demo with Enter alone.
+    AUTO_FOCUS = "#next"
     BINDINGS = [
         Binding("ctrl+n", "next_step", "Next", priority=True),
         Binding("escape", "prev_step", "Back"),

@@ -211,10 +211,11 @@ class DatasetScreen(StepScreen):
         table = self.query_one("#preview", DataTable)
         table.clear()
         start = self.page * PAGE
+        width = max(20, (self.size.width - 30) // 2)  # the two text columns share what is left
         for i, conv in enumerate(convs[start:start + PAGE], start):
             user = _first(conv, "user") or _first(conv, "system")
             table.add_row(str(i + 1), str(lines[i]) if i < len(lines) else "", str(len(conv)),
-                          _short(user, 34), _short(_first(conv, "assistant"), 34))
+                          _short(user, width), _short(_first(conv, "assistant"), width))
         self.query_one("#page-label", Static).update(f"page {self.page + 1}/{pages} (PgUp/PgDn)")
 
     @on(Button.Pressed, "#prev-page")

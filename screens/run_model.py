@@ -116,12 +116,22 @@ class RunProgress:
             return None
         return (self.total_steps - self.step) * (self.last_time - t0) / steps
 
-    def elapsed_seconds(self) -> float | None:
+    def elapsed_seconds(self, now: float | None = None) -> float | None:
+        """Run time so far: up to `now` while running (the clock ticks between events), else to the last event."""
         if self.start_time is None or self.last_time is None:
             return None
-        return self.last_time - self.start_time
+        end = max(now, self.last_time) if now is not None and not self.done else self.last_time
+        return end - self.start_time
 
-    def stats_rows(self) -> list[tuple[str, str]]:
+    @property
+    def phase(self) -> str:
+        if self.status == "waiting":
+            return "starting the training process…"
+        if self.status == "running" and not self.loss and self.last_loss is None:
+            return "preparing: loading the model and data, measuring the base model first…"
+        return ""
+
+    def stats_rows(self, now: float | None = None) -> list[tuple[str, str]]:
         total = self.total_steps or "?"
         return [
             ("step", f"{self.step} / {total}"),
@@ -132,6 +142,6 @@ class RunProgress:
             ("tokens/s", f"{self.tokens_per_s:,.0f}" if self.tokens_per_s is not None else "–"),
             ("memory", fmt_bytes(self.mem_bytes) if self.mem_bytes is not None else "–"),
             ("grad norm", fmt_float(self.grad_norm, 3)),
-            ("elapsed", fmt_duration(self.elapsed_seconds())),
+            ("elapsed", fmt_duration(self.elapsed_seconds(now))),
             ("ETA", fmt_duration(self.eta_seconds()) if not self.done else "done"),
         ]

@@ -68,6 +68,7 @@ class TrainScreen(StepScreen):
 
     def on_mount(self) -> None:
         self.query_one("#run-stats", DataTable).add_columns("what", "value")
+        self.set_interval(1.0, self._tick)
         self.query_one("#warnings", Static).display = False
         self._render_all()
         self.refresh_from_state()
@@ -211,10 +212,7 @@ class TrainScreen(StepScreen):
         p = self.progress
         self._render_title()
         self.query_one(LossPlot).show(p.loss, p.eval_loss, p.total_steps)
-        table = self.query_one("#run-stats", DataTable)
-        table.clear()
-        for k, v in p.stats_rows():
-            table.add_row(k, v)
+        self._render_stats()
         bar = self.query_one("#progress", ProgressBar)
         if p.total_steps:
             bar.update(total=p.total_steps, progress=p.step)
@@ -223,6 +221,22 @@ class TrainScreen(StepScreen):
             f"step {p.step}/{p.total_steps or '?'}" + (f" · ETA {fmt_duration(eta)}" if eta is not None else ""))
         self._render_warnings()
         self._render_buttons()
+
+    def _tick(self) -> None:
+        """Once a second while running: the elapsed time moves between events."""
+        if self.progress.status == "running":
+            self._render_stats()
+
+    def _render_stats(self) -> None:
+        table = self.query_one("#run-stats", DataTable)
+        rows = self.progress.stats_rows(self.services.clock())
+        if table.row_count == len(rows):
+            for i, (_, v) in enumerate(rows):
+                table.update_cell_at((i, 1), v)
+        else:
+            table.clear()
+            for k, v in rows:
+                table.add_row(k, v)
 
     def _render_title(self) -> None:
         p = self.progress
@@ -233,8 +247,10 @@ class TrainScreen(StepScreen):
         status = f"[{colour}]{p.status}[/{colour}]" if colour else p.status
         info = p.info
         what = f" · {info.get('technique', '')} on {info.get('model', '')}" if info else ""
+        phase = f"  [i]{p.phase}[/i]" if p.phase else ""
         self.query_one("#run-title", Static).update(
-            f"Run [b]{escape(Path(run_dir).name)}[/b] — {status}{escape(what)}\n[dim]{escape(str(run_dir))}[/dim]")
+            f"Run [b]{escape(Path(run_dir).name)}[/b] — {status}{escape(what)}{phase}\n"
+            f"[dim]{escape(str(run_dir))}[/dim]")
 
     def _render_warnings(self) -> None:
         box = self.query_one("#warnings", Static)

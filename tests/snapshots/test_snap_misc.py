@@ -8,12 +8,8 @@ def test_help_panel(snap_compare, tmp_path):
     assert snap_compare(app_with(tmp_path), terminal_size=SIZE, run_before=at("technique", before=open_help))
 
 
-def test_chat_placeholder(snap_compare, tmp_path):
-    assert snap_compare(app_with(tmp_path), terminal_size=SIZE, run_before=at("chat"))
-
-
-def test_export_placeholder_light_theme(snap_compare, tmp_path):
+def test_light_theme(snap_compare, tmp_path):
     async def light(pilot):
         await pilot.press("ctrl+t")
 
-    assert snap_compare(app_with(tmp_path), terminal_size=SIZE, run_before=at("export", before=light))
+    assert snap_compare(app_with(tmp_path), terminal_size=SIZE, run_before=at("dataset", before=light))

@@ -248,8 +248,7 @@ async def test_help_palette_and_theme(tmp_path):
         assert app.current_theme.dark is not dark
 
 
-@pytest.mark.parametrize("size, steps", [((80, 24), ("model", "dataset", "clean", "technique", "settings", "train",
-                                                      "chat", "export")),
+@pytest.mark.parametrize("size, steps", [((80, 24), ("model", "dataset", "clean", "technique", "settings", "train")),
                                          ((160, 50), ("dataset", "train"))])
 async def test_steps_fit_small_and_large_terminals(tmp_path, size, steps):
     app = TuneApp(make_services(tmp_path), demo=True, first_run=False)
