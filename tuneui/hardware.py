@@ -211,6 +211,9 @@ def _probe_nvidia_smi(run: Runner, warnings: list[str]) -> tuple[list[GPUInfo], 
         text = run([*base, "--query-gpu=" + ",".join(_SMI_FIELDS)])
     except FileNotFoundError:
         return None
+    except subprocess.TimeoutExpired:  # a hung driver: do not wait twice
+        warnings.append("nvidia-smi did not answer within 10 s")
+        return None
     except Exception:
         # Old drivers reject compute_cap; ask again without it before giving up on nvidia-smi.
         try:

@@ -95,6 +95,17 @@ def test_broken_driver_falls_back_to_torch_with_a_warning():
     assert any("nvidia-smi failed" in w for w in prof.warnings)
 
 
+def test_a_hung_nvidia_smi_is_asked_once():
+    calls = []
+
+    def hung(argv):
+        calls.append(argv)
+        raise subprocess.TimeoutExpired(argv, 10)
+
+    prof = probe(run=hung, torch_probe=cpu_only)
+    assert len(calls) == 1 and any("did not answer" in w for w in prof.warnings)
+
+
 def test_a_probe_that_blows_up_still_returns_a_profile():
     def explode(warnings):
         raise MemoryError("odd machine")
