@@ -48,6 +48,18 @@ def test_table_output_and_data_file(model_dir, tmp_path, capsys):
     assert "effective batch 32" in out
 
 
+def test_no_packing_changes_the_attention_mask_estimate(model_dir, capsys):
+    base = ["recommend", "--model", str(model_dir), "--gpus", "1x80GiB", "--seq-len", "2048", "--json"]
+    assert main(base) == 0
+    packed = json.loads(capsys.readouterr().out)
+    assert main([*base, "--no-packing"]) == 0
+    padded = json.loads(capsys.readouterr().out)
+    assert packed["technique"] == padded["technique"] == "full"
+    # at micro-batch 1 a packed row is one example (no mask); a padded batch carries a mask per layer
+    pk, pd = ({a["label"]: a["peak_bytes"] for a in d["alternatives"]} for d in (packed, padded))
+    assert all(pd[label] > pk[label] for label in pk)
+
+
 def test_nothing_fits_says_what_would(model_dir, capsys):
     assert main(["recommend", "--model", str(model_dir), "--gpus", "1x2GiB", "--json"]) == 0
     out = json.loads(capsys.readouterr().out)

@@ -27,6 +27,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--seq-len", type=int, default=None, help="max sequence length (default: from --data, else 1024)")
     p.add_argument("--batch", type=int, default=16, help="target effective batch size (default 16)")
     p.add_argument("--lora-r", type=int, default=16, help="LoRA rank used for the estimates (default 16)")
+    p.add_argument("--no-packing", dest="packing", action="store_false",
+                   help="plan for padded batches (RunConfig packing = false) instead of packed rows")
     p.add_argument("--data", default=None, help="a dataset file: sizes the sequence length and checks RAG fit")
     p.add_argument("--json", action="store_true", help="print the stable JSON object instead of a table")
     p.set_defaults(func=run)
@@ -100,7 +102,7 @@ def run(args: argparse.Namespace) -> int:
     hardware = parse_gpus(args.gpus) if args.gpus else probe()
     stats = dataset_stats_from_file(args.data) if args.data else None
     rec = recommend(model, hardware, seq_len=args.seq_len, target_batch=args.batch, dataset_stats=stats,
-                    lora_r=args.lora_r)
+                    lora_r=args.lora_r, packing=args.packing)
     if args.json:
         print(json.dumps({"schema": 1, **rec.to_dict()}, indent=2))
     else:
