@@ -57,7 +57,7 @@ def test_no_packing_changes_the_attention_mask_estimate(model_dir, capsys):
     assert packed["technique"] == padded["technique"] == "full"
     # at micro-batch 1 a packed row is one example (no mask); a padded batch carries a mask per layer
     pk, pd = ({a["label"]: a["peak_bytes"] for a in d["alternatives"]} for d in (packed, padded))
-    assert all(pd[label] > pk[label] for label in pk)
+    assert all(pd[label] >= pk[label] for label in pk) and any(pd[label] > pk[label] for label in pk)
 
 
 def test_nothing_fits_says_what_would(model_dir, capsys):
