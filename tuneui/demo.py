@@ -56,8 +56,10 @@ def general_text_path() -> Path:
 
 
 def _spec_hash() -> str:
+    # The tokenizer is trained on the bundled texts, so they are part of the build spec too.
+    corpus = hashlib.sha256(sample_dataset_path().read_bytes() + general_text_path().read_bytes()).hexdigest()
     blob = json.dumps({"model": MODEL_SPEC, "tokens": SPECIAL_TOKENS, "template": CHAT_TEMPLATE,
-                       "seed": SEED, "v": 1}, sort_keys=True)
+                       "seed": SEED, "corpus": corpus, "v": 1}, sort_keys=True)
     return hashlib.sha256(blob.encode()).hexdigest()[:10]
 
 
@@ -74,11 +76,9 @@ def demo_model_config() -> dict:
 
 
 def _tokenizer_corpus() -> list[str]:
-    from tuneui.demo_data import generate
-
     lines = general_text_path().read_text(encoding="utf-8").split("\n")
-    for row in generate():
-        lines += [m["content"] for m in row["messages"]]
+    for raw in sample_dataset_path().read_text(encoding="utf-8").splitlines():
+        lines += [m["content"] for m in json.loads(raw)["messages"]]
     lines += ["system", "user", "assistant"]
     return lines
 

@@ -1,13 +1,10 @@
-"""The bundled sample dataset: short instruction tasks whose answers can be checked exactly.
+"""The bundled sample dataset: a short instruction task whose answers can be checked exactly.
 
-Four tasks of varied length (2-8 items each), all answerable from the prompt alone, so a held-out
-exact-match score shows whether fine-tuning taught the model the behaviour:
-  translate  a fixed word-for-word code ("Zorbish") applied to new sentences
-  reverse    the words of a list in reverse order
-  largest    the largest number in a list
-  last       the last word of a sentence
-About a tenth of the conversations carry a system prompt and a tenth have two rounds, so masking
-and multi-turn rendering are exercised too. Generation is seeded and deterministic; the committed
+The task is to name the last word of a sentence of 2-12 words, asked in three phrasings. Each
+answer follows from the prompt alone, so a held-out exact-match score shows whether fine-tuning
+taught the untuned demo model the behaviour (it starts at 0%). About a tenth of the
+conversations carry a system prompt and a tenth have two rounds, so loss masking and multi-turn
+rendering are exercised too. Generation is seeded and deterministic; the committed
 assets/sample_dataset.jsonl is exactly `write_sample_dataset(path)`.
 """
 
@@ -22,30 +19,24 @@ WORDS = (
     "runs jumps sleeps eats sees finds likes holds quick slow old new happy sad bright dark cold "
     "warm apple bread water fire wind"
 ).split()
-ZORBISH = (
-    "ka zel mur fen tob rix vol pim dra quo sul bex nor jat wim gru hal cep yod lun tez bao fip "
-    "ruk sem dov kli orp zun max wep gai lir nuv pex tas jul mib sor dax vun"
-).split()
-CODE = dict(zip(WORDS, ZORBISH))
 SYSTEM_PROMPTS = ("You are a helpful assistant.", "Answer with the result only.")
 SAMPLE_SIZE = 4000
 SAMPLE_SEED = 1234
 
 
+PHRASINGS = (
+    ("What is the last word of: {}", 2),
+    ("Which word comes last in: {}", 1),
+    ("Name the final word of this sentence: {}", 1),
+)
+
+
 def _task(rng: random.Random) -> tuple[str, str]:
-    kind = rng.choice(("translate", "reverse", "largest", "last"))
-    n = rng.randint(2, 8)
-    if kind == "translate":
-        words = [rng.choice(WORDS) for _ in range(n)]
-        return f"Translate to Zorbish: {' '.join(words)}", " ".join(CODE[w] for w in words)
-    if kind == "reverse":
-        words = rng.sample(WORDS, n)
-        return f"Reverse the order of these words: {' '.join(words)}", " ".join(reversed(words))
-    if kind == "largest":
-        nums = rng.sample(range(1, 100), max(n, 3))
-        return f"What is the largest number in this list: {', '.join(map(str, nums))}?", str(max(nums))
-    words = [rng.choice(WORDS) for _ in range(n)]
-    return f"What is the last word of: {' '.join(words)}", words[-1]
+    # One skill a tiny model learns in a few CPU minutes (find the word at the end), asked in
+    # several ways over sentences of 2-12 words, so held-out prompts are new combinations.
+    template = rng.choices([t for t, _ in PHRASINGS], weights=[w for _, w in PHRASINGS])[0]
+    words = [rng.choice(WORDS) for _ in range(rng.randint(2, 12))]
+    return template.format(" ".join(words)), words[-1]
 
 
 def generate(n: int = SAMPLE_SIZE, seed: int = SAMPLE_SEED) -> list[dict]:

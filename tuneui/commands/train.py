@@ -28,7 +28,7 @@ def run_train(args: argparse.Namespace) -> int:
         print(f"tuneui: error: {exc}", file=sys.stderr)
         return exc.exit_code
     print(f"tuneui: run directory {run_dir}", file=sys.stderr)
-    code = run_training(cfg, run_dir)
+    code = run_training(cfg, run_dir, resume=args.resume)
     _print_outcome(run_dir, code)
     return code
 

@@ -32,7 +32,7 @@ FRAGMENTATION = 0.06  # caching-allocator slack on top of live tensors (reserved
 SHARDING = (None, "ddp", "zero2", "fsdp_full_shard")  # fsdp_full_shard == ZeRO-3
 # tuneui's runner maps optimizer "adamw" to Trainer's "adamw_torch" (foreach, not fused); flip this if it
 # moves to "adamw_torch_fused", which updates in place without a moment-sized temporary.
-RUNNER_FUSED_ADAMW = False
+RUNNER_FUSED_ADAMW = True
 
 
 @dataclass(frozen=True)

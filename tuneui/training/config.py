@@ -71,6 +71,11 @@ class RunConfig(BaseModel):
     save_total_limit: int = Field(2, ge=1)
     eval_max_examples: int = Field(200, ge=0, description="validation examples used for the task metric")
     eval_max_new_tokens: int = Field(48, ge=1)
+    early_stopping_patience: int = Field(
+        0, ge=0, description="stop after N evaluations without a better eval loss and keep the best weights; 0 = off")
+    overfit_patience: int = Field(3, ge=1, description="warn when eval loss rises this many evaluations in a row")
+    divergence_factor: float = Field(2.0, gt=1.0, description="loss this many times its best counts as diverging")
+    divergence_patience: int = Field(10, ge=1, description="...for this many optimizer steps in a row")
     seed: int = 42
     output_dir: str | None = Field(None, description="run directory; default <data dir>/runs/<name>")
 

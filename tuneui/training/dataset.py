@@ -46,8 +46,12 @@ def dataset_path(name: str) -> str:
     return name
 
 
-def prepare_run_data(cfg: RunConfig, run_dir: Path) -> RunData:
-    """Load, clean and split the dataset; write the split used to <run_dir>/data/."""
+def prepare_run_data(cfg: RunConfig, run_dir: Path, *, write: bool = True) -> RunData:
+    """Load, clean and split the dataset; write the split used to <run_dir>/data/.
+
+    Deterministic, so every process of a multi-process run derives the same split; only the
+    main one writes it.
+    """
     from tuneui.data import load_conversations
 
     convs = load_conversations(dataset_path(cfg.dataset), fmt=cfg.dataset_format, columns=cfg.columns or None)
@@ -65,7 +69,7 @@ def prepare_run_data(cfg: RunConfig, run_dir: Path) -> RunData:
     elif cfg.val_fraction > 0:
         from tuneui.cleaning import train_val_split
 
-        split = train_val_split(convs, cfg.val_fraction, cfg.seed)
+        split = train_val_split(convs, cfg.val_fraction, cfg.seed, deduplicated=cfg.clean)
         train, val = split.train, split.val
         leak = getattr(split, "leakage", None)
         if leak is not None:
@@ -75,7 +79,8 @@ def prepare_run_data(cfg: RunConfig, run_dir: Path) -> RunData:
     if not train:
         raise DataError("no training examples left after loading and cleaning", source=cfg.dataset)
     report.update(train=len(train), val=len(val))
-    write_split(run_dir / "data", train, val, report)
+    if write:
+        write_split(run_dir / "data", train, val, report)
     return RunData(train=train, val=val, report=report)
 
 

@@ -1,4 +1,4 @@
-"""One training run, in this process: setup, train, save, evaluate, report.
+"""One training run, in this process: setup, train, save, evaluate, report (torchtune-style steps).
 
 Whoever started the process follows `events.jsonl`; the exit code says how it ended
 (0 finished, 1 the run failed, 2 bad input, 130 stopped by the user).
@@ -15,12 +15,15 @@ import time
 import traceback
 from pathlib import Path
 
-from tuneui.errors import TuneuiError
+from tuneui.errors import ConfigError, TuneuiError
 from tuneui.fsutil import atomic_write_text
+from tuneui.training import checkpoints
 from tuneui.training.config import RunConfig
 from tuneui.training.events import EventWriter
-
+from tuneui.training.guards import RunFailure, StopController
 from tuneui.training.launch import PID_FILE
+
+BASE_EVAL = "base_eval.json"
 
 
 def _rank() -> int:
@@ -28,38 +31,57 @@ def _rank() -> int:
 
 
 class TrainingRun:
-    def __init__(self, cfg: RunConfig, run_dir: Path):
+    def __init__(self, cfg: RunConfig, run_dir: Path, *, resume: bool = False):
         self.cfg = cfg
         self.run_dir = Path(run_dir)
+        self.resume = resume
         self.is_main = _rank() == 0
         self.events = EventWriter(self.run_dir, enabled=self.is_main)
+        self.stop = StopController(on_immediate=self._stopped_now)
         self.notes: list[str] = []
         self.started = time.time()
+        self.trainer = None
+        self.resume_from: checkpoints.Checkpoint | None = None
+
+    def _stopped_now(self, signame: str) -> None:
+        self.events.emit("stopped", self.step, reason=f"second {signame}: stopped immediately",
+                         checkpoint=self._last_checkpoint())
+
+    @property
+    def step(self) -> int:
+        return self.trainer.state.global_step if self.trainer is not None else 0
+
+    def _last_checkpoint(self) -> str | None:
+        kept = checkpoints.listed(self.run_dir)
+        return str(kept[-1].path) if kept else None
 
     # -- setup ---------------------------------------------------------------------------------
     def setup(self) -> None:
         from transformers import set_seed
 
-        from tuneui.training.dataset import encode_all, make_collator, prepare_run_data
+        from tuneui.training.dataset import encode_all, make_collator, prepare_run_data, read_split
         from tuneui.training.model_setup import build_model, count_parameters, load_tokenizer
 
         cfg = self.cfg
+        if self.resume:
+            self.resume_from = checkpoints.newest_complete(
+                self.run_dir, warn=lambda r: self.events.emit("warning", 0, reason=r, advice=""))
+            if self.resume_from is None:
+                raise ConfigError(f"{self.run_dir}: no complete checkpoint to resume from; "
+                                  f"start the run again without --resume (or with -o NEW_DIR)")
+            checkpoints.check_compatible(self.resume_from.path, cfg)
         set_seed(cfg.seed)
         self.tokenizer = load_tokenizer(cfg, notes=self.notes)
-        self.data = prepare_run_data(cfg, self.run_dir) if self.is_main or not (self.run_dir / "data").exists() \
-            else None
-        if self.data is None:
-            from tuneui.training.dataset import read_split
-
-            self.data = read_split(self.run_dir)
+        if self.resume:
+            self.data = read_split(self.run_dir)  # exactly the examples the interrupted run used
+        else:
+            self.data = prepare_run_data(cfg, self.run_dir, write=self.is_main)
         self.train_examples, self.train_stats = encode_all(self.tokenizer, self.data.train, cfg.max_seq_length)
         self.val_examples, self.val_stats = encode_all(self.tokenizer, self.data.val, cfg.max_seq_length)
         if not self.train_examples:
             raise TuneuiError(
-                f"no trainable examples: all {self.train_stats.total} were dropped because truncation at "
-                f"max_seq_length={cfg.max_seq_length} cut off every reply (raise max_seq_length)",
-                source=cfg.dataset,
-            )
+                f"no trainable examples: all {self.train_stats.total} lost every reply token to truncation at "
+                f"max_seq_length={cfg.max_seq_length} (raise max_seq_length)", source=cfg.dataset)
         for note in self.notes:
             self.events.emit("warning", 0, reason=note, advice="")
         if self.train_stats.dropped_all_masked:
@@ -67,22 +89,23 @@ class TrainingRun:
                 "warning", 0,
                 reason=f"{self.train_stats.dropped_all_masked} of {self.train_stats.total} training examples "
                        f"dropped: no reply tokens left after truncation to {cfg.max_seq_length} tokens",
-                advice="raise max_seq_length or shorten the prompts",
-            )
+                advice="raise max_seq_length or shorten the prompts")
         self.collator = make_collator(cfg, self.tokenizer)
         set_seed(cfg.seed)
         self.model = build_model(cfg, self.tokenizer)
         self.trainable_params, self.total_params = count_parameters(self.model)
 
     def _trainer(self, callbacks: list):
-        from transformers import Trainer, TrainingArguments
-
-        from tuneui.training.model_setup import compute_dtype
         import torch
+        from transformers import TrainingArguments
+        from transformers.trainer_callback import PrinterCallback
+
+        from tuneui.training.callbacks import TuneTrainer
+        from tuneui.training.model_setup import compute_dtype
 
         cfg = self.cfg
         dtype = compute_dtype(cfg)
-        optim = {"adamw": "adamw_torch", "adamw_8bit": "adamw_bnb_8bit",
+        optim = {"adamw": "adamw_torch_fused", "adamw_8bit": "adamw_bnb_8bit",
                  "paged_adamw_8bit": "paged_adamw_8bit", "sgd": "sgd"}[cfg.optimizer]
         args = TrainingArguments(
             output_dir=str(self.run_dir / "trainer"),
@@ -93,6 +116,7 @@ class TrainingRun:
             max_grad_norm=cfg.max_grad_norm, optim=optim,
             num_train_epochs=cfg.epochs, max_steps=cfg.max_steps,
             logging_steps=cfg.logging_steps, logging_first_step=True,
+            # Saving is driven by RunCallback (every save_steps, at the end, on a graceful stop).
             save_strategy="no", eval_strategy="no", report_to="none",
             seed=cfg.seed, data_seed=cfg.seed,
             bf16=dtype == torch.bfloat16 and cfg.technique not in ("qlora", "lora_8bit"),
@@ -100,14 +124,15 @@ class TrainingRun:
             use_cpu=not torch.cuda.is_available(),
             remove_unused_columns=False, dataloader_num_workers=0, disable_tqdm=True,
             train_sampling_strategy="random" if cfg.packing else "group_by_length",
-            length_column_name="length",
-            ddp_find_unused_parameters=False,
+            length_column_name="length", ddp_find_unused_parameters=False,
         )
         train = self.train_examples
         if not cfg.packing:
             train = [dict(e, length=len(e["input_ids"])) for e in train]
-        return Trainer(model=self.model, args=args, train_dataset=train, data_collator=self.collator,
-                       callbacks=callbacks)
+        trainer = TuneTrainer(model=self.model, args=args, train_dataset=train, data_collator=self.collator,
+                              callbacks=callbacks, run_cfg=cfg, run_dir=self.run_dir)
+        trainer.remove_callback(PrinterCallback)  # events.jsonl and our own console lines replace it
+        return trainer
 
     # -- evaluation ------------------------------------------------------------------------------
     def evaluate(self, model) -> dict:
@@ -126,24 +151,37 @@ class TrainingRun:
 
         return eval_loss(model, self.val_examples, PaddingCollator(self.tokenizer.pad_token_id))
 
+    def _base_metrics(self) -> dict:
+        path = self.run_dir / BASE_EVAL
+        if self.resume and path.exists():
+            return json.loads(path.read_text())
+        base = self.evaluate(self.model)
+        atomic_write_text(path, json.dumps(base, default=str))
+        return base
+
     # -- train -------------------------------------------------------------------------------------
     def train(self) -> dict:
-        from tuneui.training.callbacks import EventsCallback
+        from tuneui.training.callbacks import RunCallback
 
         cfg = self.cfg
-        base = self.evaluate(self.model) if self.is_main else {}
-        self.callback = EventsCallback(self.events, self.collator,
-                                       evaluate_fn=self._val_loss if self.is_main else None,
-                                       eval_steps=cfg.eval_steps)
-        self.trainer = self._trainer([self.callback])
         self.events.emit(
-            "started", 0, run_dir=str(self.run_dir), model=cfg.model, technique=cfg.technique,
-            total_steps=self._total_steps(), train_examples=len(self.train_examples),
-            val_examples=len(self.val_examples), dropped_examples=self.train_stats.dropped_all_masked,
-            truncated_examples=self.train_stats.truncated, trainable_params=self.trainable_params,
-            total_params=self.total_params, base_eval_loss=base.get("eval_loss"),
+            "started", self.resume_from.step if self.resume_from else 0, run_dir=str(self.run_dir),
+            model=cfg.model, technique=cfg.technique, total_steps=self._total_steps(),
+            train_examples=len(self.train_examples), val_examples=len(self.val_examples),
+            dropped_examples=self.train_stats.dropped_all_masked, truncated_examples=self.train_stats.truncated,
+            trainable_params=self.trainable_params, total_params=self.total_params,
+            resumed_from=str(self.resume_from.path) if self.resume_from else None, pid=os.getpid(),
         )
-        result = self.trainer.train()
+        base = self._base_metrics() if self.is_main else {}
+        if self.is_main and not self.resume and base.get("eval_loss") is not None:
+            self.events.emit("eval", 0, eval_loss=base["eval_loss"], base=True)
+        self.callback = RunCallback(cfg=cfg, run_dir=self.run_dir, writer=self.events, collator=self.collator,
+                                    is_main=self.is_main, stop=self.stop,
+                                    evaluate_fn=self._val_loss if self.is_main else None)
+        self.trainer = self._trainer([self.callback])
+        self.callback.trainer = self.trainer
+        result = self.trainer.train(
+            resume_from_checkpoint=str(self.resume_from.path) if self.resume_from else None)
         self.train_loss = float(result.training_loss)
         return base
 
@@ -178,51 +216,77 @@ class TrainingRun:
     def finish(self, base: dict) -> dict:
         from tuneui.evaluate import build_report
 
+        best_step = self.callback.restore_best(self.model) if self.cfg.early_stopping_patience else None
+        adapter = self.save_final()
         tuned = self.evaluate(self.model)
         report = build_report(base, tuned)
         report.update(
             technique=self.cfg.technique, model=self.cfg.model, train_loss=self.train_loss,
-            steps=self.trainer.state.global_step, wall_time_s=round(time.time() - self.started, 1),
+            steps=self.trainer.state.global_step, best_step=best_step, stopped_early=self.callback.stopped_early,
+            wall_time_s=round(time.time() - self.started, 1), adapter=str(adapter),
             data=self.data.report, encode={"train": self.train_stats.to_dict(), "val": self.val_stats.to_dict()},
         )
         atomic_write_text(self.run_dir / "report.json", json.dumps(report, indent=2, default=str))
         return report
 
 
-def prepare_run_dir(cfg: RunConfig, run_dir: Path) -> None:
-    run_dir.mkdir(parents=True, exist_ok=True)
-    cfg.save(run_dir / "run.toml")
+def oom_advice(cfg: RunConfig) -> str:
+    try:
+        from tuneui.recommend.probe import step_down
+    except ImportError:  # pragma: no cover - the recommend package ships with tuneui
+        step_down = None
+    smaller = step_down(cfg) if step_down else None
+    if smaller is None:
+        return "this is already the smallest setup; use a GPU with more memory or a smaller model"
+    changes = [f"{f} = {getattr(smaller, f)!r}" for f in RunConfig.model_fields
+               if getattr(smaller, f) != getattr(cfg, f)]
+    return "try the next smaller setup: " + ", ".join(changes) + " (then --resume, or start again)"
 
 
-def run_training(cfg: RunConfig, run_dir: str | Path) -> int:
+def run_training(cfg: RunConfig, run_dir: str | Path, *, resume: bool = False) -> int:
     run_dir = Path(run_dir)
-    prepare_run_dir(cfg, run_dir)
-    run = TrainingRun(cfg, run_dir)
+    run_dir.mkdir(parents=True, exist_ok=True)
+    run = TrainingRun(cfg, run_dir, resume=resume)
     if run.is_main:
+        if not resume:
+            cfg.save(run_dir / "run.toml")
         atomic_write_text(run_dir / PID_FILE, str(os.getpid()))
+    run.stop.install()
     try:
         run.setup()
         base = run.train()
+        if run.stop.requested.is_set():
+            run.events.emit("stopped", run.step, reason=f"stopped by {run.stop.signal_name}",
+                            checkpoint=run._last_checkpoint(),
+                            advice=f"continue with `tuneui train {run_dir} --resume`")
+            return 130
         if not run.is_main:
             return 0
-        adapter = run.save_final()
         report = run.finish(base)
-        run.events.emit(
-            "finished", run.trainer.state.global_step, train_loss=run.train_loss,
-            eval_loss=report["eval_loss"]["tuned"], adapter_path=str(adapter), report=report_summary(report),
-        )
+        run.events.emit("finished", run.step, train_loss=run.train_loss, eval_loss=report["eval_loss"]["tuned"],
+                        adapter_path=report["adapter"], report=report_summary(report))
         return 0
     except TuneuiError as exc:
-        run.events.emit("failed", 0, reason=str(exc), advice="fix the input named above and start again")
+        run.events.emit("failed", run.step, reason=str(exc), advice="fix the input named above and start again")
         print(f"tuneui: error: {exc}", file=sys.stderr)
         return exc.exit_code
+    except RunFailure as exc:
+        run.events.emit("failed", run.step, reason=exc.reason, advice=exc.advice)
+        print(f"tuneui: run failed: {exc.reason}\n  advice: {exc.advice}", file=sys.stderr)
+        return exc.exit_code
     except Exception as exc:  # noqa: BLE001 - any crash must end as a `failed` event, not silence
-        traceback.print_exc()
-        run.events.emit("failed", getattr(getattr(run, "trainer", None), "state", None) and
-                        run.trainer.state.global_step or 0,
-                        reason=f"{type(exc).__name__}: {exc}", advice="see train.log for the traceback")
+        import torch
+
+        if isinstance(exc, torch.OutOfMemoryError):
+            reason, advice = f"out of memory at step {run.step}: {str(exc).splitlines()[0]}", oom_advice(cfg)
+        else:
+            traceback.print_exc()
+            reason, advice = f"{type(exc).__name__}: {exc}", "see train.log in the run directory for the traceback"
+        run.events.emit("failed", run.step, reason=reason, advice=advice)
+        print(f"tuneui: run failed: {reason}\n  advice: {advice}", file=sys.stderr)
         return 1
     finally:
+        run.stop.uninstall()
         if run.is_main:
             (run_dir / PID_FILE).unlink(missing_ok=True)
 

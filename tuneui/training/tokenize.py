@@ -83,11 +83,19 @@ def encode_conversation(tokenizer, messages: Conversation, max_seq_length: int) 
 
 
 def segments(example: EncodedExample) -> list[dict]:
-    """The kept text as runs of {"text", "trained"} for a coloured preview."""
+    """The kept text as runs of {"text", "trained"} for a coloured preview.
+
+    Text between two tokens' offsets (whitespace some pre-tokenizers leave out of every token)
+    goes with the following token, so the runs add up to the rendered text exactly.
+    """
     out: list[dict] = []
+    pos = 0
     for (a, b), label in zip(example.offsets, example.labels):
         trained = label != IGNORE_INDEX
-        piece = example.text[a:b]
+        piece = example.text[pos:b] if b > pos else ""
+        pos = max(pos, b)
+        if not piece:
+            continue
         if out and out[-1]["trained"] == trained:
             out[-1]["text"] += piece
         else:
