@@ -1,22 +1,149 @@
-"""Step 9: export the result (a later issue wires the real export here)."""
+"""Step 9: export the result: the adapter (or a merged model) with a model card, run.toml and the
+command that reproduces the run; optionally GGUF and a push to the Hugging Face hub.
+
+The export runs in a thread worker; the screen shows what was written and anything to know.
+"""
 
 from __future__ import annotations
 
+from pathlib import Path
+from typing import Any
+
+from rich.markup import escape
+from textual import on, work
 from textual.app import ComposeResult
-from textual.widgets import Static
+from textual.binding import Binding
+from textual.containers import Horizontal, Vertical
+from textual.widgets import Button, Checkbox, Input, Label, Static
 
 from screens.base import StepScreen
+from screens.loop_services import service
+from screens.views import as_dict
 
 
 class ExportScreen(StepScreen):
     STEP = "export"
     NEXT_LABEL = ""
+    BINDINGS = [Binding("ctrl+e", "evaluate", "Evaluation", priority=True)]
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.exporting = False
+        self._shown_run: Path | None = None
 
     def compose_body(self) -> ComposeResult:
-        yield Static(
-            "[b]Export — coming next[/b]\n\nHere you will save the adapter or a merged model, with a model "
-            "card and the exact command that reproduces the run.\n\nUntil then: `tuneui export RUN_DIR -o DIR` "
-            "(or copy the run folder's adapter/ directory, a standard PEFT adapter).", classes="panel")
+        yield Static("No run to export yet: finish a run on the Train step, or open one from Welcome.",
+                     id="export-run")
+        with Vertical(classes="panel", id="export-form"):
+            yield Label("What to write", classes="panel-title")
+            yield Checkbox("Merge the adapter into the base model (a standalone model; larger)", id="merge")
+            yield Checkbox("Also write GGUF (llama.cpp)", id="gguf")
+            yield Static("", id="gguf-note", classes="muted")
+            with Horizontal(classes="inline-form"):
+                yield Label("Folder  ")
+                yield Input(placeholder="where to write the export", id="export-dir")
+            with Horizontal(classes="inline-form"):
+                yield Label("Hub     ")
+                yield Input(placeholder="optional: user/repo to push to, with your existing `hf auth login`",
+                            id="hub-repo")
+            with Horizontal(classes="button-row"):
+                yield Button("Export", id="do-export", variant="primary", disabled=True)
+                yield Button("Evaluation report", id="open-eval")
+        yield Static("", id="export-result", classes="panel")
+
+    def on_mount(self) -> None:
+        super().on_mount()
+        self.query_one("#export-result", Static).display = False
+        self._check_gguf()
+        self.refresh_from_state()
+
+    def refresh_from_state(self) -> None:
+        if not self.is_mounted:
+            return
+        run = self.state.run_dir
+        if run is None or Path(run) == self._shown_run:
+            return
+        self._shown_run = Path(run)
+        self.query_one("#export-run", Static).update(
+            f"Exporting [b]{escape(Path(run).name)}[/b] ({escape(str(run))}); the run folder itself is not changed.")
+        self.query_one("#export-dir", Input).value = str(Path(run).parent / f"{Path(run).name}-export")
+        self.query_one("#do-export", Button).disabled = False
+
+    @work(thread=True, exclusive=True, group="gguf")
+    def _check_gguf(self) -> None:
+        found = service(self, "gguf_converter")()
+        self.deliver(self._gguf_checked, found)
+
+    def _gguf_checked(self, found: Path | None) -> None:
+        box = self.query_one("#gguf", Checkbox)
+        box.disabled = found is None
+        note = (f"converter: {found}" if found else
+                "GGUF needs llama.cpp's converter: clone github.com/ggml-org/llama.cpp, pip install -r "
+                "llama.cpp/requirements.txt, set LLAMA_CPP_DIR to it, and restart tuneui.")
+        self.query_one("#gguf-note", Static).update(note)
+
+    @on(Button.Pressed, "#do-export")
+    def _export_pressed(self, event: Button.Pressed) -> None:
+        event.stop()
+        self.start_export()
+
+    @on(Button.Pressed, "#open-eval")
+    def _eval_pressed(self, event: Button.Pressed) -> None:
+        event.stop()
+        self.action_evaluate()
+
+    def start_export(self) -> None:
+        run = self.state.run_dir
+        out = self.query_one("#export-dir", Input).value.strip()
+        if run is None or self.exporting:
+            return
+        if not out:
+            self.set_status("Choose a folder to write the export to.", error=True)
+            return
+        kwargs = {"merge": self.query_one("#merge", Checkbox).value, "gguf": self.query_one("#gguf", Checkbox).value,
+                  "push_to_hub": self.query_one("#hub-repo", Input).value.strip() or None}
+        self.exporting = True
+        self.query_one("#do-export", Button).disabled = True
+        self.set_status("exporting… (a merge loads the model)")
+        self._export(Path(run), Path(out).expanduser(), kwargs)
+
+    @work(thread=True, exclusive=True, group="export")
+    def _export(self, run: Path, out: Path, kwargs: dict) -> None:
+        try:
+            result = service(self, "export_run")(run, out, **kwargs)
+        except Exception as exc:  # noqa: BLE001 - shown, never a traceback
+            self.deliver(self._failed, exc)
+            return
+        self.deliver(self._done, result)
+
+    def _failed(self, exc: BaseException) -> None:
+        self.exporting = False
+        self.query_one("#do-export", Button).disabled = False
+        self.show_error(exc, "Export")
+
+    def _done(self, result: Any) -> None:
+        self.exporting = False
+        self.query_one("#do-export", Button).disabled = False
+        self.set_status("")
+        data = as_dict(result)
+        what = {"adapter": "LoRA adapter", "merged": "merged model", "full": "model"}.get(data.get("kind"), "run")
+        lines = [f"[b]Exported the {what}[/b] to {escape(str(data.get('out_dir')))}", ""]
+        lines += [f"  {escape(name)}" for name in data.get("files", [])]
+        lines += ["", "Reproduce headless:  [b]tuneui train run.toml -o RUN_DIR[/b]  (run.toml is in the export)"]
+        if data.get("gguf"):
+            lines.append(f"GGUF: {escape(str(data['gguf']))}")
+        if data.get("hub_url"):
+            lines.append(f"Pushed: {escape(str(data['hub_url']))}")
+        lines += [f"[dim]note: {escape(n)}[/dim]" for n in data.get("notes", [])]
+        box = self.query_one("#export-result", Static)
+        box.update("\n".join(lines))
+        box.display = True
+        self.notify(f"Written to {data.get('out_dir')}", title="Export done")
+
+    def action_evaluate(self) -> None:
+        from screens.evaluate import EvaluateScreen
+
+        self.app.push_screen(EvaluateScreen(self.state.run_dir))
 
 
 SCREEN = ExportScreen

@@ -46,12 +46,20 @@ def locate(path: str | Path) -> RunArtifacts:
         raise TuneuiError(f"{path}: no such run or adapter directory")
     if not path.is_dir():
         raise TuneuiError(f"{path}: expected a run directory (with run.toml) or an adapter directory")
-    run_dir = path if (path / "run.toml").exists() else (path.parent if (path.parent / "run.toml").exists() else None)
-    model_dir = path / "adapter" if run_dir == path else path
-    cfg = RunConfig.load(run_dir / "run.toml") if run_dir else None
-    if run_dir == path and not model_dir.is_dir():
-        raise TuneuiError(f"{path}: the run has no adapter/ yet (still training, failed, or stopped early); "
-                          "finish or resume it first")
+    if (path / "adapter_config.json").exists() or (path / "config.json").exists():
+        # A model folder: a run's adapter/, or an export (which carries its run.toml inside).
+        model_dir = path
+        run_dir = path.parent if path.name == "adapter" and (path.parent / "run.toml").exists() else None
+        toml = run_dir / "run.toml" if run_dir else (path / "run.toml" if (path / "run.toml").exists() else None)
+    elif (path / "run.toml").exists():
+        run_dir, model_dir, toml = path, path / "adapter", path / "run.toml"
+        if not model_dir.is_dir():
+            raise TuneuiError(f"{path}: the run has no adapter/ yet (still training, failed, or stopped early); "
+                              "finish or resume it first")
+    else:
+        raise TuneuiError(f"{path}: neither a run directory (run.toml), a PEFT adapter (adapter_config.json) "
+                          "nor a model (config.json)")
+    cfg = RunConfig.load(toml) if toml else None
     if (model_dir / "adapter_config.json").exists():
         base = cfg.model if cfg else _adapter_base(model_dir)
         return RunArtifacts("peft", model_dir, base, run_dir, cfg)

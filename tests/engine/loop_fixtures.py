@@ -1,4 +1,4 @@
-"""A tiny trained run directory, built once per session, for the chat/evaluate/export/sweep tests.
+"""(Not a test module.) A tiny trained run directory, built once per session, for the chat/evaluate/export/sweep tests.
 
 It is a real run directory (run.toml, data/, events.jsonl, adapter/) made with the real engine
 pieces, trained for a few dozen optimizer steps in-process: a full `tuneui train` would spend most
@@ -76,8 +76,3 @@ def tiny_run() -> Path:
 def tiny_full_run() -> Path:
     return build_tiny_run("freeze")
 
-
-def test_the_tiny_run_is_a_complete_run_directory(tiny_run):
-    for name in ("run.toml", "events.jsonl", "data/val.parquet", "adapter/adapter_config.json",
-                 "adapter/adapter_model.safetensors", "adapter/tokenizer_config.json"):
-        assert (tiny_run / name).exists(), name

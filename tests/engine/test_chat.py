@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
+import sys
+from pathlib import Path
+
 import json
 import threading
 
 import pytest
-from test_chat_support import tiny_full_run, tiny_run  # noqa: F401 - session fixtures
+sys.path.insert(0, str(Path(__file__).parent))  # works whether or not tests/ is a package
+from loop_fixtures import tiny_full_run, tiny_run  # noqa: E402,F401 - session fixtures
 
 from tuneui.chat import ChatSession, GenerationSettings, Reply, save_example, validation_prompts
 from tuneui.errors import TuneuiError

@@ -1,0 +1,127 @@
+"""Export: adapter + model card, merged model; both load with plain transformers/peft and answer
+exactly like tuneui's chat (greedy, fixed prompt). Hub and GGUF give clear messages."""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+
+import pytest
+
+sys.path.insert(0, str(Path(__file__).parent))  # works whether or not tests/ is a package
+from loop_fixtures import tiny_full_run, tiny_run  # noqa: E402,F401 - session fixtures
+
+from tuneui.chat import ChatSession, GenerationSettings  # noqa: E402
+from tuneui.errors import TuneuiError  # noqa: E402
+from tuneui.export import export_run  # noqa: E402
+
+PROMPT = [{"role": "user", "content": "What is the last word of: big cat"}]
+N = 12
+
+
+def plain_greedy(model, tokenizer) -> str:
+    import torch
+
+    ids = tokenizer.apply_chat_template(PROMPT, add_generation_prompt=True, return_tensors="pt",
+                                        return_dict=True)
+    with torch.no_grad():
+        out = model.generate(**ids, max_new_tokens=N, do_sample=False)  # EOS from generation_config
+    return tokenizer.decode(out[0, ids["input_ids"].shape[1]:], skip_special_tokens=True).strip()
+
+
+@pytest.fixture(scope="module")
+def tuneui_answer(tiny_run) -> str:
+    return ChatSession.load(tiny_run).reply(PROMPT, settings=GenerationSettings(max_new_tokens=N)).text
+
+
+def test_adapter_export_loads_with_plain_peft_and_matches_chat(tiny_run, tuneui_answer, tmp_path, capsys):
+    from peft import PeftModel
+    from transformers import AutoModelForCausalLM, AutoTokenizer
+
+    from tuneui.cli import main
+
+    out = tmp_path / "adapter"
+    assert main(["export", str(tiny_run), "-o", str(out), "--json"]) == 0
+    result = json.loads(capsys.readouterr().out)
+    assert result["schema"] == 1 and result["kind"] == "adapter"
+    assert {"adapter_model.safetensors", "adapter_config.json", "README.md", "run.toml", "reproduce.sh",
+            "tokenizer.json"} <= set(result["files"])
+    assert not any(f.endswith((".bin", ".pt")) for f in result["files"])
+    assert any("GGUF" in n for n in result["notes"])
+    card = (out / "README.md").read_text()
+    for needle in ("base_model:", "library_name: peft", "| technique | lora |", "| lora_r | 8 |", "train split",
+                   "tuneui train run.toml"):
+        assert needle in card, needle
+    assert "tuneui train run.toml -o RUN_DIR" in (out / "reproduce.sh").read_text()
+    base_dir = json.loads((out / "adapter_config.json").read_text())["base_model_name_or_path"]
+    tok = AutoTokenizer.from_pretrained(out)
+    model = PeftModel.from_pretrained(AutoModelForCausalLM.from_pretrained(base_dir), out)
+    assert plain_greedy(model.eval(), tok) == tuneui_answer
+
+
+def test_merged_export_loads_with_plain_transformers_and_matches_chat(tiny_run, tuneui_answer, tmp_path):
+    from transformers import AutoModelForCausalLM, AutoTokenizer
+
+    out = tmp_path / "merged"
+    result = export_run(tiny_run, out, merge=True)
+    assert result.kind == "merged" and "model.safetensors" in result.files
+    assert not (out / "adapter_config.json").exists()
+    tok = AutoTokenizer.from_pretrained(out)
+    assert tok.chat_template and tok.eos_token == "<|im_end|>"
+    gen = json.loads((out / "generation_config.json").read_text())
+    assert gen["eos_token_id"] == tok.eos_token_id
+    model = AutoModelForCausalLM.from_pretrained(out)
+    assert plain_greedy(model.eval(), tok) == tuneui_answer
+    # the export chats on its own too; its run.toml still names the original base to compare with
+    merged = ChatSession.load(out)
+    assert merged.kind == "full" and merged.has_base and merged.run_dir is None
+
+
+def test_full_runs_export_the_model_and_say_merge_is_moot(tiny_full_run, tmp_path):
+    result = export_run(tiny_full_run, tmp_path / "full", merge=True)
+    assert result.kind == "full" and "model.safetensors" in result.files
+    assert any("nothing to merge" in n for n in result.notes)
+    assert "| freeze_trainable_layers | 1 |" in (tmp_path / "full" / "README.md").read_text()
+
+
+def test_refuses_a_non_empty_destination_and_leaves_it_alone(tiny_run, tmp_path):
+    out = tmp_path / "taken"
+    out.mkdir()
+    (out / "mine.txt").write_text("keep")
+    with pytest.raises(TuneuiError, match="not empty"):
+        export_run(tiny_run, out)
+    assert (out / "mine.txt").read_text() == "keep"
+
+
+def test_gguf_needs_the_converter_and_uses_it_when_present(tiny_run, tmp_path, monkeypatch):
+    monkeypatch.delenv("LLAMA_CPP_DIR", raising=False)
+    monkeypatch.setenv("PATH", str(tmp_path / "empty-path"))
+    with pytest.raises(TuneuiError, match="llama.cpp"):
+        export_run(tiny_run, tmp_path / "g1", gguf=True)
+    fake = tmp_path / "llama.cpp"
+    fake.mkdir()
+    # A stand-in converter with llama.cpp's command line: it must receive a merged model directory.
+    (fake / "convert_hf_to_gguf.py").write_text(
+        "import sys, pathlib\nsrc = pathlib.Path(sys.argv[1]); out = pathlib.Path(sys.argv[sys.argv.index('--outfile') + 1])\n"
+        "assert (src / 'model.safetensors').exists() and (src / 'config.json').exists()\n"
+        "out.write_bytes(b'GGUF')\n")
+    monkeypatch.setenv("LLAMA_CPP_DIR", str(fake))
+    result = export_run(tiny_run, tmp_path / "g2", gguf=True)
+    assert result.gguf == tmp_path / "g2" / "model.gguf" and result.gguf.read_bytes() == b"GGUF"
+    assert not list(tmp_path.glob(".merged.*"))  # the temporary merged model is gone
+
+
+def test_push_without_network_or_login_says_so_and_keeps_the_export(tiny_run, tmp_path, monkeypatch):
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    with pytest.raises(TuneuiError, match="offline") as info:
+        export_run(tiny_run, tmp_path / "p", push_to_hub="me/tiny")
+    assert (tmp_path / "p" / "adapter_model.safetensors").exists()
+    assert str(tmp_path / "p") in str(info.value)
+    from tuneui.export import push
+
+    monkeypatch.setenv("HF_HUB_OFFLINE", "0")
+    monkeypatch.setenv("HF_HOME", str(tmp_path / "hf"))  # no stored login
+    monkeypatch.delenv("HF_TOKEN", raising=False)
+    with pytest.raises(TuneuiError, match="hf auth login"):
+        push(tmp_path / "p", "me/tiny")

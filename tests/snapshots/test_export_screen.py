@@ -1,0 +1,81 @@
+"""Export screen: the form for a finished run, the result after exporting, the options reaching
+the engine, and errors shown inline."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).parent))  # works whether or not tests/ is a package
+from loop_fakes import loop_services  # noqa: E402
+from fakes import settle  # noqa: E402
+from textual.widgets import Checkbox, Input, Static  # noqa: E402
+
+from screens.app import TuneApp  # noqa: E402
+from screens.state import WizardState  # noqa: E402
+
+RUN = Path("/runs/demo-run")
+SIZE = (100, 30)
+
+
+def export_app(tmp_path, **kwargs) -> TuneApp:
+    app = TuneApp(loop_services(tmp_path, **kwargs), first_run=False, state=WizardState(run_dir=RUN))
+    app.notify = lambda *args, **kw: None
+    return app
+
+
+def at_export(before=None):
+    async def run_before(pilot):
+        await settle(pilot)
+        pilot.app.go_to("export")
+        await settle(pilot)
+        if before:
+            await before(pilot)
+            await settle(pilot)
+        pilot.app.screen.set_focus(None)
+        await pilot.pause()
+
+    return run_before
+
+
+async def press_export(pilot):
+    pilot.app.screen.query_one("#merge", Checkbox).value = True
+    await pilot.click("#do-export")
+
+
+def test_snapshot_export_form(tmp_path, snap_compare):
+    assert snap_compare(export_app(tmp_path), terminal_size=SIZE, run_before=at_export())
+
+
+def test_snapshot_export_done(tmp_path, snap_compare):
+    assert snap_compare(export_app(tmp_path), terminal_size=SIZE, run_before=at_export(press_export))
+
+
+async def test_options_reach_the_engine_and_gguf_is_explained(tmp_path):
+    services = loop_services(tmp_path)
+    app = TuneApp(services, first_run=False, state=WizardState(run_dir=RUN))
+    async with app.run_test(size=SIZE) as pilot:
+        await at_export()(pilot)
+        assert app.screen.query_one("#export-dir", Input).value == "/runs/demo-run-export"
+        assert app.screen.query_one("#gguf", Checkbox).disabled
+        assert "LLAMA_CPP_DIR" in str(app.screen.query_one("#gguf-note", Static).render())
+        app.screen.query_one("#hub-repo", Input).value = "me/zorbish"
+        await press_export(pilot)
+        await settle(pilot)
+        (run, out, kwargs), = services.extras["_exports"]
+        assert (run, out) == (RUN, Path("/runs/demo-run-export"))
+        assert kwargs == {"merge": True, "gguf": False, "push_to_hub": "me/zorbish"}
+        assert "Exported the merged model" in str(app.screen.query_one("#export-result", Static).render())
+
+
+async def test_export_errors_are_shown_and_the_button_comes_back(tmp_path):
+    from tuneui.errors import TuneuiError
+
+    def fail(run, out, **kw):
+        raise TuneuiError(f"{out}: already exists and is not empty")
+
+    app = TuneApp(loop_services(tmp_path, export_run=fail), first_run=False, state=WizardState(run_dir=RUN))
+    async with app.run_test(size=SIZE) as pilot:
+        await at_export(press_export)(pilot)
+        assert "not empty" in str(app.screen.query_one("#nav-status", Static).render())
+        assert not app.screen.query_one("#do-export").disabled
