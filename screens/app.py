@@ -122,6 +122,16 @@ class TuneApp(App[int]):
             return
         self.push_screen(SettingsScreen())
 
+    def action_open_sweep(self) -> None:
+        from screens.sweep import SweepScreen
+
+        self.push_screen(SweepScreen(self.state.config))
+
+    def action_open_evaluate(self) -> None:
+        from screens.evaluate import EvaluateScreen
+
+        self.push_screen(EvaluateScreen(self.state.run_dir))
+
     def action_help(self) -> None:
         from screens.help import HelpScreen
 
@@ -136,6 +146,10 @@ class TuneApp(App[int]):
         yield SystemCommand("Light / dark theme", "Toggle between the light and dark theme",
                             self.action_toggle_dark)
         yield SystemCommand("Preferences", "User settings (defaults, paths)", self.action_open_settings_panel)
+        yield SystemCommand("Hyperparameter sweep", "Short trials of learning rate / LoRA rank, ranked by "
+                            "validation loss", self.action_open_sweep)
+        yield SystemCommand("Evaluation report", "Base vs tuned, forgetting probe, and past runs compared",
+                            self.action_open_evaluate)
         try:
             from screens.first_run import FirstRunScreen
         except ImportError:
