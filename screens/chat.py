@@ -310,12 +310,13 @@ class ChatScreen(StepScreen):
 SCREEN = ChatScreen
 
 
-def run_chat_app(path: str | Path, settings: Any = None) -> int:
-    """`tuneui chat PATH`: the wizard opened straight on the Chat step for that run or adapter."""
+def chat_app(path: str | Path, settings: Any = None, services: Any = None) -> Any:
+    """The wizard opened straight on the Chat step for a run or adapter folder (`tuneui chat PATH`)."""
     from screens.app import TuneApp
 
     class ChatApp(TuneApp):
-        def on_mount(self) -> None:
+        def on_mount(self, event) -> None:
+            event.prevent_default()  # Textual would run TuneApp.on_mount too, which opens Welcome
             self._apply_user_settings()
             self.state.run_dir = Path(path)
             self.switch_mode("chat")
@@ -327,6 +328,10 @@ def run_chat_app(path: str | Path, settings: Any = None) -> int:
                                     ("#max-tokens", settings.max_new_tokens)):
                 self.screen.query_one(selector, Input).value = str(value)
 
-    app = ChatApp(first_run=False)
+    return ChatApp(services, first_run=False)
+
+
+def run_chat_app(path: str | Path, settings: Any = None) -> int:
+    app = chat_app(path, settings)
     app.run()
     return int(app.return_code or 0)

@@ -160,3 +160,17 @@ async def test_opening_a_broken_folder_shows_the_error(tmp_path):
         await settle(pilot)
         assert "no such run" in str(app.screen.query_one("#nav-status", Static).render())
         assert app.screen.query_one("#send").disabled
+
+
+async def test_tuneui_chat_opens_the_chat_step_with_the_given_settings(tmp_path):
+    from screens.chat import chat_app
+    from tuneui.chat import GenerationSettings
+
+    chat = FakeChat(run_dir=RUN)
+    app = chat_app(RUN, GenerationSettings(temperature=0.5, top_p=0.9, max_new_tokens=32),
+                   services=loop_services(tmp_path, chat))
+    async with app.run_test(size=SIZE) as pilot:
+        await wait_for(pilot, lambda: app.current_mode == "chat" and app.screen.session is not None)
+        await settle(pilot)
+        assert app.screen.query_one("#temperature", Input).value == "0.5"
+        assert app.screen.query_one("#max-tokens", Input).value == "32"
