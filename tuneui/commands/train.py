@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 
 from tuneui.errors import TuneuiError
@@ -27,9 +28,20 @@ def run_train(args: argparse.Namespace) -> int:
     except TuneuiError as exc:
         print(f"tuneui: error: {exc}", file=sys.stderr)
         return exc.exit_code
-    print(f"tuneui: run directory {run_dir}", file=sys.stderr)
+    if args.print_launch:
+        from tuneui.training.launch_plans import default_run_toml, render
+
+        if args.gpus < 1 or args.nodes < 1:
+            print("tuneui: error: --gpus and --nodes must be at least 1", file=sys.stderr)
+            return 2
+        print(render(cfg, default_run_toml(args.target), gpus=args.gpus, nodes=args.nodes), end="")
+        return 0
+    main = os.environ.get("RANK", "0") == "0"
+    if main:
+        print(f"tuneui: run directory {run_dir}", file=sys.stderr)
     code = run_training(cfg, run_dir, resume=args.resume)
-    _print_outcome(run_dir, code)
+    if main:
+        _print_outcome(run_dir, code)
     return code
 
 

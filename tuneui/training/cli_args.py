@@ -17,6 +17,11 @@ def add_train_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("-o", "--output", metavar="RUN_DIR", help="run directory (default: <data dir>/runs/<name>)")
     p.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE",
                    help="override a RunConfig field, e.g. --set max_steps=40 (repeatable)")
+    p.add_argument("--print-launch", action="store_true",
+                   help="print the accelerate config, launch command and Slurm script for multi-GPU/multi-node "
+                        "runs of this config, and exit")
+    p.add_argument("--gpus", type=int, default=8, metavar="N", help="GPUs per node for --print-launch (default 8)")
+    p.add_argument("--nodes", type=int, default=1, metavar="N", help="nodes for --print-launch (default 1)")
 
 
 def demo_config() -> RunConfig:

@@ -248,8 +248,7 @@ def run_training(cfg: RunConfig, run_dir: str | Path, *, resume: bool = False) -
     run_dir.mkdir(parents=True, exist_ok=True)
     run = TrainingRun(cfg, run_dir, resume=resume)
     if run.is_main:
-        if not resume:
-            cfg.save(run_dir / "run.toml")
+        cfg.save(run_dir / "run.toml")  # on resume too: --set overrides (e.g. more steps) are part of the run
         atomic_write_text(run_dir / PID_FILE, str(os.getpid()))
     run.stop.install()
     try:
