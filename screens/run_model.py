@@ -45,6 +45,7 @@ class RunProgress:
         if kind == "started":
             self.info = event
             self.status = "running"
+            self.final = {}  # a resumed run: the earlier `stopped` no longer describes it
             self.start_time = t
             self.total_steps = event.get("total_steps") or self.total_steps
             self.step = step

@@ -17,12 +17,15 @@ from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal, Vertical
 from textual.message import Message
-from textual.widgets import Button, DataTable, Label, ProgressBar, RichLog, Static
+from textual.widgets import Button, DataTable, Label, ProgressBar, Static
 
 from screens.base import StepScreen
 from screens.run_model import RunProgress
 from screens.views import fmt_duration
 from screens.widgets.plots import LossPlot
+
+
+LOG_LINES = 8
 
 
 class TrainScreen(StepScreen):
@@ -61,7 +64,7 @@ class TrainScreen(StepScreen):
             yield Static("", id="eta")
         with Vertical(classes="panel", id="log-box"):
             yield Label("Log", classes="panel-title")
-            yield RichLog(id="log", max_lines=200, wrap=False, markup=False)
+            yield Static("", id="log", markup=False)
         with Horizontal(classes="button-row"):
             yield Button("Stop (saves a checkpoint)", id="stop", variant="error", disabled=True)
             yield Button("Resume", id="resume", disabled=True)
@@ -92,7 +95,6 @@ class TrainScreen(StepScreen):
         self.progress = RunProgress()
         self._warnings_seen = 0
         self.state.run_dir = run_dir
-        self.query_one("#log", RichLog).clear()
         self.query_one("#warnings", Static).display = False
         self._render_all()
 
@@ -158,17 +160,19 @@ class TrainScreen(StepScreen):
 
     @work(thread=True, exclusive=True, group="follow")
     def follow(self, run_dir: Path, handle: Any, stop: threading.Event) -> None:
-        """Post new events until a terminal one arrives or the process is gone."""
+        """Post new events until the process is gone (or, with no process to watch, until the stream
+        ends with a terminal event). A resumed run appends to the same file after its old `stopped`
+        event, so a terminal event alone does not end the watch while the process lives."""
         follower = self.services.follow(run_dir)
         interval = self.services.poll_interval
         while not stop.is_set():
             events = follower.poll()
             if events:
                 self.post_message(self.EventsArrived(events))
-                if any(e.get("type") in ("finished", "failed", "stopped") for e in events):
+            if handle is None:
+                if events and events[-1].get("type") in ("finished", "failed", "stopped"):
                     return
-            code = handle.poll() if handle is not None else None
-            if handle is not None and code is not None:
+            elif (code := handle.poll()) is not None:
                 tail = follower.poll()  # the last lines written just before the exit
                 if tail:
                     self.post_message(self.EventsArrived(tail))
@@ -181,16 +185,14 @@ class TrainScreen(StepScreen):
     def _events(self, message: EventsArrived) -> None:
         for event in message.events:
             self.progress.add(event)
-        log = self.query_one("#log", RichLog)
-        shown = len(self.progress.log) - len(message.events)
-        for line in self.progress.log[max(0, shown):]:
-            log.write(line)
         self._render_all()
         for w in self.progress.warnings[self._warnings_seen:]:
             self.notify(f"{w.get('reason', '')}\n{w.get('advice', '')}".strip(), title="Training warning",
                         severity="warning", timeout=12)
         self._warnings_seen = len(self.progress.warnings)
         final = self.progress.final
+        if self.progress.done:
+            self.set_status("")
         if final.get("type") == "failed":
             self.notify(f"{final.get('reason', 'the run failed')}\n{final.get('advice', '')}".strip(),
                         title="Training failed", severity="error", timeout=20)
@@ -205,7 +207,7 @@ class TrainScreen(StepScreen):
             if message.code not in (0, 130):
                 self.progress.final = {"type": "failed", "reason": f"the training process exited with code "
                                        f"{message.code} without saying why; see the log in {self.state.run_dir}"}
-                self.query_one("#log", RichLog).write(self.progress.final["reason"])
+                self.progress.log.append(self.progress.final["reason"])
             self._render_all()
 
     def _render_all(self) -> None:
@@ -220,7 +222,12 @@ class TrainScreen(StepScreen):
         self.query_one("#eta", Static).update(
             f"step {p.step}/{p.total_steps or '?'}" + (f" · ETA {fmt_duration(eta)}" if eta is not None else ""))
         self._render_warnings()
+        self._render_log()
         self._render_buttons()
+
+    def _render_log(self) -> None:
+        # The newest lines, newest last; a Static (not a scrolling log) so it always shows the end.
+        self.query_one("#log", Static).update("\n".join(self.progress.log[-LOG_LINES:]) or "(no events yet)")
 
     def _tick(self) -> None:
         """Once a second while running: the elapsed time moves between events."""
@@ -232,7 +239,7 @@ class TrainScreen(StepScreen):
         rows = self.progress.stats_rows(self.services.clock())
         if table.row_count == len(rows):
             for i, (_, v) in enumerate(rows):
-                table.update_cell_at((i, 1), v)
+                table.update_cell_at((i, 1), v, update_width=True)
         else:
             table.clear()
             for k, v in rows:

@@ -29,6 +29,9 @@ def at(step: str, *, before=None):
             await before(pilot)
             await settle(pilot)
         pilot.app.screen.set_focus(None)  # no blinking cursor in the picture
-        await pilot.pause()
+        # Logs scroll to their end after a refresh: let that happen before the picture is taken.
+        for _ in range(3):
+            await pilot.wait_for_scheduled_animations()
+            await pilot.pause()
 
     return run_before

@@ -175,11 +175,19 @@ class FakeRunner:
             ev = dict(ev)
             writer.emit(ev.pop("type"), ev.pop("step", 0), **ev)
         handle = FakeHandle(run_dir)
+        last = self.script[-1]["type"] if self.script else None
+        handle.code = {"finished": 0, "failed": 1, "stopped": 130}.get(last)  # the "process" has exited
         self.handles.append(handle)
         return handle
 
     def attach(self, run_dir: Path) -> FakeHandle:
-        return FakeHandle(run_dir)
+        from tuneui.training.events import read_events
+
+        handle = FakeHandle(run_dir)
+        events = read_events(run_dir)
+        last = events[-1]["type"] if events else None
+        handle.code = {"finished": 0, "failed": 1, "stopped": 130}.get(last)
+        return handle
 
 
 def make_services(tmp_path: Path, *, gpu_gib: float | None = 24, runs: list | None = None,

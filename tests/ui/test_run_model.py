@@ -45,3 +45,4 @@ def test_stopped_then_resumed():
     assert p.status == "stopped"
     p.add({"type": "started", "time": 2e9 + 5, "step": 10, "total_steps": 30, "resumed_from": "/c"})
     assert p.status == "running" and p.step == 10 and "resumed from /c" in p.log[-1]
+    assert not p.done and p.final == {}

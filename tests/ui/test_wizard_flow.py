@@ -204,6 +204,10 @@ async def test_stop_then_resume(tmp_path):
         config, run_dir, resume = runner.started[1]
         assert resume is True and run_dir == runner.started[0][1]
         assert config.name == app.state.config.name
+        # the resumed process appends after the old `stopped` event: the screen keeps following it
+        EventWriter(run_dir).emit("step", 4, loss=0.5, lr=1e-4)
+        await wait_for(pilot, lambda: screen.progress.step == 4)
+        assert screen.progress.status == "running" and screen.progress.loss[-1] == (4, 0.5)
 
 
 async def test_open_a_run_from_welcome(tmp_path):
