@@ -17,11 +17,11 @@ from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal, Vertical
 from textual.message import Message
-from textual.widgets import Button, DataTable, Label, ProgressBar, Static
+from textual.widgets import Button, Label, ProgressBar, Static
 
 from screens.base import StepScreen
 from screens.run_model import RunProgress
-from screens.views import fmt_duration
+from screens.views import fmt_duration, fmt_float
 from screens.widgets.plots import LossPlot
 
 
@@ -58,7 +58,7 @@ class TrainScreen(StepScreen):
         yield Static("", id="warnings")
         with Horizontal(id="run-top"):
             yield LossPlot(id="loss-plot")
-            yield DataTable(id="run-stats", show_header=False, cursor_type="none")
+            yield Static("", id="run-stats", markup=False)
         with Horizontal(id="progress-row"):
             yield ProgressBar(total=100, show_eta=False, id="progress")
             yield Static("", id="eta")
@@ -70,7 +70,6 @@ class TrainScreen(StepScreen):
             yield Button("Resume", id="resume", disabled=True)
 
     def on_mount(self) -> None:
-        self.query_one("#run-stats", DataTable).add_columns("what", "value")
         self.set_interval(1.0, self._tick)
         self.query_one("#warnings", Static).display = False
         self._render_all()
@@ -235,15 +234,8 @@ class TrainScreen(StepScreen):
             self._render_stats()
 
     def _render_stats(self) -> None:
-        table = self.query_one("#run-stats", DataTable)
         rows = self.progress.stats_rows(self.services.clock())
-        if table.row_count == len(rows):
-            for i, (_, v) in enumerate(rows):
-                table.update_cell_at((i, 1), v, update_width=True)
-        else:
-            table.clear()
-            for k, v in rows:
-                table.add_row(k, v)
+        self.query_one("#run-stats", Static).update("\n".join(f"{k:<14}{v}" for k, v in rows))
 
     def _render_title(self) -> None:
         p = self.progress
@@ -272,8 +264,9 @@ class TrainScreen(StepScreen):
             lines.append("■ Stopped" + (f"; checkpoint saved in {escape(str(ck))}" if ck else "")
                          + ". Resume (Ctrl+R) continues from it.")
         elif p.final.get("type") == "finished":
-            lines.append(f"✓ Finished: train loss {p.final.get('train_loss', '?')}, eval loss "
-                         f"{p.final.get('eval_loss', '?')}. Adapter: {escape(str(p.final.get('adapter_path', '')))}")
+            lines.append(f"✓ Finished: train loss {fmt_float(p.final.get('train_loss'))}, eval loss "
+                         f"{fmt_float(p.final.get('eval_loss'))}. Adapter: "
+                         f"{escape(str(p.final.get('adapter_path', '')))}")
         box.update("\n".join(lines))
         box.display = bool(lines)
         box.set_class(p.final.get("type") == "failed" or bool(p.warnings), "alert")
