@@ -46,7 +46,7 @@ def build_tiny_run(technique: str = "lora") -> Path:
     # would leave an adapter that barely changes the output. Start B random so tuned != base.
     for name, p in model.named_parameters():
         if "lora_B" in name:
-            torch.nn.init.normal_(p, std=0.05)
+            torch.nn.init.normal_(p, std=0.3)
     examples, _ = encode_all(tok, train, cfg.max_seq_length)
     batch = PaddingCollator(tok.pad_token_id)(examples)
     opt = torch.optim.AdamW([p for p in model.parameters() if p.requires_grad], lr=cfg.learning_rate)
