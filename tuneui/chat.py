@@ -140,11 +140,17 @@ class ChatSession:
 
         worker = threading.Thread(target=run, name="tuneui-generate", daemon=True)
         worker.start()
-        for piece in streamer:
-            reply.text += piece
-            if piece:
-                yield piece
-        worker.join()
+        try:
+            for piece in streamer:
+                reply.text += piece
+                if piece:
+                    yield piece
+        finally:
+            # A consumer that stops iterating early must not leave generation running (and the
+            # model lock held) until max_new_tokens: stop after the current token.
+            if worker.is_alive() and "error" not in result:
+                stop.set()
+            worker.join()
         if "error" in result:
             raise result["error"]
         reply.tokens = result.get("tokens", 0)

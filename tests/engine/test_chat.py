@@ -117,3 +117,12 @@ def test_cli_names_a_missing_directory(tmp_path, capsys):
     assert main(["chat", str(tmp_path / "nope"), "--prompt", "hi"]) == 2
     err = capsys.readouterr().err
     assert "nope: no such run or adapter directory" in err and "Traceback" not in err
+
+
+def test_abandoning_a_stream_stops_generation_and_frees_the_model(session):
+    stream = session.stream(PROMPT, settings=GenerationSettings(max_new_tokens=500))
+    next(stream)
+    stream.close()  # the consumer went away after one piece
+    assert session._lock.acquire(timeout=30)
+    session._lock.release()
+    assert session.reply(PROMPT, settings=GREEDY).tokens >= 1  # still usable
