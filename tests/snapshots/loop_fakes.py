@@ -105,3 +105,19 @@ def loop_services(tmp_path: Path, chat: FakeChat | None = None, report: dict | N
     services.extras["_saved"] = saved
     services.extras["_exports"] = exports
     return services
+
+
+RUN = Path("/runs/demo-run")
+SIZE = (100, 30)
+
+
+def loop_app(tmp_path: Path, *, quiet: bool = True, **kwargs):
+    """The wizard with these fakes and RUN as the current run; `quiet` drops toasts (they carry
+    per-run ids, which would make pictures flaky; what they say is also on screen)."""
+    from screens.app import TuneApp
+    from screens.state import WizardState
+
+    app = TuneApp(loop_services(tmp_path, **kwargs), first_run=False, state=WizardState(run_dir=RUN))
+    if quiet:
+        app.notify = lambda *args, **kw: None
+    return app

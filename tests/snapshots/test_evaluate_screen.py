@@ -7,22 +7,17 @@ import sys
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).parent))  # works whether or not tests/ is a package
-from loop_fakes import REPORT, loop_services  # noqa: E402
+from loop_fakes import REPORT, RUN, SIZE, loop_app  # noqa: E402
 from fakes import settle  # noqa: E402
 from textual.widgets import DataTable, Static, TabbedContent  # noqa: E402
 
 from screens.app import TuneApp  # noqa: E402
 from screens.evaluate import EvaluateScreen, headline, metric_rows  # noqa: E402
-from screens.state import WizardState  # noqa: E402
 
-RUN = Path("/runs/demo-run")
-SIZE = (100, 30)
 
 
 def eval_app(tmp_path, **kwargs) -> TuneApp:
-    app = TuneApp(loop_services(tmp_path, **kwargs), first_run=False, state=WizardState(run_dir=RUN))
-    app.notify = lambda *args, **kw: None
-    return app
+    return loop_app(tmp_path, **kwargs)
 
 
 def opened(tab: str | None = None):

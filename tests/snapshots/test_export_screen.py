@@ -7,21 +7,16 @@ import sys
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).parent))  # works whether or not tests/ is a package
-from loop_fakes import loop_services  # noqa: E402
+from loop_fakes import RUN, SIZE, loop_app  # noqa: E402
 from fakes import settle  # noqa: E402
 from textual.widgets import Checkbox, Input, Static  # noqa: E402
 
 from screens.app import TuneApp  # noqa: E402
-from screens.state import WizardState  # noqa: E402
 
-RUN = Path("/runs/demo-run")
-SIZE = (100, 30)
 
 
 def export_app(tmp_path, **kwargs) -> TuneApp:
-    app = TuneApp(loop_services(tmp_path, **kwargs), first_run=False, state=WizardState(run_dir=RUN))
-    app.notify = lambda *args, **kw: None
-    return app
+    return loop_app(tmp_path, **kwargs)
 
 
 def at_export(before=None):
@@ -52,8 +47,8 @@ def test_snapshot_export_done(tmp_path, snap_compare):
 
 
 async def test_options_reach_the_engine_and_gguf_is_explained(tmp_path):
-    services = loop_services(tmp_path)
-    app = TuneApp(services, first_run=False, state=WizardState(run_dir=RUN))
+    app = loop_app(tmp_path, quiet=False)
+    services = app.services
     async with app.run_test(size=SIZE) as pilot:
         await at_export()(pilot)
         assert app.screen.query_one("#export-dir", Input).value == "/runs/demo-run-export"
@@ -74,7 +69,7 @@ async def test_export_errors_are_shown_and_the_button_comes_back(tmp_path):
     def fail(run, out, **kw):
         raise TuneuiError(f"{out}: already exists and is not empty")
 
-    app = TuneApp(loop_services(tmp_path, export_run=fail), first_run=False, state=WizardState(run_dir=RUN))
+    app = loop_app(tmp_path, quiet=False, export_run=fail)
     async with app.run_test(size=SIZE) as pilot:
         await at_export(press_export)(pilot)
         assert "not empty" in str(app.screen.query_one("#nav-status", Static).render())
