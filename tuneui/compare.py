@@ -71,8 +71,9 @@ def run_row(run_dir: str | Path) -> RunRow:
             row.seconds = round(end["time"] - started["time"], 1)
         row.train_loss = _num(end.get("train_loss"))
         row.val_loss = _num(end.get("eval_loss"))
-    if row.train_loss is None and row.curve:
-        row.train_loss = row.curve[-1][1]
+    if row.curve:  # a run still going (or killed) shows where it got to
+        row.steps = row.steps if row.steps is not None else row.curve[-1][0]
+        row.train_loss = row.train_loss if row.train_loss is not None else row.curve[-1][1]
     try:
         report = json.loads((run_dir / "report.json").read_text(encoding="utf-8"))
     except (OSError, ValueError):

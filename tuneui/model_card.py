@@ -36,10 +36,11 @@ def model_card(art, kind: str, report: dict | None, data: dict | None) -> str:
     base = art.base_model or "unknown"
     what = {"adapter": "a LoRA adapter (PEFT, safetensors)", "merged": "a merged model (base + LoRA adapter)",
             "full": "a fine-tuned model (full weights)"}[kind]
+    shown_base = "the tuneui offline demo model" if base == "demo" else f"`{base}`"
     lines = ["---", f"base_model: {base}" if base != "demo" else "base_model: tuneui-demo",
              "library_name: " + ("peft" if kind == "adapter" else "transformers"),
              "tags:", "- tuneui", "- fine-tuned", "---", "",
-             f"# {art.name}", "", f"This is {what} of `{base}`, fine-tuned with tuneui.", ""]
+             f"# {art.name}", "", f"This is {what} of {shown_base}, fine-tuned with tuneui.", ""]
     if kind == "adapter":
         lines += ["```python", "from peft import AutoPeftModelForCausalLM", "from transformers import AutoTokenizer",
                   "", 'model = AutoPeftModelForCausalLM.from_pretrained("THIS_FOLDER")',
