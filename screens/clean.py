@@ -138,11 +138,15 @@ class CleanScreen(StepScreen):
             self.state.clean_options["pii"] = event.value
             self.run_clean()
 
-    @work(thread=True, exclusive=True, group="clean")
     def run_clean(self) -> None:
+        # Status first, on the UI thread: a worker that starts late must not overwrite a newer message.
+        self.set_status(f"cleaning {len(getattr(self.state.load_result, 'conversations', []) or [])} examples…")
+        self._run_clean()
+
+    @work(thread=True, exclusive=True, group="clean")
+    def _run_clean(self) -> None:
         load = self.state.load_result
         convs = list(getattr(load, "conversations", []) or [])
-        self.deliver(self.set_status, f"cleaning {len(convs)} examples…")
         try:
             result = self.services.clean(convs, dict(self.state.clean_options))
         except Exception as exc:

@@ -137,9 +137,12 @@ class DatasetScreen(StepScreen):
             return
         self.load(Path(path).expanduser(), str(self.query_one("#format", Select).value), columns)
 
-    @work(thread=True, exclusive=True, group="load")
     def load(self, path: Path, fmt: str, columns: dict) -> None:
-        self.deliver(self.set_status, f"reading {path.name}…")
+        self.set_status(f"reading {path.name}…")
+        self._load(path, fmt, columns)
+
+    @work(thread=True, exclusive=True, group="load")
+    def _load(self, path: Path, fmt: str, columns: dict) -> None:
         try:
             result = self.services.load_dataset(path, fmt, columns)
         except Exception as exc:

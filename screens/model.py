@@ -128,9 +128,12 @@ class ModelScreen(StepScreen):
         self.app.push_screen(FilePicker(Path(current) if current else Path.home(), dirs_only=True,
                                         title="Choose a model directory (it holds config.json)"), chosen)
 
-    @work(thread=True, exclusive=True, group="inspect")
     def inspect(self, model: str) -> None:
-        self.deliver(self.set_status, f"reading {model}…")
+        self.set_status(f"reading {model}…")
+        self._inspect(model)
+
+    @work(thread=True, exclusive=True, group="inspect")
+    def _inspect(self, model: str) -> None:
         try:
             info = self.services.inspect_model(model)
             files = model_files(model) if model != "demo" else {}

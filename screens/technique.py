@@ -124,9 +124,12 @@ class TechniqueScreen(StepScreen):
             self.state.technique_overridden = False
             self.refresh_from_state()
 
-    @work(thread=True, exclusive=True, group="recommend")
     def compute(self) -> None:
-        self.deliver(self.set_status, "estimating memory for every option…")
+        self.set_status("estimating memory for every option…")
+        self._compute()
+
+    @work(thread=True, exclusive=True, group="recommend")
+    def _compute(self) -> None:
         stats = dataset_stats(self.state)
         try:
             # Reached from the palette, earlier steps may not have run yet: fill in what they would have.
