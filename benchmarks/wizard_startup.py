@@ -27,8 +27,11 @@ t0 = float(sys.argv[1])
 from screens.app import TuneApp
 out = {}
 
+HEAVY = ("torch", "transformers", "peft", "datasets", "bitsandbytes")
+
 async def pilot(p):
     out["first_screen"] = time.time() - t0
+    out["heavy_first"] = [m for m in HEAVY if m in sys.modules]
     while not p.app.state.hardware:
         await p.pause(0.01)
     out["hardware_shown"] = time.time() - t0
@@ -36,8 +39,8 @@ async def pilot(p):
 
 app = TuneApp(first_run=False)
 app.run(headless=True, auto_pilot=pilot, size=(100, 30))
-heavy = [m for m in ("torch", "transformers", "peft", "datasets", "bitsandbytes") if m in sys.modules]
-print(out["first_screen"], out["hardware_shown"], ",".join(heavy))
+heavy = [m for m in HEAVY if m in sys.modules]
+print(out["first_screen"], out["hardware_shown"], ",".join(out["heavy_first"]) or "-", ",".join(heavy) or "-")
 """
 
 
@@ -46,25 +49,28 @@ def main() -> None:
     parser.add_argument("--runs", type=int, default=5)
     args = parser.parse_args()
     env = {**os.environ, "TUNEUI_HOME": tempfile.mkdtemp(prefix="tuneui-bench-")}
-    imports, firsts, hws, heavy = [], [], [], set()
+    imports, firsts, hws, heavy_first, heavy_probe = [], [], [], set(), set()
     for _ in range(args.runs):
         out = subprocess.run([sys.executable, "-c", IMPORT], capture_output=True, text=True, check=True, env=env)
         imports.append(float(out.stdout))
         out = subprocess.run([sys.executable, "-c", FIRST_SCREEN, repr(time.time())], capture_output=True,
                              text=True, check=True, env=env)
-        first, hw, mods = out.stdout.split()[:2] + [(out.stdout.split() + [""])[2]]
+        first, hw, at_first, after_probe = out.stdout.split()[:4]
         firsts.append(float(first))
         hws.append(float(hw))
-        heavy.update(filter(None, mods.split(",")))
+        heavy_first.update(m for m in at_first.split(",") if m != "-")
+        heavy_probe.update(m for m in after_probe.split(",") if m != "-")
     res = {"import_screens_app_s": round(statistics.median(imports), 3),
            "first_screen_s": round(statistics.median(firsts), 3),
            "hardware_shown_s": round(statistics.median(hws), 3),
-           "heavy_modules_at_first_screen": sorted(heavy)}
+           "heavy_modules_at_first_screen": sorted(heavy_first),
+           "heavy_modules_after_probe": sorted(heavy_probe)}
     print(f"{'what':34} {'median s':>9}   (of {args.runs} fresh processes)")
     print(f"{'import screens.app':34} {res['import_screens_app_s']:9.3f}")
     print(f"{'process start -> first screen':34} {res['first_screen_s']:9.3f}")
     print(f"{'process start -> hardware shown':34} {res['hardware_shown_s']:9.3f}")
-    print(f"heavy modules loaded by then: {', '.join(res['heavy_modules_at_first_screen']) or 'none'}")
+    print(f"heavy modules at the first screen: {', '.join(res['heavy_modules_at_first_screen']) or 'none'}; "
+          f"after the hardware probe (a worker): {', '.join(res['heavy_modules_after_probe']) or 'none'}")
     print(json.dumps(res))
 
 
