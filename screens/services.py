@@ -96,7 +96,6 @@ def _token_insight(conversations: list, config: Any) -> dict:
 
 
 def _recommend(model_info: Any, hardware: Any, seq_len: int | None, dataset_stats: Any) -> Any:
-    _import_heavy()
     from tuneui.recommend import recommend
 
     return recommend(model_info, hardware, seq_len=seq_len, dataset_stats=dataset_stats)
