@@ -104,3 +104,10 @@ def test_cli_evaluate_errors_are_one_line(tiny_run, tmp_path, capsys):
     with pytest.raises(TuneuiError, match="needs a run directory"):
         evaluate_run(bare)
 
+
+
+def test_a_base_at_chance_gets_the_specialisation_caveat():
+    v = forgetting_verdict(1000.0, 2500.0, vocab_size=1024)
+    assert v["level"] == "noticeable" and v["base_at_chance"]
+    assert "no better than chance" in v["verdict"] and "specialised" in v["verdict"]
+    assert "chance" not in forgetting_verdict(20.0, 100.0, vocab_size=32000)["verdict"]
