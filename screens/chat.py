@@ -22,7 +22,7 @@ from screens.base import StepScreen
 from screens.loop_services import service
 
 SIDES = ("tuned", "base")
-KEYS_HELP = ("Enter send · ctrl+x stop · ctrl+g next validation prompt · ctrl+b side by side on/off · "
+KEYS_HELP = ("Enter send · ctrl+x stop · ctrl+g next validation prompt · ctrl+o side by side on/off · "
              "ctrl+k keep as training example · ctrl+l clear · ctrl+e evaluation report")
 
 
@@ -43,7 +43,8 @@ class ChatScreen(StepScreen):
     BINDINGS = [
         Binding("ctrl+x", "stop", "Stop", priority=True),
         Binding("ctrl+g", "validation_prompt", "Val prompt", priority=True),
-        Binding("ctrl+b", "toggle_side", "Side by side", priority=True),
+        # ctrl+b is tmux's prefix key, so it would never reach the app inside tmux.
+        Binding("ctrl+o", "toggle_side", "Side by side", priority=True),
         Binding("ctrl+k", "keep", "Keep example", priority=True),
         Binding("ctrl+l", "clear", "Clear", priority=True),
         Binding("ctrl+e", "evaluate", "Evaluation", priority=True),

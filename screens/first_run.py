@@ -88,6 +88,8 @@ class FirstRunScreen(ModalScreen[bool]):
                 yield Button("Continue", id="continue", variant="primary")
 
     def on_mount(self) -> None:
+        # Enter continues, like every other step of the wizard.
+        self.query_one("#continue", Button).focus()
         self.action_recheck()
 
     @on(Button.Pressed, "#recheck")

@@ -61,4 +61,7 @@ def _print_outcome(run_dir, code: int) -> None:
 
         print(f"{tm['name']} on {tm.get('n', 0)} held-out examples: base {pct(tm['base'])} -> tuned {pct(tm['tuned'])}")
         print(f"eval loss: base {num(el['base'])} -> tuned {num(el['tuned'])}")
+        verdict = (report.get("forgetting") or {}).get("verdict")
+        if verdict:
+            print(f"forgetting probe: {verdict}")
         print(f"adapter: {run_dir / 'adapter'}")

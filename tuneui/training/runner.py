@@ -291,4 +291,4 @@ def run_training(cfg: RunConfig, run_dir: str | Path, *, resume: bool = False) -
 
 
 def report_summary(report: dict) -> dict:
-    return {k: report[k] for k in ("task_metric", "eval_loss", "perplexity", "token_f1") if k in report}
+    return {k: report[k] for k in ("task_metric", "eval_loss", "perplexity", "token_f1", "forgetting") if k in report}
