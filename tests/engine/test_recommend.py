@@ -163,3 +163,14 @@ def test_reads_the_data_inspect_json_object():
     assert rec.max_seq_length == 896 and rec.time["tokens_per_epoch"] == 1_680_000 and rec.rag_advice is None
     words_only = {k: v for k, v in inspect.items() if k != "tokens"}
     assert recommend(MODELS["0.5B"], parse_gpus("1x24GiB"), dataset_stats=words_only).max_seq_length == 896
+
+
+def test_demo_model_gets_full_fine_tuning_even_on_small_data():
+    """The small-data LoRA preference protects pretrained knowledge; the random demo base has none."""
+    from tuneui.hardware import parse_gpus
+    from tuneui.models import inspect_model
+    from tuneui.recommend import recommend
+
+    rec = recommend(inspect_model("demo"), parse_gpus("cpu"), dataset_stats={"examples": 3991})
+    assert rec.technique == "full"
+    assert any("randomly initialised" in r for r in rec.reasons)

@@ -213,7 +213,9 @@ def recommend(model: ModelInfo, hardware: HardwareProfile, *, seq_len: int | Non
     seq, seq_reason = advice.choose_seq_len(model, dataset_stats, seq_len)
     budget = budget_bytes(hardware, margin)
     n_ex = advice.num_examples(dataset_stats)
-    prefer_lora = n_ex is not None and n_ex < SMALL_DATA_EXAMPLES
+    # Small data favours LoRA because full fine-tuning forgets what the base knew; a randomly
+    # initialised base (the offline demo) knows nothing, so there is nothing to protect.
+    prefer_lora = n_ex is not None and n_ex < SMALL_DATA_EXAMPLES and model.source != "demo"
     alts: list[Alternative] = []
     for s in candidates(model, hardware, seq, lora_r, target_batch, packing):
         est = estimate(model, s)
