@@ -11,12 +11,10 @@ from __future__ import annotations
 
 import hashlib
 import json
-import shutil
-import tempfile
 from pathlib import Path
 
 from tuneui import paths
-from tuneui.fsutil import atomic_write_text
+from tuneui.fsutil import atomic_dir, atomic_write_text
 
 SPECIAL_TOKENS = ["<|endoftext|>", "<|im_start|>", "<|im_end|>", "<|pad|>"]
 CHAT_TEMPLATE = (
@@ -128,20 +126,11 @@ def build_demo_model(out_dir: str | Path) -> Path:
     model.generation_config = GenerationConfig(
         eos_token_id=cfg["eos_token_id"], pad_token_id=cfg["pad_token_id"], do_sample=False
     )
-    out_dir.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(prefix=f".{out_dir.name}.", dir=out_dir.parent))
-    try:
+    with atomic_dir(out_dir) as tmp:
         model.save_pretrained(tmp, safe_serialization=True)
         tokenizer.save_pretrained(tmp)
         atomic_write_text(tmp / "README.md", "# tuneui demo model\n\nA tiny randomly initialised Llama-architecture "
                           "model built offline by `tuneui demo-model`, for trying tuneui without downloads.\n")
-        tmp.chmod(0o755)
-        if out_dir.exists():
-            shutil.rmtree(out_dir)
-        tmp.rename(out_dir)
-    except BaseException:
-        shutil.rmtree(tmp, ignore_errors=True)
-        raise
     return out_dir
 
 

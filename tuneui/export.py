@@ -19,7 +19,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from tuneui.errors import TuneuiError
-from tuneui.fsutil import atomic_write_text
+from tuneui.fsutil import atomic_dir, atomic_write_text
 from tuneui.model_card import model_card
 
 GGUF_SCRIPT = "convert_hf_to_gguf.py"
@@ -128,9 +128,7 @@ def export_run(path: str | Path, out_dir: str | Path, *, merge: bool = False, gg
         result.notes.append("this run trained the full model, so the export already is a complete model "
                             "(nothing to merge)")
     tokenizer = load_tokenizer_for(art)
-    out_dir.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(prefix=f".{out_dir.name}.", dir=out_dir.parent))
-    try:
+    with atomic_dir(out_dir) as tmp:
         if kind == "merged":
             say("merging the adapter into the base model")
             _save_merged(art, tokenizer, tmp)
@@ -161,13 +159,6 @@ def export_run(path: str | Path, out_dir: str | Path, *, merge: bool = False, gg
         elif not gguf:
             result.notes.append("GGUF not written: " + (f"add --gguf (converter found: {find_gguf_converter()})"
                                                         if find_gguf_converter() else GGUF_HELP))
-        tmp.chmod(0o755)
-        if out_dir.exists():
-            shutil.rmtree(out_dir)
-        tmp.rename(out_dir)
-    except BaseException:
-        shutil.rmtree(tmp, ignore_errors=True)
-        raise
     if result.gguf is not None:
         result.gguf = out_dir / result.gguf.name
     result.files = sorted(p.name for p in out_dir.iterdir())

@@ -8,15 +8,13 @@ from __future__ import annotations
 
 import json
 import os
-import shutil
 import sys
-import tempfile
 import time
 import traceback
 from pathlib import Path
 
 from tuneui.errors import ConfigError, TuneuiError
-from tuneui.fsutil import atomic_write_text
+from tuneui.fsutil import atomic_dir, atomic_write_text
 from tuneui.training import checkpoints
 from tuneui.training.config import RunConfig
 from tuneui.training.events import EventWriter
@@ -199,18 +197,10 @@ class TrainingRun:
     def save_final(self) -> Path:
         """adapter/ (PEFT safetensors, or the full model for full/freeze) + tokenizer, atomically."""
         out = self.run_dir / "adapter"
-        tmp = Path(tempfile.mkdtemp(prefix=".adapter.", dir=self.run_dir))
-        try:
+        with atomic_dir(out) as tmp:
             model = self.trainer.accelerator.unwrap_model(self.model)
             model.save_pretrained(tmp, safe_serialization=True)
             self.tokenizer.save_pretrained(tmp)
-            tmp.chmod(0o755)
-            if out.exists():
-                shutil.rmtree(out)
-            tmp.rename(out)
-        except BaseException:
-            shutil.rmtree(tmp, ignore_errors=True)
-            raise
         return out
 
     def finish(self, base: dict) -> dict:
