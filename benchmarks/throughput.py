@@ -3,7 +3,7 @@
 The same demo model trains on the same sample conversations for the same number of optimizer
 steps, micro-batch and learning rate, three ways, interleaved round by round in one process so
 machine load hits all three alike:
-  tuneui   the engine as `tuneui train` runs it (padding-free packing, fused AdamW, loss on replies)
+  tuneui   the engine as `tuneui train` runs it (length-grouped batches, fused AdamW, loss on replies)
   trl      SFTTrainer with its defaults; only use_cpu and bf16=False changed for this CPU (plus the
            shared steps/batch/lr). The data is given as prompt/completion so TRL's default
            completion-only loss trains the same tokens as tuneui.

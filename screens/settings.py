@@ -36,7 +36,7 @@ ADVANCED = {
     "lora_dropout": "dropout inside the adapter; helps small datasets a little",
     "optimizer": "8-bit and paged variants save memory",
     "precision": "auto picks bf16 on GPUs that support it, fp32 on CPU",
-    "packing": "concatenate examples so no compute is wasted on padding",
+    "packing": "pack examples into one row (no padding); best with FlashAttention, off = length-grouped batches",
     "gradient_checkpointing": "recompute activations: far less memory, about 30% slower",
     "freeze_trainable_layers": "'freeze' technique: how many top layers train",
     "seed": "random seed, for reproducible runs",

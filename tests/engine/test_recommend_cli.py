@@ -50,9 +50,9 @@ def test_table_output_and_data_file(model_dir, tmp_path, capsys):
 
 def test_no_packing_changes_the_attention_mask_estimate(model_dir, capsys):
     base = ["recommend", "--model", str(model_dir), "--gpus", "1x80GiB", "--seq-len", "2048", "--json"]
-    assert main(base) == 0
+    assert main([*base, "--packing"]) == 0
     packed = json.loads(capsys.readouterr().out)
-    assert main([*base, "--no-packing"]) == 0
+    assert main(base) == 0  # padded, length-grouped batches are the default, as in RunConfig
     padded = json.loads(capsys.readouterr().out)
     assert packed["technique"] == padded["technique"] == "full"
     # at micro-batch 1 a packed row is one example (no mask); a padded batch carries a mask per layer

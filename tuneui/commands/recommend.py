@@ -27,8 +27,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--seq-len", type=int, default=None, help="max sequence length (default: from --data, else 1024)")
     p.add_argument("--batch", type=int, default=16, help="target effective batch size (default 16)")
     p.add_argument("--lora-r", type=int, default=16, help="LoRA rank used for the estimates (default 16)")
-    p.add_argument("--no-packing", dest="packing", action="store_false",
-                   help="plan for padded batches (RunConfig packing = false) instead of packed rows")
+    p.add_argument("--packing", action=argparse.BooleanOptionalAction, default=False,
+                   help="plan for packed rows (RunConfig packing = true) instead of length-grouped padded "
+                        "batches, the default")
     p.add_argument("--data", default=None, help="a dataset file: sizes the sequence length and checks RAG fit")
     p.add_argument("--json", action="store_true", help="print the stable JSON object instead of a table")
     p.set_defaults(func=run)

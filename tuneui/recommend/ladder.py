@@ -144,7 +144,7 @@ def _unavailable(hw: HardwareProfile, s: Setup) -> str | None:
 
 
 def candidates(model: ModelInfo, hw: HardwareProfile, seq_len: int, lora_r: int = 16,
-               target_batch: int = 16, packing: bool = True) -> list[Setup]:
+               target_batch: int = 16, packing: bool = False) -> list[Setup]:
     """Every technique x gradient checkpointing x relevant optimizer / sharding option, at micro-batch 1
     (with the accumulation that reaches `target_batch`: accumulated gradients stay live)."""
     n = max(1, hw.num_gpus)
@@ -206,7 +206,7 @@ def _fits(est: MemoryEstimate, budget: int, hw: HardwareProfile) -> bool:
 
 def recommend(model: ModelInfo, hardware: HardwareProfile, *, seq_len: int | None = None, target_batch: int = 16,
               dataset_stats: dict | None = None, lora_r: int = 16, margin: float = SAFETY_MARGIN,
-              packing: bool = True) -> Recommendation:
+              packing: bool = False) -> Recommendation:
     """The recommended setup for `model` on `hardware` with reasons and every alternative.
     `packing` mirrors RunConfig.packing (its default): it changes the attention-mask memory."""
     dataset_stats = advice.normalize_stats(dataset_stats)
