@@ -94,3 +94,16 @@ def test_demo_learns_on_a_reduced_budget(tmp_path, run_cli):
     print(f"demo on 150 steps: exact match base {tm['base']:.2f} -> tuned {tm['tuned']:.2f}")
     assert tm["base"] <= 0.05
     assert tm["tuned"] >= 0.5
+
+
+def test_new_runs_go_to_the_output_dir_setting(tmp_path):
+    import argparse
+
+    from tuneui.settings import update_settings
+    from tuneui.training.cli_args import resolve
+
+    update_settings(output_dir=str(tmp_path / "my-runs"))
+    toml = tiny_config(tmp_path / "d", name="placed").save(tmp_path / "r.toml")
+    args = argparse.Namespace(target=str(toml), demo=False, resume=False, output=None, overrides=[])
+    _, run_dir = resolve(args)
+    assert run_dir == tmp_path / "my-runs" / "placed"

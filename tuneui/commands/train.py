@@ -20,10 +20,12 @@ def register(sub) -> None:
 
 
 def run_train(args: argparse.Namespace) -> int:
+    from tuneui.settings import apply_environment, load_settings
     from tuneui.training.cli_args import resolve
     from tuneui.training.runner import run_training
 
     try:
+        apply_environment(load_settings())  # the hub cache setting, for the run and its loaders
         cfg, run_dir = resolve(args)
     except TuneuiError as exc:
         print(f"tuneui: error: {exc}", file=sys.stderr)

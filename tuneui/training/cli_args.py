@@ -45,8 +45,9 @@ def _unique(path: Path) -> Path:
 
 
 def resolve(args: argparse.Namespace) -> tuple[RunConfig, Path]:
-    """The config to run and the run directory it goes to."""
-    from tuneui.paths import runs_dir
+    """The config to run and the run directory it goes to (new runs go to the user's output_dir
+    setting, like the wizard's)."""
+    from tuneui.settings import load_settings
 
     target = Path(args.target) if args.target else None
     if args.demo:
@@ -72,4 +73,4 @@ def resolve(args: argparse.Namespace) -> tuple[RunConfig, Path]:
         return cfg, Path(args.output)
     if cfg.output_dir:
         return cfg, Path(cfg.output_dir).expanduser()
-    return cfg, _unique(runs_dir() / cfg.name)
+    return cfg, _unique(load_settings().runs_dir() / cfg.name)

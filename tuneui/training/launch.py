@@ -105,10 +105,10 @@ class RunHandle:
 
 
 def default_run_dir(cfg: RunConfig) -> Path:
-    from tuneui.paths import runs_dir
+    from tuneui.settings import load_settings
     from tuneui.training.cli_args import _unique
 
-    return Path(cfg.output_dir).expanduser() if cfg.output_dir else _unique(runs_dir() / cfg.name)
+    return Path(cfg.output_dir).expanduser() if cfg.output_dir else _unique(load_settings().runs_dir() / cfg.name)
 
 
 def start_run(config: RunConfig, run_dir: str | Path | None = None, *, resume: bool = False,
