@@ -34,20 +34,10 @@ def demo_config() -> RunConfig:
     )
 
 
-def _unique(path: Path) -> Path:
-    if not path.exists() or not any(path.iterdir()):
-        return path
-    for i in range(2, 10_000):
-        cand = path.with_name(f"{path.name}-{i}")
-        if not cand.exists():
-            return cand
-    raise ConfigError(f"{path}: too many runs with this name")
-
-
 def resolve(args: argparse.Namespace) -> tuple[RunConfig, Path]:
     """The config to run and the run directory it goes to (new runs go to the user's output_dir
     setting, like the wizard's)."""
-    from tuneui.settings import load_settings
+    from tuneui.training.launch import default_run_dir
 
     target = Path(args.target) if args.target else None
     if args.demo:
@@ -71,6 +61,4 @@ def resolve(args: argparse.Namespace) -> tuple[RunConfig, Path]:
         return cfg, Path(args.output)
     if args.output:
         return cfg, Path(args.output)
-    if cfg.output_dir:
-        return cfg, Path(cfg.output_dir).expanduser()
-    return cfg, _unique(load_settings().runs_dir() / cfg.name)
+    return cfg, default_run_dir(cfg)

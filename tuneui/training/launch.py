@@ -15,6 +15,7 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
+from tuneui.errors import ConfigError
 from tuneui.training.config import RunConfig
 from tuneui.training.events import EventFollower, read_events, run_status
 
@@ -104,9 +105,20 @@ class RunHandle:
         return read_events(self.run_dir)
 
 
+def _unique(path: Path) -> Path:
+    """`path`, or `path-2`, `path-3`... when a run already lives there."""
+    if not path.exists() or not any(path.iterdir()):
+        return path
+    for i in range(2, 10_000):
+        cand = path.with_name(f"{path.name}-{i}")
+        if not cand.exists():
+            return cand
+    raise ConfigError(f"{path}: too many runs with this name")
+
+
 def default_run_dir(cfg: RunConfig) -> Path:
+    """cfg.output_dir, else a fresh folder named for the run under the user's output_dir setting."""
     from tuneui.settings import load_settings
-    from tuneui.training.cli_args import _unique
 
     return Path(cfg.output_dir).expanduser() if cfg.output_dir else _unique(load_settings().runs_dir() / cfg.name)
 

@@ -221,11 +221,9 @@ class TrainingRun:
 
 
 def oom_advice(cfg: RunConfig) -> str:
-    try:
-        from tuneui.recommend.probe import step_down
-    except ImportError:  # pragma: no cover - the recommend package ships with tuneui
-        step_down = None
-    smaller = step_down(cfg) if step_down else None
+    from tuneui.recommend.probe import step_down
+
+    smaller = step_down(cfg)
     if smaller is None:
         return "this is already the smallest setup; use a GPU with more memory or a smaller model"
     changes = [f"{f} = {getattr(smaller, f)!r}" for f in RunConfig.model_fields
