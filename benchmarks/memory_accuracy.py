@@ -27,9 +27,9 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from tuneui.models import info_from_config  # noqa: E402
-from tuneui.recommend.measure import live_tensor_bytes, measure_peak, model_tensors  # noqa: E402
 from tuneui.recommend.memory import Setup, estimate  # noqa: E402
 from tuneui.recommend.shapes import REFERENCE_CONFIGS  # noqa: E402
+from tuneui.training.measure import live_tensor_bytes, measure_peak, model_tensors  # noqa: E402
 
 QUICK_CONFIGS = {
     "llama-tiny-gqa": dict(hidden_size=256, intermediate_size=704, num_hidden_layers=4, num_attention_heads=8,
@@ -81,9 +81,10 @@ def run_row(model_dir: Path, s: Setup, device: str, steps: int = 2) -> int:
 
     import torch
 
-    from tuneui.recommend.probe import autocast_dtype_for, make_optimizer, make_train_step, worst_case_batch
-    from tuneui.training.config import RunConfig
-    from tuneui.training.model_setup import build_model, compute_dtype
+    from tuneui.contract.config import RunConfig
+    from tuneui.modelload import compute_dtype
+    from tuneui.training.fit_probe import autocast_dtype_for, make_optimizer, make_train_step, worst_case_batch
+    from tuneui.training.model_setup import build_model
 
     cfg = RunConfig(model=str(model_dir), technique=s.technique, optimizer=s.optimizer, precision=s.precision,
                     gradient_checkpointing=s.gradient_checkpointing, micro_batch_size=s.micro_batch_size,

@@ -87,7 +87,7 @@ def _timed_train(trainer) -> float:
 
 
 def run_tuneui(tmp: Path, steps: int, batch: int, lr: float, n_train: int, model: str = "demo"):
-    from tuneui.training.config import RunConfig
+    from tuneui.contract.config import RunConfig
     from tuneui.training.runner import TrainingRun
 
     train, val = _conversations(n_train, 200)
@@ -130,9 +130,10 @@ def run_trl(tmp: Path, steps: int, batch: int, lr: float, n_train: int, model: s
 def run_trainer(tmp: Path, steps: int, batch: int, lr: float, n_train: int, model: str = "demo"):
     from transformers import Trainer, TrainingArguments
 
-    from tuneui.training.config import RunConfig
+    from tuneui.contract.config import RunConfig
+    from tuneui.modelload import load_tokenizer
     from tuneui.training.dataset import PaddingCollator, encode_all
-    from tuneui.training.model_setup import build_model, load_tokenizer
+    from tuneui.training.model_setup import build_model
 
     cfg = RunConfig(model=model, technique="full")
     tok = load_tokenizer(cfg)

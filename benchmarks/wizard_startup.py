@@ -1,4 +1,4 @@
-"""How fast the wizard is interactive: `import screens.app`, and process start -> first screen.
+"""How fast the wizard is interactive: `import tuneui.screens.app`, and process start -> first screen.
 
 Each figure is the median of N fresh processes (the import cache is warm, as for a user's second
 start). "first screen" is when Textual has mounted the Welcome step and accepts keys; "hardware
@@ -19,12 +19,12 @@ import sys
 import tempfile
 import time
 
-IMPORT = "import time; t = time.perf_counter(); import screens.app; print(time.perf_counter() - t)"
+IMPORT = "import time; t = time.perf_counter(); import tuneui.screens.app; print(time.perf_counter() - t)"
 
 FIRST_SCREEN = r"""
 import time, sys
 t0 = float(sys.argv[1])
-from screens.app import TuneApp
+from tuneui.screens.app import TuneApp
 out = {}
 
 HEAVY = ("torch", "transformers", "peft", "datasets", "bitsandbytes")
@@ -66,7 +66,7 @@ def main() -> None:
            "heavy_modules_at_first_screen": sorted(heavy_first),
            "heavy_modules_after_probe": sorted(heavy_probe)}
     print(f"{'what':34} {'median s':>9}   (of {args.runs} fresh processes)")
-    print(f"{'import screens.app':34} {res['import_screens_app_s']:9.3f}")
+    print(f"{'import tuneui.screens.app':34} {res['import_screens_app_s']:9.3f}")
     print(f"{'process start -> first screen':34} {res['first_screen_s']:9.3f}")
     print(f"{'process start -> hardware shown':34} {res['hardware_shown_s']:9.3f}")
     print(f"heavy modules at the first screen: {', '.join(res['heavy_modules_at_first_screen']) or 'none'}; "

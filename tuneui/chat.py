@@ -11,52 +11,30 @@ from __future__ import annotations
 import contextlib
 import json
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
+from tuneui.contract.errors import TuneuiError
+from tuneui.contract.loop import GenerationSettings, Reply, ValidationPrompt
 from tuneui.data.schema import Conversation
-from tuneui.errors import TuneuiError
 
 SAVED_EXAMPLES = "chat_examples.jsonl"
-
-
-@dataclass
-class GenerationSettings:
-    temperature: float = 0.0  # 0 = greedy: the same prompt always gets the same answer
-    top_p: float = 1.0
-    max_new_tokens: int = 256
-
-    def validate(self) -> GenerationSettings:
-        if not 0.0 <= self.temperature <= 5.0:
-            raise TuneuiError(f"temperature: must be between 0 and 5 (got {self.temperature})")
-        if not 0.0 < self.top_p <= 1.0:
-            raise TuneuiError(f"top_p: must be above 0 and at most 1 (got {self.top_p})")
-        if not 1 <= self.max_new_tokens <= 8192:
-            raise TuneuiError(f"max_new_tokens: must be between 1 and 8192 (got {self.max_new_tokens})")
-        return self
-
-
-@dataclass
-class Reply:
-    text: str = ""
-    tokens: int = 0
-    stopped: bool = False  # the user pressed Stop
-    finished: bool = False  # the model emitted EOS (rather than running into max_new_tokens)
 
 
 @dataclass
 class ChatSession:
     """A loaded tuned model (plus the means to answer as its base) and its tokenizer."""
 
-    model: object
-    tokenizer: object
+    model: Any
+    tokenizer: Any
     kind: str = "peft"  # "peft": base = adapter off; "full": base is a separate model, loaded on demand
     base_model: str | None = None
     run_dir: Path | None = None
     name: str = ""
-    _base: object = field(default=None, repr=False)
-    _base_loader: object = field(default=None, repr=False)
+    _base: Any = field(default=None, repr=False)
+    _base_loader: Callable[[], Any] | None = field(default=None, repr=False)
     _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
 
     @classmethod
@@ -98,10 +76,14 @@ class ChatSession:
 
         `reply`, when given, is filled in as the text arrives (tokens, stopped, finished)."""
         import torch
-        from transformers import StoppingCriteria, StoppingCriteriaList, TextIteratorStreamer
+        from transformers import (
+            StoppingCriteria,
+            StoppingCriteriaList,
+            TextIteratorStreamer,
+        )
 
         settings = (settings or GenerationSettings()).validate()
-        stop = stop or threading.Event()
+        halt = stop = stop or threading.Event()
         reply = reply if reply is not None else Reply()
         if not messages or messages[-1]["role"] != "user":
             raise TuneuiError("the conversation must end with a user message")
@@ -110,7 +92,7 @@ class ChatSession:
 
         class _Stop(StoppingCriteria):
             def __call__(self, input_ids, scores, **kwargs):
-                return stop.is_set()
+                return halt.is_set()
 
         streamer = TextIteratorStreamer(self.tokenizer, skip_prompt=True, skip_special_tokens=True,
                                         timeout=600)
@@ -172,20 +154,21 @@ class ChatSession:
 
 
 # Prompts and saved examples ----------------------------------------------------------------------
-def validation_prompts(run_dir: str | Path | None, limit: int = 50) -> list[dict]:
-    """Validation conversations as {"messages": prompt, "reference": answer} (empty without a run)."""
+def validation_prompts(run_dir: str | Path | None, limit: int = 50) -> list[ValidationPrompt]:
+    """Validation conversations up to their last user turn, with the replies the data expects (none
+    without a run)."""
     if run_dir is None or not (Path(run_dir) / "data" / "val.parquet").exists():
         return []
     from tuneui.evaluate import tasks_from
     from tuneui.training.dataset import read_split
 
     val = read_split(Path(run_dir)).val
-    return [{"messages": list(p), "reference": ref} for p, ref in tasks_from(val, limit)]
+    return [ValidationPrompt(list(p), ref) for p, ref in tasks_from(val, limit)]
 
 
 def save_example(run_dir: str | Path, messages: Conversation) -> Path:
     """Append a conversation to <run>/chat_examples.jsonl (messages format) for the next iteration."""
-    from tuneui.fsutil import atomic_write_text
+    from tuneui.contract.fsutil import atomic_write_text
 
     conv = [{"role": m["role"], "content": m["content"]} for m in messages if m.get("content", "").strip()]
     if not any(m["role"] == "assistant" for m in conv) or conv[-1]["role"] != "assistant":

@@ -1,6 +1,6 @@
 """The `tuneui` command.
 
-With no subcommand it starts the wizard (importing `screens` lazily). Each subcommand lives in
+With no subcommand it starts the wizard (importing `tuneui.screens` lazily). Each subcommand lives in
 its own module under `tuneui/commands/` exposing `register(subparsers)`; the module sets
 `func(args) -> int` on its parser. Heavy libraries are imported inside `func`, never at import
 time, so `tuneui --help` stays instant.
@@ -15,7 +15,7 @@ import importlib
 import sys
 
 from tuneui import __version__
-from tuneui.errors import TuneuiError
+from tuneui.contract.errors import TuneuiError
 
 # Order is the order shown in --help.
 COMMAND_MODULES = [
@@ -57,7 +57,9 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def _run_wizard(args: argparse.Namespace) -> int:
-    from screens.app import run_app  # lazy: the engine never imports the UI at module level
+    from tuneui.screens.app import (
+        run_app,  # lazy: the engine never imports the UI at module level
+    )
 
     return run_app(demo=args.demo)
 

@@ -13,8 +13,8 @@ import hashlib
 import json
 from pathlib import Path
 
-from tuneui import paths
-from tuneui.fsutil import atomic_dir, atomic_write_text
+from tuneui.contract import paths
+from tuneui.contract.fsutil import atomic_dir, atomic_write_text
 
 SPECIAL_TOKENS = ["<|endoftext|>", "<|im_start|>", "<|im_end|>", "<|pad|>"]
 CHAT_TEMPLATE = (

@@ -54,7 +54,7 @@ def generate(n: int = SAMPLE_SIZE, seed: int = SAMPLE_SEED) -> list[dict]:
 
 
 def write_sample_dataset(path: str | Path, n: int = SAMPLE_SIZE, seed: int = SAMPLE_SEED) -> Path:
-    from tuneui.fsutil import atomic_write_text
+    from tuneui.contract.fsutil import atomic_write_text
 
     text = "".join(json.dumps(r, ensure_ascii=False) + "\n" for r in generate(n, seed))
     return atomic_write_text(Path(path), text)

@@ -25,9 +25,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from tuneui import __version__
-from tuneui.errors import TuneuiError
-from tuneui.fsutil import atomic_write_bytes, atomic_write_text
-from tuneui.paths import data_dir, package_assets
+from tuneui.contract.errors import TuneuiError
+from tuneui.contract.fsutil import atomic_write_bytes, atomic_write_text
+from tuneui.contract.paths import data_dir, package_assets
 
 PLATFORMS = ("linux", "macos", "windows")
 MANIFEST_NAME = "desktop-install.json"
@@ -324,7 +324,7 @@ def uninstall() -> UninstallResult:
         files = dict(manifest["files"])
         dirs = list(manifest.get("dirs", []))
     except (ValueError, KeyError, TypeError) as exc:
-        raise TuneuiError(f"unreadable install manifest ({exc}); delete it to start over", source=str(mpath))
+        raise TuneuiError(f"unreadable install manifest ({exc}); delete it to start over", source=str(mpath)) from None
     result = UninstallResult()
     for name, digest in files.items():
         path = Path(name)

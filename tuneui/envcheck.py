@@ -14,27 +14,16 @@ import shlex
 import shutil
 import subprocess
 import sys
-from dataclasses import asdict, dataclass
+from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable, Literal
 
-Status = Literal["ok", "warn", "missing"]
+from tuneui.contract.environment import Check, Status, summary  # noqa: F401 - callers read them here too
+
 GIB = 1024**3
 MIN_FREE_GIB = 2.0  # below this a run cannot even save a checkpoint of the demo
 LOW_FREE_GIB = 20.0  # below this a 7B LoRA run (base download + checkpoints) will not fit
 TORCH_INDEX = "https://download.pytorch.org/whl"
-
-
-@dataclass(frozen=True)
-class Check:
-    key: str  # torch | gpu | bitsandbytes | disk
-    title: str
-    status: Status
-    detail: str
-    fix: str | None = None
-
-    def to_dict(self) -> dict:
-        return asdict(self)
 
 
 @dataclass(frozen=True)
@@ -210,26 +199,12 @@ def check_environment(
 ) -> list[Check]:
     """All checks, in the order the first-run screen shows them."""
     if runs_dir is None:
-        from tuneui.settings import load_settings
+        from tuneui.contract.settings import runs_root
 
-        try:
-            runs_dir = load_settings().runs_dir()
-        except Exception:  # a broken settings file is reported elsewhere; check the default
-            from tuneui.paths import runs_dir as default_runs
-
-            runs_dir = default_runs()
+        runs_dir = runs_root()
     facts = torch_probe()
     checks = judge_torch(facts, driver_probe())
     torch_ok = facts.version is not None
     checks.append(judge_bitsandbytes(bnb_probe() if torch_ok else None, torch_ok))
     checks.append(check_disk(runs_dir))
     return checks
-
-
-def summary(checks: list[Check]) -> str:
-    missing = [c.title for c in checks if c.status == "missing"]
-    if missing:
-        return f"Missing: {', '.join(missing)}. Run the command shown under each to fix it."
-    if any(c.status == "warn" for c in checks):
-        return "Ready, with notes below."
-    return "Everything tuneui needs is here."

@@ -206,7 +206,7 @@ def forgetting_verdict(base_ppl: float | None, tuned_ppl: float | None, vocab_si
     # A base that predicts general text no better than chance (perplexity near the vocabulary size,
     # like the offline demo's randomly initialised model) knew nothing there to forget: the ratio
     # then measures how narrowly the model specialised, which the user should hear in those words.
-    chance = bool(vocab_size) and base_ppl >= 0.5 * vocab_size
+    chance = vocab_size is not None and vocab_size > 0 and base_ppl >= 0.5 * vocab_size
     for limit, level, words in FORGETTING_BANDS:
         if ratio <= limit:
             change = f"general-text perplexity {base_ppl:.1f} -> {tuned_ppl:.1f} ({ratio:.2f}x)"

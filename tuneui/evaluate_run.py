@@ -11,10 +11,10 @@ import gc
 import json
 from pathlib import Path
 
-from tuneui.errors import TuneuiError
-from tuneui.fsutil import atomic_write_text
-
-REPORT_FILE = "report.json"
+from tuneui.contract.errors import TuneuiError
+from tuneui.contract.evaluation import EvaluationReport
+from tuneui.contract.fsutil import atomic_write_text
+from tuneui.contract.rundir import REPORT_FILE
 
 
 def _evaluate(model, tokenizer, val_examples, val_convs, limit: int, max_new_tokens: int) -> dict:
@@ -26,7 +26,7 @@ def _evaluate(model, tokenizer, val_examples, val_convs, limit: int, max_new_tok
 
 
 def evaluate_run(run_dir: str | Path, *, limit: int | None = None, write: bool = True,
-                 progress=None) -> dict:
+                 progress=None) -> EvaluationReport:
     """The new report (also written to RUN_DIR/report.json unless write=False)."""
     from tuneui.evaluate import build_report
     from tuneui.runload import load_causal_lm, load_tokenizer_for, load_tuned, locate
@@ -57,6 +57,8 @@ def evaluate_run(run_dir: str | Path, *, limit: int | None = None, write: bool =
         del model
         gc.collect()
         say("evaluating the base model")
+        if art.base_model is None:
+            raise TuneuiError(f"{run_dir}: the run does not name its base model, so there is nothing to compare with")
         base = _evaluate(load_causal_lm(art.base_model, art), *args)
     report = build_report(base, tuned)
     old_path = art.run_dir / REPORT_FILE
@@ -68,41 +70,7 @@ def evaluate_run(run_dir: str | Path, *, limit: int | None = None, write: bool =
         report = {**old, **report}
     report.setdefault("technique", cfg.technique)
     report.setdefault("model", cfg.model)
+    typed = EvaluationReport.from_dict(report)
     if write:
-        atomic_write_text(old_path, json.dumps(report, indent=2, default=str))
-    return report
-
-
-def read_report(run_dir: str | Path) -> dict | None:
-    path = Path(run_dir) / REPORT_FILE
-    try:
-        return json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, ValueError):
-        return None
-
-
-def fmt_score(x) -> str:
-    return "n/a" if x is None else f"{100 * x:.1f}%"
-
-
-def fmt_num(x) -> str:
-    return "n/a" if x is None else f"{x:.3f}"
-
-
-def report_rows(report: dict) -> list[tuple[str, str, str]]:
-    """(what, base, tuned) rows for a table: the same numbers the CLI prints and the screen shows."""
-    tm = report.get("task_metric") or {}
-    rows = [(f"{tm.get('name', 'task metric')} (n={tm.get('n', 0)})", fmt_score(tm.get("base")),
-             fmt_score(tm.get("tuned")))]
-    for key, label in (("exact_match", "exact match"), ("token_f1", "token F1"), ("rouge_l", "ROUGE-L")):
-        v = report.get(key) or {}
-        if key != tm.get("name") and (v.get("base") is not None or v.get("tuned") is not None):
-            rows.append((label, fmt_score(v.get("base")), fmt_score(v.get("tuned"))))
-    for key, label in (("eval_loss", "validation loss"), ("perplexity", "validation perplexity")):
-        v = report.get(key) or {}
-        rows.append((label, fmt_num(v.get("base")), fmt_num(v.get("tuned"))))
-    fg = report.get("forgetting") or {}
-    if fg:
-        rows.append(("general-text perplexity", fmt_num(fg.get("base_perplexity")),
-                     fmt_num(fg.get("tuned_perplexity"))))
-    return rows
+        atomic_write_text(old_path, typed.to_json())
+    return typed

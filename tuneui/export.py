@@ -15,31 +15,18 @@ import shutil
 import subprocess
 import sys
 import tempfile
-from dataclasses import dataclass, field
 from pathlib import Path
 
-from tuneui.errors import TuneuiError
-from tuneui.fsutil import atomic_dir, atomic_write_text
+from tuneui.contract.errors import TuneuiError
+from tuneui.contract.evaluation import read_report
+from tuneui.contract.fsutil import atomic_dir, atomic_write_text
+from tuneui.contract.loop import ExportOptions, ExportResult
 from tuneui.model_card import model_card
 
 GGUF_SCRIPT = "convert_hf_to_gguf.py"
 GGUF_HELP = ("GGUF needs llama.cpp's converter: `git clone https://github.com/ggml-org/llama.cpp` and "
              "`pip install -r llama.cpp/requirements.txt`, then set LLAMA_CPP_DIR=/path/to/llama.cpp "
              "(or put convert_hf_to_gguf.py on PATH) and export again with --gguf")
-
-
-@dataclass
-class ExportResult:
-    out_dir: Path
-    kind: str  # "adapter" | "merged" | "full"
-    files: list[str] = field(default_factory=list)
-    notes: list[str] = field(default_factory=list)
-    gguf: Path | None = None
-    hub_url: str | None = None
-
-    def to_dict(self) -> dict:
-        return {"out_dir": str(self.out_dir), "kind": self.kind, "files": self.files, "notes": self.notes,
-                "gguf": str(self.gguf) if self.gguf else None, "hub_url": self.hub_url}
 
 
 def reproduce_command(run_toml: str = "run.toml") -> str:
@@ -76,7 +63,7 @@ def _save_merged(art, tokenizer, dest: Path) -> None:
         # then store in the dtype the base model was trained in.
         model = model.merge_and_unload()
         if art.config is not None:
-            from tuneui.training.model_setup import compute_dtype
+            from tuneui.modelload import compute_dtype
 
             model = model.to(compute_dtype(art.config))
     _write_generation_config(model, tokenizer)
@@ -107,13 +94,14 @@ def _gguf(model_dir: Path, out: Path, converter: Path) -> Path:
     return target
 
 
-def export_run(path: str | Path, out_dir: str | Path, *, merge: bool = False, gguf: bool = False,
-               push_to_hub: str | None = None, private: bool = True, overwrite: bool = False,
+def export_run(path: str | Path, out_dir: str | Path, options: ExportOptions | None = None, *,
                progress=None) -> ExportResult:
     """Export RUN_DIR (or an adapter directory) to out_dir."""
-    from tuneui.evaluate_run import read_report
     from tuneui.runload import load_tokenizer_for, locate
 
+    opts = options or ExportOptions()
+    merge, gguf, push_to_hub, private, overwrite = (opts.merge, opts.gguf, opts.push_to_hub, opts.private,
+                                                    opts.overwrite)
     say = progress or (lambda msg: None)
     art = locate(path)
     out_dir = Path(out_dir).expanduser()
@@ -143,7 +131,7 @@ def export_run(path: str | Path, out_dir: str | Path, *, merge: bool = False, gg
                               "(needs the same dataset path and base model).\n" + reproduce_command() + "\n")
             (tmp / "reproduce.sh").chmod(0o755)
         if report is not None:
-            atomic_write_text(tmp / "eval_report.json", json.dumps(report, indent=2, default=str))
+            atomic_write_text(tmp / "eval_report.json", report.to_json())
         atomic_write_text(tmp / "README.md", model_card(art, kind, report, data_report))
         if converter is not None:
             say("converting to GGUF")

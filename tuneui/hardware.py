@@ -18,10 +18,10 @@ import re
 import shutil
 import subprocess
 from collections.abc import Callable
-from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
-from tuneui.errors import TuneuiError
+from tuneui.contract.errors import TuneuiError
+from tuneui.contract.hardware import GPUInfo, HardwareProfile
 
 GiB = 1024**3
 MiB = 1024**2
@@ -62,68 +62,6 @@ KNOWN_GPUS: list[tuple[str, float, str, float]] = [
 ]
 
 Runner = Callable[[list[str]], str]
-
-
-@dataclass
-class GPUInfo:
-    index: int
-    name: str
-    total_bytes: int
-    free_bytes: int
-    compute_capability: str | None = None
-    bf16: bool = False
-    backend: str = "cuda"  # cuda, rocm, mps
-    tflops: float | None = None  # dense bf16/fp16 tensor peak, for time estimates
-
-
-@dataclass
-class HardwareProfile:
-    accelerator: str = "cpu"  # cuda, rocm, mps, cpu
-    gpus: list[GPUInfo] = field(default_factory=list)
-    cpu_cores: int = 1
-    ram_total_bytes: int = 0
-    ram_available_bytes: int = 0
-    disk_free_bytes: int | None = None
-    disk_path: str | None = None
-    driver_version: str | None = None
-    source: str = "none"  # nvidia-smi, torch, what-if, none
-    what_if: str | None = None  # the --gpus spec this profile was built from
-    warnings: list[str] = field(default_factory=list)
-
-    @property
-    def num_gpus(self) -> int:
-        return len(self.gpus)
-
-    @property
-    def gpu_memory_bytes(self) -> int:
-        """Memory per GPU a run can plan on: the smallest card's free memory (total for what-if)."""
-        if not self.gpus:
-            return 0
-        return min(g.free_bytes for g in self.gpus)
-
-    @property
-    def bf16(self) -> bool:
-        return bool(self.gpus) and all(g.bf16 for g in self.gpus)
-
-    @property
-    def tflops(self) -> float | None:
-        vals = [g.tflops for g in self.gpus if g.tflops]
-        return min(vals) if vals else None
-
-    def summary(self) -> str:
-        if not self.gpus:
-            return f"CPU only, {self.cpu_cores} cores, {self.ram_total_bytes / GiB:.0f} GiB RAM"
-        names = {g.name for g in self.gpus}
-        name = names.pop() if len(names) == 1 else "mixed GPUs"
-        return f"{self.num_gpus}x {name} ({self.gpu_memory_bytes / GiB:.1f} GiB usable each)"
-
-    def to_dict(self) -> dict:
-        d = asdict(self)
-        d["num_gpus"] = self.num_gpus
-        d["gpu_memory_bytes"] = self.gpu_memory_bytes
-        d["bf16"] = self.bf16
-        d["summary"] = self.summary()
-        return d
 
 
 def known_gpu(name: str) -> tuple[str, float, str, float] | None:
@@ -289,9 +227,9 @@ def _cpu_cores() -> int:
 def _disk(output_dir: str | Path | None) -> tuple[int | None, str | None]:
     try:
         if output_dir is None:
-            from tuneui.paths import runs_dir
+            from tuneui.contract.settings import runs_root
 
-            output_dir = runs_dir()
+            output_dir = runs_root()
         path = Path(output_dir).expanduser().absolute()
         while not path.exists() and path != path.parent:
             path = path.parent
@@ -341,7 +279,7 @@ def parse_gpus(spec: str) -> HardwareProfile:
         name, cc, tflops = f"GPU {float(m.group(2)):g}{m.group(3) or 'GiB'}", "8.0", None
     else:
         m2 = re.match(r"^(?:(\d+)\s*[x*]\s*)?(.+?)(?:\s*[x*]\s*(\d+))?$", raw, re.I)
-        count = int((m2.group(1) or m2.group(3) or 1)) if m2 else 1
+        count = int(m2.group(1) or m2.group(3) or 1) if m2 else 1
         name = m2.group(2).strip() if m2 else raw
         row = known_gpu(name)
         size_m = re.search(r"(\d+(?:\.\d+)?)\s*(gib|gb|g)\b", name, re.I)
@@ -349,7 +287,7 @@ def parse_gpus(spec: str) -> HardwareProfile:
             known = ", ".join(r[0] for r in KNOWN_GPUS[:12])
             raise TuneuiError(f"--gpus {spec!r}: not a GPU spec; use e.g. 1x24GiB, 2x80GiB, A100-80GB, cpu "
                               f"(known names: {known}, ...)")
-        size = float(size_m.group(1)) * GiB if size_m else row[1] * GiB
+        size = float(size_m.group(1)) * GiB if size_m else (row[1] if row else 0.0) * GiB
         cc, tflops = (row[2], row[3]) if row else ("8.0", None)
     if count < 1 or count > 1024 or size <= 0:
         raise TuneuiError(f"--gpus {spec!r}: need 1-1024 GPUs with a positive memory size")

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from tuneui.evaluate_run import report_rows
+from tuneui.contract.evaluation import EvaluationReport, report_rows
 
 HYPERPARAMETERS = ("technique", "learning_rate", "lr_scheduler", "warmup_ratio", "epochs", "max_steps",
                    "micro_batch_size", "gradient_accumulation_steps", "max_seq_length", "packing",
@@ -31,7 +31,7 @@ def _data_rows(data: dict) -> list[tuple[str, str]]:
     return rows
 
 
-def model_card(art, kind: str, report: dict | None, data: dict | None) -> str:
+def model_card(art, kind: str, report: EvaluationReport | None, data: dict | None) -> str:
     cfg = art.config
     base = art.base_model or "unknown"
     what = {"adapter": "a LoRA adapter (PEFT, safetensors)", "merged": "a merged model (base + LoRA adapter)",
@@ -63,11 +63,9 @@ def model_card(art, kind: str, report: dict | None, data: dict | None) -> str:
     if report:
         lines += ["## Evaluation", "", "On the held-out validation split, base model vs this fine-tune:", ""]
         lines += _table(("metric", "base", "tuned"), report_rows(report)) + [""]
-        verdict = (report.get("forgetting") or {}).get("verdict")
-        if verdict:
-            lines += [f"Forgetting probe: {verdict}.", ""]
-        extra = [("train loss", report.get("train_loss")), ("steps", report.get("steps")),
-                 ("wall time (s)", report.get("wall_time_s"))]
+        if report.forgetting is not None and report.forgetting.verdict:
+            lines += [f"Forgetting probe: {report.forgetting.verdict}.", ""]
+        extra = [("train loss", report.train_loss), ("steps", report.steps), ("wall time (s)", report.wall_time_s)]
         lines += [f"- {k}: {v if not isinstance(v, float) else round(v, 4)}" for k, v in extra if v is not None]
         lines.append("")
     if cfg is not None:

@@ -10,11 +10,11 @@ Qwen, Gemma, Phi-3, GPT-2/NeoX-style, Mixtral-style MoE); no model code is ever 
 from __future__ import annotations
 
 import json
-from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
-from tuneui.errors import ModelError
+from tuneui.contract.errors import ModelError
+from tuneui.contract.modelinfo import ModelFiles, ModelInfo
 
 # Model types whose config class defaults tie_word_embeddings to False when config.json omits it
 # (PretrainedConfig's own default is True).
@@ -23,65 +23,6 @@ _UNTIED_DEFAULT = {"llama", "mistral", "mixtral", "qwen2", "qwen2_moe", "qwen3",
 # Plain two-matrix MLPs (up, down) with biases and LayerNorm instead of SwiGLU + RMSNorm.
 _PLAIN_MLP = {"gpt2", "gpt_neox", "gptj", "opt", "falcon", "bloom", "phi", "starcoder2", "gpt_bigcode", "codegen"}
 _LEARNED_POS = {"gpt2", "opt", "gpt_bigcode", "codegen"}
-
-
-@dataclass
-class ModelInfo:
-    name: str
-    model_type: str
-    hidden_size: int
-    intermediate_size: int
-    num_layers: int
-    num_heads: int
-    num_kv_heads: int
-    head_dim: int
-    vocab_size: int
-    max_position_embeddings: int | None
-    tie_word_embeddings: bool
-    dtype: str | None
-    gated_mlp: bool = True
-    num_experts: int = 0  # 0: dense
-    experts_per_token: int = 0
-    expert_intermediate_size: int = 0
-    source: str = "local"  # local, hub-cache, demo
-    config_path: str | None = None
-    # Parameter counts (elements), derived from the config.
-    embed_params: int = 0
-    layer_params: int = 0  # one decoder layer (all experts for MoE)
-    lm_head_params: int = 0  # 0 when tied to the embeddings
-    other_params: int = 0  # final norm, learned position embeddings
-    total_params: int = 0
-    active_params: int = 0  # per token: differs from total only for MoE
-    linear_shapes: list[tuple[int, int]] = field(default_factory=list)  # (in, out) of each layer's linears
-    warnings: list[str] = field(default_factory=list)
-
-    @property
-    def size_label(self) -> str:
-        """6.74B, 494M, 2.1M: the parameter count as people say it."""
-        n = self.total_params
-        return f"{n / 1e9:.2f}B" if n >= 1e9 else f"{n / 1e6:.0f}M" if n >= 1e7 else f"{n / 1e6:.1f}M"
-
-    @property
-    def layers_params(self) -> int:
-        return self.layer_params * self.num_layers
-
-    def lora_params(self, r: int, targets: list[str] | str = "all-linear") -> int:
-        """Trainable LoRA elements: r * (in + out) per adapted linear, per layer."""
-        shapes = self.linear_shapes
-        if targets != "all-linear":
-            names = self.linear_names()
-            shapes = [s for n, s in zip(names, shapes, strict=True) if any(t in n for t in targets)]
-        return self.num_layers * sum(r * (i + o) for i, o in shapes)
-
-    def linear_names(self) -> list[str]:
-        attn = ["q_proj", "k_proj", "v_proj", "o_proj"]
-        mlp = ["gate_proj", "up_proj", "down_proj"] if self.gated_mlp else ["up_proj", "down_proj"]
-        return (attn + mlp)[: len(self.linear_shapes)]
-
-    def to_dict(self) -> dict[str, Any]:
-        d = asdict(self)
-        d["layers_params"] = self.layers_params
-        return d
 
 
 def _first(cfg: dict, *keys: str, default: Any = None) -> Any:
@@ -207,7 +148,9 @@ def inspect_model(model: str, revision: str | None = None, trust_remote_code: bo
     if not model:
         raise ModelError("no model given")
     if model == "demo":
-        from tuneui.demo import demo_model_config  # lazy: the demo module builds weights on demand
+        from tuneui.demo import (
+            demo_model_config,  # lazy: the demo module builds weights on demand
+        )
 
         return info_from_config(dict(demo_model_config()), name="demo", source="demo")
     path = Path(model).expanduser()
@@ -225,3 +168,20 @@ def inspect_model(model: str, revision: str | None = None, trust_remote_code: bo
     if info.model_type == "unknown" and not trust_remote_code:
         info.warnings.append("unknown architecture; sizes assume a Llama-style decoder")
     return info
+
+
+WEIGHT_SUFFIXES = (".safetensors", ".bin", ".pt", ".pth", ".gguf", ".ckpt")
+
+
+def model_files(model: str) -> ModelFiles:
+    """Weights size on disk and the license file of a local model directory (empty for hub ids)."""
+    path = Path(model).expanduser()
+    if path.is_file():
+        path = path.parent
+    if not path.is_dir():
+        return ModelFiles()
+    size = sum(p.stat().st_size for p in path.iterdir() if p.is_file() and p.suffix in WEIGHT_SUFFIXES)
+    license_file = next((p for p in sorted(path.iterdir()) if p.name.lower().startswith(("license", "licence"))),
+                        None)
+    return ModelFiles(weights_bytes=size or None, license_file=str(license_file) if license_file else None,
+                      directory=str(path))

@@ -13,8 +13,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from tuneui.errors import ModelError, TuneuiError
-from tuneui.training.config import RunConfig
+from tuneui.contract.config import RunConfig
+from tuneui.contract.errors import ModelError, TuneuiError
 
 
 @dataclass
@@ -80,12 +80,12 @@ def load_tokenizer_for(art: RunArtifacts):
     """The tokenizer saved with the adapter: it carries the chat template training used."""
     from transformers import AutoTokenizer
 
-    from tuneui.training.model_setup import FALLBACK_CHAT_TEMPLATE, resolve_model
+    from tuneui.modelload import FALLBACK_CHAT_TEMPLATE, resolve_model
 
     if (art.model_dir / "tokenizer_config.json").exists():
         tok = AutoTokenizer.from_pretrained(str(art.model_dir), **_trust(art))
     elif art.config is not None:
-        from tuneui.training.model_setup import load_tokenizer
+        from tuneui.modelload import load_tokenizer
 
         return load_tokenizer(art.config)
     elif art.base_model:
@@ -106,7 +106,7 @@ def _dtype(art: RunArtifacts):
     import torch
 
     if art.config is not None:
-        from tuneui.training.model_setup import compute_dtype
+        from tuneui.modelload import compute_dtype
 
         return compute_dtype(art.config)
     return torch.bfloat16 if torch.cuda.is_available() and torch.cuda.is_bf16_supported() else torch.float32
@@ -116,7 +116,7 @@ def load_causal_lm(where: str, art: RunArtifacts, dtype=None):
     import torch
     from transformers import AutoModelForCausalLM
 
-    from tuneui.training.model_setup import resolve_model
+    from tuneui.modelload import resolve_model
 
     try:
         path = resolve_model(where)
@@ -125,7 +125,7 @@ def load_causal_lm(where: str, art: RunArtifacts, dtype=None):
     except (OSError, ValueError) as exc:
         raise ModelError(f"{where}: cannot load: {str(exc).splitlines()[0]}") from None
     if torch.cuda.is_available():
-        model = model.to("cuda")
+        model = model.to("cuda")  # type: ignore[arg-type]  # transformers types .to() through a decorator mypy misreads
     model.eval()
     return model
 

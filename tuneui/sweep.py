@@ -11,59 +11,24 @@ from __future__ import annotations
 
 import itertools
 import json
-import math
 import threading
 import time
 from collections.abc import Callable
-from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
-from tuneui.errors import ConfigError
-from tuneui.fsutil import atomic_write_text
-from tuneui.training.config import RunConfig
+from tuneui.contract.config import RunConfig
+from tuneui.contract.errors import ConfigError
+from tuneui.contract.fsutil import atomic_write_text
+from tuneui.contract.loop import SweepResult, Trial
 
 SWEEP_FILE = "sweep.json"
 
 
-@dataclass
-class Trial:
-    index: int
-    overrides: dict
-    run_dir: str = ""
-    status: str = "pending"  # pending | running | finished | failed | stopped
-    val_loss: float | None = None
-    train_loss: float | None = None
-    seconds: float | None = None
-    rank: int | None = None
-
-    def label(self) -> str:
-        return ", ".join(f"{k}={v:g}" if isinstance(v, float) else f"{k}={v}" for k, v in self.overrides.items())
-
-
-@dataclass
-class SweepResult:
-    out_dir: Path
-    trials: list[Trial] = field(default_factory=list)
-
-    @property
-    def ranked(self) -> list[Trial]:
-        done = [t for t in self.trials if t.val_loss is not None and math.isfinite(t.val_loss)]
-        return sorted(done, key=lambda t: t.val_loss)
-
-    @property
-    def best(self) -> Trial | None:
-        ranked = self.ranked
-        return ranked[0] if ranked else None
-
-    def to_dict(self) -> dict:
-        best = self.best
-        return {"out_dir": str(self.out_dir), "trials": [asdict(t) for t in self.trials],
-                "best": asdict(best) if best else None}
-
-    def save(self) -> None:
-        for i, t in enumerate(self.ranked, 1):
-            t.rank = i
-        atomic_write_text(self.out_dir / SWEEP_FILE, json.dumps(self.to_dict(), indent=2))
+def save(result: SweepResult) -> None:
+    """Rank the finished trials and write sweep.json (atomically: a reader never sees half of it)."""
+    for i, t in enumerate(result.ranked, 1):
+        t.rank = i
+    atomic_write_text(result.out_dir / SWEEP_FILE, json.dumps(result.to_dict(), indent=2))
 
 
 def default_grid(cfg: RunConfig) -> dict[str, list]:
@@ -123,13 +88,11 @@ def trial_config(cfg: RunConfig, trial: Trial, data_updates: dict, steps: int) -
 
 
 def _outcome(run_dir: Path) -> tuple[float | None, float | None]:
-    from tuneui.training.events import read_events
+    from tuneui.contract.events import read_events
 
-    for ev in reversed(read_events(run_dir)):
-        if ev["type"] == "finished":
-            val, train = ev.get("eval_loss"), ev.get("train_loss")
-            return (float(val) if isinstance(val, (int, float)) else None,
-                    float(train) if isinstance(train, (int, float)) else None)
+    for event in reversed(read_events(run_dir)):
+        if event.type == "finished":
+            return event.eval_loss, event.train_loss
     return None, None
 
 
@@ -150,7 +113,7 @@ def run_sweep(cfg: RunConfig, out_dir: str | Path, *, trials: list[Trial] | None
     if start is None:
         from tuneui.training.launch import start_run as start
     notify = on_update or (lambda r: None)
-    result.save()
+    save(result)
     notify(result)
     for trial in result.trials:
         if stop is not None and stop.is_set():
@@ -165,7 +128,7 @@ def run_sweep(cfg: RunConfig, out_dir: str | Path, *, trials: list[Trial] | None
         trial.seconds = round(time.monotonic() - began, 1)
         trial.val_loss, trial.train_loss = _outcome(run_dir)
         trial.status = {0: "finished", 130: "stopped"}.get(code, "failed")
-        result.save()
+        save(result)
         notify(result)
     return result
 

@@ -17,16 +17,18 @@ import pytest
 STEPS = 2
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def build_tiny_run(technique: str = "lora") -> Path:
     import torch
 
-    from tuneui.demo import ensure_demo_model, sample_dataset_path
+    from tuneui.contract import events as events_mod
+    from tuneui.contract.config import RunConfig
+    from tuneui.contract.events import EventWriter
     from tuneui.data import load_conversations
-    from tuneui.training.config import RunConfig
+    from tuneui.demo import ensure_demo_model, sample_dataset_path
+    from tuneui.modelload import load_tokenizer
     from tuneui.training.dataset import PaddingCollator, encode_all, write_split
-    from tuneui.training.events import EventWriter
-    from tuneui.training.model_setup import build_model, load_tokenizer
+    from tuneui.training.model_setup import build_model
 
     root = Path(tempfile.mkdtemp(prefix=f"tuneui-tiny-{technique}-"))
     run = root / f"tiny-{technique}"
@@ -51,18 +53,18 @@ def build_tiny_run(technique: str = "lora") -> Path:
     batch = PaddingCollator(tok.pad_token_id)(examples)
     opt = torch.optim.AdamW([p for p in model.parameters() if p.requires_grad], lr=cfg.learning_rate)
     events = EventWriter(run)
-    events.emit("started", 0, technique=technique, model=cfg.model, total_steps=STEPS)
+    events.emit(events_mod.Started(step=0, technique=technique, model=cfg.model, total_steps=STEPS))
     model.train()
     for step in range(1, STEPS + 1):
         loss = model(**batch, use_cache=False).loss
         loss.backward()
         opt.step()
         opt.zero_grad()
-        events.emit("step", step, loss=loss.item(), lr=cfg.learning_rate)
+        events.emit(events_mod.Step(step=step, loss=loss.item(), lr=cfg.learning_rate))
     model.eval()
     model.save_pretrained(run / "adapter", safe_serialization=True)
     tok.save_pretrained(run / "adapter")
-    events.emit("finished", STEPS, train_loss=loss.item(), eval_loss=loss.item(), adapter_path=str(run / "adapter"))
+    events.emit(events_mod.Finished(step=STEPS, train_loss=loss.item(), eval_loss=loss.item(), adapter_path=str(run / "adapter")))
     (run / "report.json").write_text(json.dumps({"train_loss": loss.item(), "steps": STEPS, "wall_time_s": 1.0}))
     return run
 

@@ -9,9 +9,9 @@ import sys
 import time
 from pathlib import Path
 
+from tuneui.contract.config import RunConfig
+from tuneui.contract.events import read_events
 from tuneui.demo import sample_dataset_path
-from tuneui.training.config import RunConfig
-from tuneui.training.events import read_events
 
 
 def write_data(folder: Path, n_train: int = 48, n_val: int = 8) -> tuple[Path, Path]:
@@ -60,12 +60,12 @@ def wait_for_event(run_dir: Path, proc: subprocess.Popen, pred, timeout: float =
 
 
 def step_losses(events: list[dict]) -> dict[int, float]:
-    return {e["step"]: e["loss"] for e in events if e["type"] == "step"}
+    return {e.step: e.loss for e in events if e.type == "step"}
 
 
 def last_session(events: list[dict]) -> list[dict]:
     """Events from the most recent `started` on (a resumed run appends to the same file)."""
-    starts = [i for i, e in enumerate(events) if e["type"] == "started"]
+    starts = [i for i, e in enumerate(events) if e.type == "started"]
     return events[starts[-1]:] if starts else events
 
 

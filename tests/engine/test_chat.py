@@ -2,18 +2,18 @@
 
 from __future__ import annotations
 
+import json
 import sys
+import threading
 from pathlib import Path
 
-import json
-import threading
-
 import pytest
+
 sys.path.insert(0, str(Path(__file__).parent))  # works whether or not tests/ is a package
 from loop_fixtures import tiny_full_run, tiny_run  # noqa: E402,F401 - session fixtures
 
 from tuneui.chat import ChatSession, GenerationSettings, Reply, save_example, validation_prompts
-from tuneui.errors import TuneuiError
+from tuneui.contract.errors import TuneuiError
 
 PROMPT = [{"role": "user", "content": "Translate to Zorbish: bread blue"}]
 GREEDY = GenerationSettings(max_new_tokens=10)
@@ -85,7 +85,7 @@ def test_full_model_runs_compare_with_the_original_model(tiny_full_run, demo_mod
 def test_validation_prompts_and_saving_examples(tiny_run, tmp_path):
     prompts = validation_prompts(tiny_run, limit=3)
     assert 1 <= len(prompts) <= 3
-    assert prompts[0]["messages"][-1]["role"] == "user" and prompts[0]["reference"]
+    assert prompts[0].messages[-1]["role"] == "user" and prompts[0].reference
     run = tmp_path / "run"
     run.mkdir()
     conv = PROMPT + [{"role": "assistant", "content": "mib mur"}]

@@ -10,7 +10,7 @@ import pytest
 
 from tuneui.cleaning import CleanOptions, clean
 from tuneui.cleaning.pii import find, luhn_ok
-from tuneui.errors import ConfigError
+from tuneui.contract.errors import ConfigError
 
 WORDS = ("river mountain quiet orange engine window silver garden planet market pencil bottle thunder velvet "
          "harbor lantern meadow copper island falcon").split()
@@ -196,9 +196,9 @@ def test_options_from_dict_validates():
     assert CleanOptions.from_dict({"pii": "drop", "near_dup_threshold": 0.9}).pii == "drop"
     with pytest.raises(ConfigError, match="near_dup_treshold: unknown option \\(did you mean 'near_dup_threshold'"):
         CleanOptions.from_dict({"near_dup_treshold": 0.9})
-    with pytest.raises(ConfigError, match="pii: must be mask, drop or off"):
+    with pytest.raises(ConfigError, match="pii: Input should be 'mask', 'drop' or 'off' \\(got 'hide'\\)"):
         CleanOptions.from_dict({"pii": "hide"})
-    with pytest.raises(ConfigError, match="min_length: expected int"):
+    with pytest.raises(ConfigError, match="min_length: Input should be a valid integer \\(got '3'\\)"):
         CleanOptions.from_dict({"min_length": "3"})
     assert CleanOptions.from_dict(CleanOptions().to_dict()) == CleanOptions()
 

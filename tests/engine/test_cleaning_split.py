@@ -8,7 +8,7 @@ import pytest
 
 from tuneui.cleaning import train_val_split
 from tuneui.cleaning.minhash import near_duplicate_pairs
-from tuneui.errors import DataError
+from tuneui.contract.errors import DataError
 
 VOCAB = [f"w{i}" for i in range(3000)]
 
@@ -22,7 +22,7 @@ def corpus(n: int, seed: int = 0) -> list[list[dict]]:
 def with_near_copies(n: int, copies: int) -> list[list[dict]]:
     data = corpus(n)
     rng = random.Random(1)
-    for k in range(copies):
+    for _k in range(copies):
         src = data[rng.randrange(n)]
         words = src[1]["content"].split()
         words[rng.randrange(len(words))] = "edited"

@@ -6,10 +6,11 @@ import json
 
 import pytest
 
+from tuneui.contract.config import RunConfig
 from tuneui.evaluate import eval_loss
-from tuneui.training.config import RunConfig
+from tuneui.modelload import load_tokenizer
 from tuneui.training.dataset import PackingCollator, PaddingCollator, encode_all
-from tuneui.training.model_setup import build_model, load_tokenizer
+from tuneui.training.model_setup import build_model
 
 
 @pytest.fixture(scope="module")

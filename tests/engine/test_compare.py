@@ -2,16 +2,16 @@
 
 from __future__ import annotations
 
-import sys
-from pathlib import Path
-
 import json
 import shutil
+import sys
+from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).parent))  # works whether or not tests/ is a package
 from loop_fixtures import tiny_full_run, tiny_run  # noqa: E402,F401 - session fixtures
 
-from tuneui.compare import compare_runs, run_row, table_rows
+from tuneui.contract.runs import table_rows
+from tuneui.runs import compare_runs, run_row
 
 
 def test_rows_read_settings_losses_metric_and_forgetting(tiny_run, tmp_path):
@@ -45,3 +45,21 @@ def test_a_folder_of_runs_and_a_broken_run_both_list(tiny_run, tiny_full_run, tm
     assert out["schema"] == 1 and len(out["runs"]) == 3 and "curve" not in out["runs"][0]
     assert main(["evaluate", "--compare", str(tmp_path / "empty")]) == 0
     assert "no runs found" in capsys.readouterr().out
+
+
+def test_a_custom_output_folder_is_where_runs_are_listed_and_compared(tiny_run, tmp_path, monkeypatch):
+    """New runs go to the user's output_dir setting; the runs list and compare read the same folder."""
+    from tuneui.contract.config import RunConfig
+    from tuneui.contract.settings import runs_root, update_settings
+    from tuneui.runs import list_runs
+    from tuneui.training.launch import default_run_dir
+
+    monkeypatch.setenv("TUNEUI_HOME", str(tmp_path / "home"))
+    mine = tmp_path / "my-runs"
+    update_settings(output_dir=str(mine))
+    assert runs_root() == mine
+    target = default_run_dir(RunConfig(name="mine"))
+    assert target == mine / "mine"
+    shutil.copytree(tiny_run, target)
+    assert [r.name for r in list_runs()] == ["mine"]
+    assert [r.name for r in compare_runs()] == ["mine"]

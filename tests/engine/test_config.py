@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from tuneui.errors import ConfigError
-from tuneui.training.config import RunConfig, parse_override
+from tuneui.contract.config import RunConfig, parse_override
+from tuneui.contract.errors import ConfigError
 
 
 def test_defaults_validate_and_round_trip_through_toml(tmp_path):

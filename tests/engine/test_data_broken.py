@@ -8,9 +8,9 @@ import json
 
 import pytest
 
-from tuneui.data import load_conversations, load_dataset
+from tuneui.contract.errors import DataError
 from tuneui.data import encoding as encoding_mod
-from tuneui.errors import DataError
+from tuneui.data import load_conversations, load_dataset
 
 GOOD = {"messages": [{"role": "user", "content": "hi"}, {"role": "assistant", "content": "hello"}]}
 

@@ -7,8 +7,8 @@ import json
 
 import pytest
 
+from tuneui.contract.errors import DataError
 from tuneui.data import load_conversations, load_dataset
-from tuneui.errors import DataError
 
 USER_ASSISTANT = [{"role": "user", "content": "What is 2+2?"}, {"role": "assistant", "content": "4"}]
 
@@ -159,7 +159,7 @@ def test_undetectable_columns_name_the_columns(tmp_path):
 
 
 def test_demo_sample_file_loads():
-    from tuneui.paths import package_assets
+    from tuneui.contract.paths import package_assets
 
     convs = load_conversations(package_assets() / "sample_dataset.jsonl")
     assert len(convs) > 100 and all(c[-1]["role"] == "assistant" for c in convs)

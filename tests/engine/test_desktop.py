@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 
 from tuneui import cli, desktop
-from tuneui.paths import package_assets
+from tuneui.contract.paths import package_assets
 
 
 @pytest.fixture

@@ -2,16 +2,16 @@
 
 from __future__ import annotations
 
+import json
 import sys
 from pathlib import Path
 
-import json
-
 import pytest
+
 sys.path.insert(0, str(Path(__file__).parent))  # works whether or not tests/ is a package
 from loop_fixtures import tiny_full_run, tiny_run  # noqa: E402,F401 - session fixtures
 
-from tuneui.errors import TuneuiError
+from tuneui.contract.errors import TuneuiError
 from tuneui.evaluate import forgetting_verdict, general_text_loss, metric_name, rouge_l, token_f1
 
 
@@ -84,8 +84,8 @@ def test_full_runs_use_the_original_model_as_base(tiny_run, tiny_full_run, tmp_p
     peft = evaluate_run(tiny_run, limit=0, write=False)
     full = evaluate_run(tiny_full_run, limit=0, write=False)
     # Same base model, same validation split: the base numbers agree whichever way the base was made.
-    assert full["eval_loss"]["base"] == pytest.approx(peft["eval_loss"]["base"], rel=1e-5)
-    assert full["forgetting"]["base_perplexity"] == pytest.approx(peft["forgetting"]["base_perplexity"], rel=1e-5)
+    assert full.eval_loss.base == pytest.approx(peft.eval_loss.base, rel=1e-5)
+    assert full.forgetting.base_perplexity == pytest.approx(peft.forgetting.base_perplexity, rel=1e-5)
 
 
 def test_cli_evaluate_errors_are_one_line(tiny_run, tmp_path, capsys):

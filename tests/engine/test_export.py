@@ -13,7 +13,8 @@ sys.path.insert(0, str(Path(__file__).parent))  # works whether or not tests/ is
 from loop_fixtures import tiny_full_run, tiny_run  # noqa: E402,F401 - session fixtures
 
 from tuneui.chat import ChatSession, GenerationSettings  # noqa: E402
-from tuneui.errors import TuneuiError  # noqa: E402
+from tuneui.contract.errors import TuneuiError  # noqa: E402
+from tuneui.contract.loop import ExportOptions  # noqa: E402
 from tuneui.export import export_run  # noqa: E402
 
 PROMPT = [{"role": "user", "content": "What is the last word of: big cat"}]
@@ -64,7 +65,7 @@ def test_merged_export_loads_with_plain_transformers_and_matches_chat(tiny_run, 
     from transformers import AutoModelForCausalLM, AutoTokenizer
 
     out = tmp_path / "merged"
-    result = export_run(tiny_run, out, merge=True)
+    result = export_run(tiny_run, out, ExportOptions(merge=True))
     assert result.kind == "merged" and "model.safetensors" in result.files
     assert not (out / "adapter_config.json").exists()
     tok = AutoTokenizer.from_pretrained(out)
@@ -79,7 +80,7 @@ def test_merged_export_loads_with_plain_transformers_and_matches_chat(tiny_run, 
 
 
 def test_full_runs_export_the_model_and_say_merge_is_moot(tiny_full_run, tmp_path):
-    result = export_run(tiny_full_run, tmp_path / "full", merge=True)
+    result = export_run(tiny_full_run, tmp_path / "full", ExportOptions(merge=True))
     assert result.kind == "full" and "model.safetensors" in result.files
     assert any("nothing to merge" in n for n in result.notes)
     assert "| freeze_trainable_layers | 1 |" in (tmp_path / "full" / "README.md").read_text()
@@ -98,7 +99,7 @@ def test_gguf_needs_the_converter_and_uses_it_when_present(tiny_run, tmp_path, m
     monkeypatch.delenv("LLAMA_CPP_DIR", raising=False)
     monkeypatch.setenv("PATH", str(tmp_path / "empty-path"))
     with pytest.raises(TuneuiError, match="llama.cpp"):
-        export_run(tiny_run, tmp_path / "g1", gguf=True)
+        export_run(tiny_run, tmp_path / "g1", ExportOptions(gguf=True))
     fake = tmp_path / "llama.cpp"
     fake.mkdir()
     # A stand-in converter with llama.cpp's command line: it must receive a merged model directory.
@@ -107,7 +108,7 @@ def test_gguf_needs_the_converter_and_uses_it_when_present(tiny_run, tmp_path, m
         "assert (src / 'model.safetensors').exists() and (src / 'config.json').exists()\n"
         "out.write_bytes(b'GGUF')\n")
     monkeypatch.setenv("LLAMA_CPP_DIR", str(fake))
-    result = export_run(tiny_run, tmp_path / "g2", gguf=True)
+    result = export_run(tiny_run, tmp_path / "g2", ExportOptions(gguf=True))
     assert result.gguf == tmp_path / "g2" / "model.gguf" and result.gguf.read_bytes() == b"GGUF"
     assert not list(tmp_path.glob(".merged.*"))  # the temporary merged model is gone
 
@@ -115,7 +116,7 @@ def test_gguf_needs_the_converter_and_uses_it_when_present(tiny_run, tmp_path, m
 def test_push_without_network_or_login_says_so_and_keeps_the_export(tiny_run, tmp_path, monkeypatch):
     monkeypatch.setenv("HF_HUB_OFFLINE", "1")
     with pytest.raises(TuneuiError, match="offline") as info:
-        export_run(tiny_run, tmp_path / "p", push_to_hub="me/tiny")
+        export_run(tiny_run, tmp_path / "p", ExportOptions(push_to_hub="me/tiny"))
     assert (tmp_path / "p" / "adapter_model.safetensors").exists()
     assert str(tmp_path / "p") in str(info.value)
     from tuneui.export import push

@@ -15,9 +15,9 @@ import torch
 from transformers import Trainer
 
 from tests.engine.runs import tiny_config
+from tuneui.contract.events import read_events
 from tuneui.training import checkpoints
 from tuneui.training.callbacks import TuneTrainer
-from tuneui.training.events import read_events
 from tuneui.training.runner import run_training
 
 
@@ -35,7 +35,7 @@ def _inject_loss(monkeypatch, fn):
 
 def _failed(run_dir):
     events = read_events(run_dir)
-    assert events[-1]["type"] == "failed", events[-3:]
+    assert events[-1].type == "failed", events[-3:]
     return events[-1]
 
 
@@ -44,8 +44,8 @@ def test_nan_loss_stops_with_advice(tmp_path, monkeypatch):
     code = run_training(tiny_config(tmp_path / "d"), tmp_path / "run")
     assert code == 1
     ev = _failed(tmp_path / "run")
-    assert "loss became nan at step 3" in ev["reason"]
-    assert "learning_rate" in ev["advice"]
+    assert "loss became nan at step 3" in ev.reason
+    assert "learning_rate" in ev.advice
 
 
 def test_divergence_is_caught(tmp_path, monkeypatch):
@@ -53,8 +53,8 @@ def test_divergence_is_caught(tmp_path, monkeypatch):
     cfg = tiny_config(tmp_path / "d", max_steps=40, divergence_patience=3)
     assert run_training(cfg, tmp_path / "run") == 1
     ev = _failed(tmp_path / "run")
-    assert ev["reason"].startswith("loss diverged") and ev["step"] == 15
-    assert "learning_rate" in ev["advice"]
+    assert ev.reason.startswith("loss diverged") and ev.step == 15
+    assert "learning_rate" in ev.advice
 
 
 def test_out_of_memory_suggests_the_next_smaller_setup(tmp_path, monkeypatch):
@@ -66,8 +66,8 @@ def test_out_of_memory_suggests_the_next_smaller_setup(tmp_path, monkeypatch):
     _inject_loss(monkeypatch, oom)
     assert run_training(tiny_config(tmp_path / "d"), tmp_path / "run") == 1
     ev = _failed(tmp_path / "run")
-    assert ev["reason"].startswith("out of memory")
-    assert "micro_batch_size = 2" in ev["advice"] and "gradient_accumulation_steps = 4" in ev["advice"]
+    assert ev.reason.startswith("out of memory")
+    assert "micro_batch_size = 2" in ev.advice and "gradient_accumulation_steps = 4" in ev.advice
 
 
 def test_disk_full_while_saving_keeps_the_previous_checkpoint(tmp_path, monkeypatch):
@@ -84,8 +84,8 @@ def test_disk_full_while_saving_keeps_the_previous_checkpoint(tmp_path, monkeypa
     cfg = tiny_config(tmp_path / "d", save_steps=2, max_steps=6)
     assert run_training(cfg, tmp_path / "run") == 1
     ev = _failed(tmp_path / "run")
-    assert "No space left on device" in ev["reason"] and "step-2 is intact" in ev["reason"]
-    assert "--resume" in ev["advice"]
+    assert "No space left on device" in ev.reason and "step-2 is intact" in ev.reason
+    assert "--resume" in ev.advice
     kept = checkpoints.listed(tmp_path / "run")
     assert [c.step for c in kept] == [2] and checkpoints.verify(kept[0].path) is None
 
@@ -93,7 +93,7 @@ def test_disk_full_while_saving_keeps_the_previous_checkpoint(tmp_path, monkeypa
 def test_zero_trainable_examples_is_bad_input(tmp_path):
     cfg = tiny_config(tmp_path / "d", max_seq_length=8)
     assert run_training(cfg, tmp_path / "run") == 2
-    assert "no trainable examples" in _failed(tmp_path / "run")["reason"]
+    assert "no trainable examples" in _failed(tmp_path / "run").reason
 
 
 def test_missing_pad_token_and_chat_template_are_handled_before_training(tmp_path, demo_model_dir):
@@ -107,8 +107,8 @@ def test_missing_pad_token_and_chat_template_are_handled_before_training(tmp_pat
     cfg = tiny_config(tmp_path / "d", model=str(model), max_steps=2)
     assert run_training(cfg, tmp_path / "run") == 0
     events = read_events(tmp_path / "run")
-    first_step = next(i for i, e in enumerate(events) if e["type"] == "step")
-    warnings = [e["reason"] for e in events[:first_step] if e["type"] == "warning"]
+    first_step = next(i for i, e in enumerate(events) if e.type == "step")
+    warnings = [e.reason for e in events[:first_step] if e.type == "warning"]
     assert any("no pad token" in w for w in warnings)
     assert any("no chat template" in w for w in warnings)
 
@@ -125,7 +125,7 @@ def test_hub_token_never_reaches_the_run_directory(tmp_path, monkeypatch):
 def test_pickle_weights_are_refused(tmp_path, demo_model_dir):
     from safetensors.torch import load_file
 
-    from tuneui.errors import ModelError
+    from tuneui.contract.errors import ModelError
     from tuneui.training.model_setup import build_model
 
     model = tmp_path / "pickled"

@@ -34,9 +34,9 @@ def test_no_overfit_warning_when_train_loss_rises_too():
 def test_early_stopping_restores_the_best_weights(tmp_path):
     from transformers import TrainerControl
 
+    from tuneui.contract.config import RunConfig
+    from tuneui.contract.events import EventWriter, read_events
     from tuneui.training.callbacks import RunCallback
-    from tuneui.training.config import RunConfig
-    from tuneui.training.events import EventWriter, read_events
     from tuneui.training.guards import StopController
 
     model = torch.nn.Linear(2, 2)
@@ -54,4 +54,4 @@ def test_early_stopping_restores_the_best_weights(tmp_path):
     assert control.should_training_stop and cb.stopped_early
     assert cb.restore_best(model) == 20
     assert torch.equal(model.weight, snapshots[20])
-    assert any("early stopping" in e.get("reason", "") for e in read_events(tmp_path))
+    assert any("early stopping" in getattr(e, "reason", "") for e in read_events(tmp_path))

@@ -8,8 +8,8 @@ import sys
 
 import pytest
 
-from tuneui.errors import TuneuiError
-from tuneui.hardware import GiB, MiB, GPUInfo, parse_gpus, parse_nvidia_smi, probe
+from tuneui.contract.errors import TuneuiError
+from tuneui.hardware import GiB, GPUInfo, MiB, parse_gpus, parse_nvidia_smi, probe
 
 
 def smi(text: str, *, reject_compute_cap: bool = False):

@@ -6,8 +6,15 @@ from __future__ import annotations
 import pytest
 
 from tuneui.models import info_from_config
-from tuneui.recommend.memory import (CUDA_CONTEXT_BYTES, Setup, activation_bytes, estimate,
-                                     layer_activation_bytes, mask_bytes, with_)
+from tuneui.recommend.memory import (
+    CUDA_CONTEXT_BYTES,
+    Setup,
+    activation_bytes,
+    estimate,
+    layer_activation_bytes,
+    mask_bytes,
+    with_,
+)
 from tuneui.recommend.shapes import REFERENCE_CONFIGS
 
 GB = 1e9

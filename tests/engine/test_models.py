@@ -8,7 +8,7 @@ import types
 
 import pytest
 
-from tuneui.errors import ModelError
+from tuneui.contract.errors import ModelError
 from tuneui.models import info_from_config, inspect_model
 
 # Shapes copied from the models' published config.json files; totals are the parameter counts the

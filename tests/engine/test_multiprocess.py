@@ -11,8 +11,8 @@ import pytest
 import yaml
 
 from tests.engine.runs import last_session, step_losses, tiny_config
+from tuneui.contract.events import read_events
 from tuneui.training import checkpoints
-from tuneui.training.events import read_events
 
 
 def _torchrun(*args, timeout=600):
@@ -30,20 +30,20 @@ def test_two_processes_train_and_resume_with_only_rank0_writing(tmp_path):
     done = _torchrun(toml, "-o", run)
     assert done.returncode == 0, done.stdout[-2000:] + done.stderr[-3000:]
     events = read_events(run)
-    steps = [e["step"] for e in events if e["type"] == "step"]
+    steps = [e.step for e in events if e.type == "step"]
     assert steps == [1, 2, 3, 4]  # one writer: no step reported twice
-    assert sum(e["type"] == "started" for e in events) == 1
+    assert sum(e.type == "started" for e in events) == 1
     # 48 examples over 2 processes x micro-batch 4 x accumulation 2: 3 optimizer steps per epoch.
-    assert [e["epoch"] for e in events if e["type"] == "step"][:3] == pytest.approx([1 / 3, 2 / 3, 1.0], abs=1e-3)
+    assert [e.epoch for e in events if e.type == "step"][:3] == pytest.approx([1 / 3, 2 / 3, 1.0], abs=1e-3)
     ckpt = checkpoints.newest_complete(run)
     assert ckpt.step == 4 and {"rng_state_0.pth", "rng_state_1.pth"} <= {p.name for p in ckpt.path.iterdir()}
 
     resumed = _torchrun(run, "--resume", "--set", "max_steps=6")
     assert resumed.returncode == 0, resumed.stdout[-2000:] + resumed.stderr[-3000:]
     session = last_session(read_events(run))
-    assert session[0]["resumed_from"].endswith("step-4")
+    assert session[0].resumed_from.endswith("step-4")
     assert sorted(step_losses(session)) == [5, 6]
-    assert session[-1]["type"] == "finished"
+    assert session[-1].type == "finished"
 
 
 def test_print_launch_gives_a_valid_accelerate_config_and_slurm_script(run_cli, tmp_path):

@@ -33,7 +33,9 @@ def _run(cmd: list, cwd: Path, env: dict | None = None, timeout: float = 300) ->
 
 
 def _source_files(pattern: str) -> set[str]:
-    return {p.relative_to(REPO).as_posix() for p in REPO.glob(pattern) if "__pycache__" not in p.parts}
+    # Caches (__pycache__, .ruff_cache, .mypy_cache) are not part of the package.
+    return {p.relative_to(REPO).as_posix() for p in REPO.glob(pattern)
+            if not any(part == "__pycache__" or part.startswith(".") for part in p.relative_to(REPO).parts)}
 
 
 @pytest.fixture(scope="module")
@@ -60,13 +62,13 @@ def test_wheel_carries_what_the_app_needs_at_run_time(wheel: Path) -> None:
     assert source_assets, "the sample data in assets/ is missing"
     for name in source_assets:
         assert f"tuneui/assets/{name}" in names
-    tcss = _source_files("screens/**/*.tcss")
+    tcss = _source_files("tuneui/screens/**/*.tcss")
     assert tcss and tcss <= names, f"stylesheets missing from the wheel: {tcss - names}"
-    # Every module of both packages: a new subpackage left out of pyproject's list shows up here.
-    modules = _source_files("tuneui/**/*.py") | _source_files("screens/**/*.py")
+    # Every module of the package (the UI included): a new subpackage left out of pyproject's list shows up here.
+    modules = _source_files("tuneui/**/*.py")
     assert modules - names == set(), "modules missing from the wheel (add their package to pyproject.toml)"
     # Data files next to the code (stylesheets, tables, templates) need a package-data pattern.
-    data = {f for f in _source_files("tuneui/**/*.*") | _source_files("screens/**/*.*") if not f.endswith(".pyc")}
+    data = {f for f in _source_files("tuneui/**/*.*") if not f.endswith(".pyc")}
     assert data - names == set(), "files missing from the wheel (add them to [tool.setuptools.package-data])"
     info = next(n for n in names if n.endswith(".dist-info/entry_points.txt"))
     assert "tuneui = tuneui.cli:main" in zipfile.ZipFile(wheel).read(info).decode()
@@ -95,7 +97,7 @@ def _outside_env(tmp_path: Path) -> dict:
 def test_installed_tuneui_runs_outside_the_source_tree(venv: Path, tmp_path: Path) -> None:
     bin_dir = venv / "bin"
     env = _outside_env(tmp_path)
-    where = _run([bin_dir / "python", "-c", "import tuneui, screens; print(tuneui.__file__); print(screens.__file__)"],
+    where = _run([bin_dir / "python", "-c", "import tuneui, tuneui.screens; print(tuneui.__file__); print(tuneui.screens.__file__)"],
                  cwd=tmp_path, env=env).stdout.split()
     assert all(Path(p).is_relative_to(venv) for p in where), f"imported from the source tree: {where}"
 

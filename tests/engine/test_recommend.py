@@ -6,13 +6,13 @@ import json
 
 import pytest
 
+from tuneui.contract.config import TECHNIQUES, RunConfig
 from tuneui.hardware import GPUInfo, HardwareProfile, parse_gpus
 from tuneui.models import info_from_config
 from tuneui.recommend import recommend
 from tuneui.recommend.advice import choose_seq_len, flops_per_token, rag_advice
 from tuneui.recommend.ladder import QUALITY
 from tuneui.recommend.shapes import REFERENCE_CONFIGS
-from tuneui.training.config import TECHNIQUES, RunConfig
 
 SHAPES = REFERENCE_CONFIGS
 SINGLE = ["1x8GiB", "1x12GiB", "1x16GiB", "1x24GiB", "1x48GiB", "1x80GiB"]

@@ -7,7 +7,6 @@ import json
 import pytest
 
 from tuneui.cli import main
-
 from tuneui.recommend.shapes import REFERENCE_CONFIGS
 
 LLAMA2_7B = REFERENCE_CONFIGS["7B"]

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import pytest
 
+from tuneui.contract.config import RunConfig
 from tuneui.hardware import HardwareProfile
-from tuneui.recommend.probe import setup_from_config, step_down, verify_fit
-from tuneui.training.config import RunConfig
+from tuneui.training.fit_probe import setup_from_config, step_down, verify_fit
 
 GiB = 1024**3
 
@@ -75,7 +75,7 @@ def test_step_down_on_cpu_skips_8bit_optimizers_and_sgd_becomes_adamw():
 
 
 def test_fit_config_steps_down_until_the_probe_fits(monkeypatch):
-    from tuneui.recommend import probe as probe_mod
+    from tuneui.training import fit_probe as probe_mod
 
     calls = []
 

@@ -9,8 +9,8 @@ import torch
 from safetensors.torch import load_file
 
 from tests.engine.runs import last_session, start, step_losses, tiny_config, wait_for_event
+from tuneui.contract.events import read_events
 from tuneui.training import checkpoints
-from tuneui.training.events import read_events
 
 # 48 training examples, micro-batch 4, accumulation 2: an epoch is 6 optimizer steps.
 
@@ -35,7 +35,7 @@ def test_sigkill_then_resume_matches_uninterrupted_run(reference, tmp_path, save
     cfg = ref_cfg.model_copy(update={"save_steps": save_steps})
     run_dir = tmp_path / "run"
     proc = start(cfg, run_dir)
-    wait_for_event(run_dir, proc, lambda e: e["type"] == "checkpoint")
+    wait_for_event(run_dir, proc, lambda e: e.type == "checkpoint")
     proc.send_signal(signal.SIGKILL)
     proc.wait(timeout=60)
     assert proc.returncode == -signal.SIGKILL
@@ -46,7 +46,7 @@ def test_sigkill_then_resume_matches_uninterrupted_run(reference, tmp_path, save
 
     session = last_session(read_events(run_dir))
     started = session[0]
-    ckpt_step = int(started["resumed_from"].rsplit("-", 1)[1])
+    ckpt_step = int(started.resumed_from.rsplit("-", 1)[1])
     assert ckpt_step >= save_steps and ckpt_step % save_steps == 0
     ref = step_losses(read_events(ref_dir))
     got = step_losses(session)
@@ -59,21 +59,21 @@ def test_sigkill_then_resume_matches_uninterrupted_run(reference, tmp_path, save
     assert a.keys() == b.keys()
     for k in a:
         torch.testing.assert_close(a[k], b[k], rtol=1e-5, atol=1e-6)
-    assert session[-1]["type"] == "finished"
+    assert session[-1].type == "finished"
 
 
 def test_graceful_stop_checkpoints_and_exits_130(tmp_path):
     cfg = tiny_config(tmp_path / "data", max_steps=400)
     run_dir = tmp_path / "run"
     proc = start(cfg, run_dir)
-    wait_for_event(run_dir, proc, lambda e: e["type"] == "step" and e["step"] >= 2)
+    wait_for_event(run_dir, proc, lambda e: e.type == "step" and e.step >= 2)
     proc.send_signal(signal.SIGTERM)
     proc.wait(timeout=60)
     assert proc.returncode == 130
     events = read_events(run_dir)
-    assert events[-1]["type"] == "stopped" and "SIGTERM" in events[-1]["reason"]
-    stopped_at = events[-1]["step"]
-    assert events[-2]["type"] == "checkpoint" and events[-2]["step"] == stopped_at
+    assert events[-1].type == "stopped" and "SIGTERM" in events[-1].reason
+    stopped_at = events[-1].step
+    assert events[-2].type == "checkpoint" and events[-2].step == stopped_at
     newest = checkpoints.newest_complete(run_dir)
     assert newest.step == stopped_at and checkpoints.verify(newest.path) is None
 
@@ -82,11 +82,11 @@ def test_second_signal_stops_at_once_without_corrupting_checkpoints(tmp_path):
     cfg = tiny_config(tmp_path / "data", max_steps=400, save_steps=1)
     run_dir = tmp_path / "run"
     proc = start(cfg, run_dir)
-    wait_for_event(run_dir, proc, lambda e: e["type"] == "checkpoint" and e["step"] >= 2)
+    wait_for_event(run_dir, proc, lambda e: e.type == "checkpoint" and e.step >= 2)
     proc.send_signal(signal.SIGINT)
     proc.send_signal(signal.SIGINT)
     proc.wait(timeout=60)
     assert proc.returncode == 130
-    assert read_events(run_dir)[-1]["type"] == "stopped"
+    assert read_events(run_dir)[-1].type == "stopped"
     kept = checkpoints.listed(run_dir)
     assert kept and all(checkpoints.verify(c.path) is None for c in kept)

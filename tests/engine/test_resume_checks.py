@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 from tests.engine.runs import last_session, tiny_config
+from tuneui.contract.config import RunConfig
+from tuneui.contract.events import read_events
 from tuneui.training import checkpoints
-from tuneui.training.config import RunConfig
-from tuneui.training.events import read_events
 from tuneui.training.runner import run_training
 
 
@@ -28,10 +28,10 @@ def test_tampered_and_foreign_checkpoints_are_skipped_with_a_warning(tmp_path, r
     out = run_cli("train", run, "--resume", "--set", "max_steps=5")
     assert out.returncode == 0, out.stderr[-3000:]
     events = read_events(run)
-    warnings = [e["reason"] for e in events if e["type"] == "warning"]
+    warnings = [e.reason for e in events if e.type == "warning"]
     assert any("step-9" in w and "no manifest" in w for w in warnings)
     assert any("step-4" in w and "does not match its manifest hash" in w for w in warnings)
-    assert last_session(events)[0]["resumed_from"].endswith("step-2")
+    assert last_session(events)[0].resumed_from.endswith("step-2")
 
 
 def test_incompatible_config_is_refused(tmp_path, run_cli):

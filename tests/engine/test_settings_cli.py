@@ -7,9 +7,10 @@ import json
 
 import pytest
 
-from tuneui.commands import doctor, settings as settings_cmd
-from tuneui.errors import ConfigError
-from tuneui.settings import load_settings
+from tuneui.commands import doctor
+from tuneui.commands import settings as settings_cmd
+from tuneui.contract.errors import ConfigError
+from tuneui.contract.settings import load_settings
 
 
 @pytest.fixture(autouse=True)

@@ -6,8 +6,8 @@ from pathlib import Path
 
 import pytest
 
-from tuneui.errors import ConfigError
-from tuneui.settings import (
+from tuneui.contract.errors import ConfigError
+from tuneui.contract.settings import (
     Settings,
     apply_environment,
     load_settings,

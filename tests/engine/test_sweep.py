@@ -9,10 +9,11 @@ from pathlib import Path
 
 import pytest
 
-from tuneui.errors import ConfigError
+from tuneui.contract import events as events_mod
+from tuneui.contract.config import RunConfig
+from tuneui.contract.errors import ConfigError
+from tuneui.contract.events import EventWriter
 from tuneui.sweep import apply_best, default_grid, load_sweep, plan_trials, run_sweep
-from tuneui.training.config import RunConfig
-from tuneui.training.events import EventWriter
 
 
 def write_data(path: Path, n: int = 40) -> Path:
@@ -52,8 +53,8 @@ class FakeHandle:
         cfg.save(run_dir / "run.toml")
         loss = abs(cfg.learning_rate - 2e-4) * 1000 + 1.0 + (0.1 if cfg.lora_r == 8 else 0.0)
         ev = EventWriter(run_dir)
-        ev.emit("started", 0, technique=cfg.technique)
-        ev.emit("finished", cfg.max_steps, train_loss=loss + 0.05, eval_loss=loss)
+        ev.emit(events_mod.Started(step=0, technique=cfg.technique))
+        ev.emit(events_mod.Finished(step=cfg.max_steps, train_loss=loss + 0.05, eval_loss=loss))
 
     def wait(self, timeout=None):
         return 0

@@ -9,7 +9,7 @@ import pytest
 from safetensors.torch import load_file
 
 from tests.engine.runs import step_losses, tiny_config
-from tuneui.training.events import read_events
+from tuneui.contract.events import read_events
 from tuneui.training.runner import run_training
 
 REPEATED = {"messages": [{"role": "user", "content": "What is the last word of: red cat sleeps"},

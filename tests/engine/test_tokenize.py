@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
+from tuneui.data.tokenize import IGNORE_INDEX, encode_conversation, segments
 from tuneui.training.dataset import encode_all
-from tuneui.training.tokenize import IGNORE_INDEX, encode_conversation, segments
 
 
 def _decode(tok, ids):
@@ -52,7 +52,7 @@ def test_truncation_that_cuts_every_reply_drops_the_example(demo_tokenizer):
 def test_tokenizer_without_template_is_explained_before_training(demo_tokenizer):
     import copy
 
-    from tuneui.errors import DataError
+    from tuneui.contract.errors import DataError
 
     tok = copy.deepcopy(demo_tokenizer)
     tok.chat_template = None

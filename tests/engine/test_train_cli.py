@@ -7,9 +7,10 @@ import json
 from safetensors.torch import load_file
 
 from tests.engine.runs import tiny_config
-from tuneui.training.config import RunConfig
-from tuneui.training.events import TERMINAL_TYPES, read_events
-from tuneui.training.launch import attach, list_runs, start_run
+from tuneui.contract.config import RunConfig
+from tuneui.contract.events import TERMINAL_TYPES, read_events
+from tuneui.runs import list_runs
+from tuneui.training.launch import attach, start_run
 
 KNOWN_TYPES = {"started", "step", "eval", "checkpoint", "warning", "finished", "failed", "stopped"}
 
@@ -23,12 +24,12 @@ def test_train_toml_writes_a_complete_run_directory(tmp_path, run_cli):
     assert "exact_match on 4 held-out examples" in out.stdout
     assert RunConfig.load(run).lora_r == 4  # run.toml holds the overrides too
     events = read_events(run)
-    assert {e["type"] for e in events} <= KNOWN_TYPES
-    assert all(isinstance(e["time"], float) and isinstance(e["step"], int) for e in events)
-    assert events[0]["type"] == "started" and events[-1]["type"] == "finished"
-    assert [e["step"] for e in events if e["type"] == "eval"] == [0, 2]
-    steps = [e for e in events if e["type"] == "step"]
-    assert all({"loss", "lr", "grad_norm", "tokens_per_s", "mem_bytes"} <= e.keys() for e in steps)
+    assert {e.type for e in events} <= KNOWN_TYPES
+    assert all(isinstance(e.time, float) and isinstance(e.step, int) for e in events)
+    assert events[0].type == "started" and events[-1].type == "finished"
+    assert [e.step for e in events if e.type == "eval"] == [0, 2]
+    steps = [e for e in events if e.type == "step"]
+    assert all({"loss", "lr", "grad_norm", "tokens_per_s", "mem_bytes"} <= e.model_fields_set for e in steps)
     report = json.loads((run / "report.json").read_text())
     assert set(report["task_metric"]) >= {"name", "base", "tuned"} and report["task_metric"]["n"] == 4
     assert set(report["eval_loss"]) == {"base", "tuned"}
@@ -58,7 +59,7 @@ def test_missing_dataset_file_is_named(tmp_path, run_cli):
     toml = tiny_config(tmp_path / "d", dataset=str(tmp_path / "nope.jsonl")).save(tmp_path / "r.toml")
     out = run_cli("train", toml, "-o", tmp_path / "run")
     assert out.returncode == 2 and "nope.jsonl" in out.stderr and "Traceback" not in out.stderr
-    assert read_events(tmp_path / "run")[-1]["type"] == "failed"
+    assert read_events(tmp_path / "run")[-1].type == "failed"
 
 
 def test_existing_run_dir_needs_resume_or_new_output(tmp_path, run_cli):
@@ -76,9 +77,9 @@ def test_launch_api_runs_in_its_own_process_and_can_be_reattached(tmp_path):
     follower = handle.follower()
     seen = list(follower.follow(interval=0.1, is_alive=handle.is_alive))
     assert handle.wait(timeout=600) == 0
-    assert seen[0]["type"] == "started" and seen[-1]["type"] in TERMINAL_TYPES
+    assert seen[0].type == "started" and seen[-1].type in TERMINAL_TYPES
     again = attach(handle.run_dir)
-    assert again.poll() == 0 and not again.is_alive() and again.events()[-1]["type"] == "finished"
+    assert again.poll() == 0 and not again.is_alive() and again.events()[-1].type == "finished"
     runs = list_runs(tmp_path / "runs")
     assert [r.name for r in runs] == ["api"] and runs[0].status == "finished" and runs[0].technique == "lora"
     assert "api" in (handle.run_dir / "run.toml").read_text()
@@ -99,7 +100,7 @@ def test_demo_learns_on_a_reduced_budget(tmp_path, run_cli):
 def test_new_runs_go_to_the_output_dir_setting(tmp_path):
     import argparse
 
-    from tuneui.settings import update_settings
+    from tuneui.contract.settings import update_settings
     from tuneui.training.cli_args import resolve
 
     update_settings(output_dir=str(tmp_path / "my-runs"))

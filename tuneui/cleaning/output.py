@@ -7,9 +7,9 @@ import io
 import json
 from pathlib import Path
 
+from tuneui.contract.errors import DataError
+from tuneui.contract.fsutil import atomic_write_bytes, atomic_write_text
 from tuneui.data.schema import Conversation
-from tuneui.errors import DataError
-from tuneui.fsutil import atomic_write_bytes, atomic_write_text
 
 TRAIN_FILE, VAL_FILE, REPORT_FILE = "train.parquet", "val.parquet", "report.json"
 

@@ -7,28 +7,17 @@ is seeded. The input list is never modified; repaired examples are new objects.
 from __future__ import annotations
 
 import time
-from dataclasses import dataclass, field
 
 from tuneui.cleaning import filters
 from tuneui.cleaning.minhash import duplicate_of, near_duplicate_pairs
-from tuneui.cleaning.options import CleanOptions
 from tuneui.cleaning.report import CleanReport, ExampleRecorder, FilterStats
 from tuneui.cleaning.text import JoinedTexts, exact_key, excerpt, joined, word_count
+from tuneui.contract import defaults
+from tuneui.contract.cleaning import CleanOptions, CleanResult
 from tuneui.data.schema import Conversation
 
 ORDER = ("encoding", "empty_turns", "boilerplate", "quality", "pii", "too_short", "too_long",
          "exact_duplicates", "near_duplicates")
-
-
-@dataclass
-class CleanResult:
-    kept: list[Conversation]
-    report: CleanReport
-    kept_indices: list[int] = field(default_factory=list)  # position of each kept example in the input
-    removed_indices: dict[str, list[int]] = field(default_factory=dict)  # filter -> input positions it removed
-
-    def to_dict(self) -> dict:
-        return self.report.to_dict()
 
 
 def is_text_corpus(conversations: list[Conversation]) -> bool:
@@ -40,7 +29,7 @@ def _stats(conversations: list[Conversation], words: list[int], tokenizer, max_s
 
     out = {"examples": len(conversations), "words": length_stats(words, "words").to_dict()}
     if tokenizer is not None and conversations:
-        out["tokens"] = token_stats(conversations, tokenizer, max_seq_length or 1024).to_dict()
+        out["tokens"] = token_stats(conversations, tokenizer, max_seq_length or defaults.MAX_SEQ_LENGTH).to_dict()
     return out
 
 
@@ -55,7 +44,7 @@ def clean(
 ) -> CleanResult:
     """Clean `conversations`. `lines` (source line of each) makes the report name lines; with a
     `tokenizer`, lengths are in tokens and the report holds token statistics before and after."""
-    opts = (options or CleanOptions()).validate()
+    opts = (options or CleanOptions()).validate_all()
     start = time.perf_counter()
     report = CleanReport(before=len(conversations), options=opts.to_dict(),
                          length_unit="tokens" if tokenizer is not None else "words")
@@ -110,7 +99,8 @@ def clean(
                     pii_counts[k] = pii_counts.get(k, 0) + n
                 if new is None:
                     # show the masked text: the report must not leak what it removed
-                    rec.removed(st["pii"], i, filters.mask_pii(cur, pii_kinds, drop=False)[0], reason)
+                    masked = filters.mask_pii(cur, pii_kinds, drop=False)[0]
+                    rec.removed(st["pii"], i, masked if masked is not None else cur, reason)
                     continue
                 if new is not cur:
                     rec.modified(st["pii"], i, new, reason)
@@ -127,7 +117,7 @@ def clean(
             if enabled["too_short"] and n < opts.min_length:
                 rec.removed(st["too_short"], idx[pos], conv, f"{n} {report.length_unit} (min {opts.min_length})")
                 keep_mask.append(False)
-            elif enabled["too_long"] and n > opts.max_length:
+            elif enabled["too_long"] and opts.max_length is not None and n > opts.max_length:
                 rec.removed(st["too_long"], idx[pos], conv, f"{n} {report.length_unit} (max {opts.max_length})")
                 keep_mask.append(False)
             else:

@@ -13,8 +13,8 @@ from dataclasses import dataclass, field
 
 from tuneui.cleaning.minhash import near_duplicate_pairs
 from tuneui.cleaning.text import JoinedTexts
+from tuneui.contract.errors import DataError
 from tuneui.data.schema import Conversation
-from tuneui.errors import DataError
 
 DEFAULT_VAL_FRACTION = 0.1
 MAX_AUTO_VAL = 2000  # beyond this a bigger validation set only slows evaluation down

@@ -5,6 +5,9 @@ from __future__ import annotations
 import hashlib
 import re
 import unicodedata
+from collections.abc import Sequence
+
+from tuneui.data.schema import word_count  # noqa: F401 - the filters count words as the statistics do
 
 _WS = re.compile(r"\s+")
 _WORD = re.compile(r"\w+")
@@ -16,11 +19,6 @@ def joined(conv: list[dict]) -> str:
 
 def words(text: str) -> list[str]:
     return _WORD.findall(text.lower())
-
-
-def word_count(conv: list[dict]) -> int:
-    """Whitespace-separated words: what length filters and word statistics count."""
-    return sum(len(m["content"].split()) for m in conv)
 
 
 def exact_key(conv: list[dict]) -> bytes:
@@ -43,7 +41,7 @@ def excerpt(conv: list[dict], limit: int = 160) -> str:
     return text[:half] + " ... " + text[-half:]
 
 
-class JoinedTexts:
+class JoinedTexts(Sequence[str]):
     """The dedup view (`joined`) of each conversation, built on demand so no second copy of the data
     is held in memory."""
 
@@ -53,5 +51,5 @@ class JoinedTexts:
     def __len__(self) -> int:
         return len(self.conversations)
 
-    def __getitem__(self, i: int) -> str:
+    def __getitem__(self, i: int) -> str:  # type: ignore[override]  # indexes only: no slices needed
         return joined(self.conversations[i])

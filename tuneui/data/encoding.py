@@ -11,13 +11,14 @@ import codecs
 import gzip
 import lzma
 import zlib
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import Any, BinaryIO
 
-from tuneui.data.problems import Problem
-from tuneui.errors import DataError
+from tuneui.contract.datasets import Problem
+from tuneui.contract.errors import DataError
 
-COMPRESSED = {".gz": gzip.open, ".bz2": bz2.open, ".xz": lzma.open}
+COMPRESSED: dict[str, Callable[..., Any]] = {".gz": gzip.open, ".bz2": bz2.open, ".xz": lzma.open}
 _DECOMPRESS_ERRORS = (OSError, EOFError, lzma.LZMAError, zlib.error)
 
 # Lines longer than this are reported and skipped instead of parsed (a "JSONL" file with no newlines,
@@ -38,7 +39,7 @@ _MAGIC = [
 ]
 
 
-def open_binary(path: Path):
+def open_binary(path: Path) -> BinaryIO:
     opener = COMPRESSED.get(path.suffix.lower())
     try:
         return opener(path, "rb") if opener else path.open("rb")

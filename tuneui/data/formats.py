@@ -9,9 +9,9 @@ override maps them to the names their file uses, e.g. `{"question": "q", "answer
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass, field
 
-from tuneui.errors import DataError
+from tuneui.contract.datasets import FormatGuess
+from tuneui.contract.errors import DataError
 
 FORMATS = ("messages", "sharegpt", "alpaca", "prompt_completion", "qa", "text")
 
@@ -51,19 +51,6 @@ class RowError(Exception):
     def __init__(self, message: str, kind: str):
         super().__init__(message)
         self.kind = kind
-
-
-@dataclass
-class FormatGuess:
-    name: str
-    confidence: float
-    evidence: list[str] = field(default_factory=list)
-    columns: dict[str, str] = field(default_factory=dict)  # canonical field -> the file's column
-    alternatives: dict[str, float] = field(default_factory=dict)
-
-    def to_dict(self) -> dict:
-        return {"name": self.name, "confidence": round(self.confidence, 3), "evidence": self.evidence,
-                "columns": self.columns, "alternatives": {k: round(v, 3) for k, v in self.alternatives.items()}}
 
 
 def _resolve(fmt: str, keys, override: dict[str, str]) -> dict[str, str]:

@@ -8,62 +8,22 @@ their source lines, the detected format with confidence and evidence, and all pr
 from __future__ import annotations
 
 import itertools
-from dataclasses import dataclass, field
 from pathlib import Path
 
+from tuneui.contract.datasets import LoadResult, Problem, ProblemLog
+from tuneui.contract.errors import DataError
 from tuneui.data.formats import (
-    FormatGuess, RowError, check_conversation, detect_format, to_conversation, type_name,
+    FormatGuess,
+    RowError,
+    check_conversation,
+    detect_format,
+    to_conversation,
+    type_name,
 )
-from tuneui.data.problems import Problem, ProblemLog
 from tuneui.data.readers import Source, open_source
 from tuneui.data.schema import Conversation
-from tuneui.errors import DataError
 
 DETECT_SAMPLE = 200
-
-
-@dataclass
-class LoadResult:
-    path: str
-    file_type: str
-    unit: str
-    encoding: str | None
-    format: FormatGuess
-    conversations: list[Conversation]
-    lines: list[int]  # source position (line/row/item) of each conversation
-    problems: ProblemLog
-    records: int = 0  # records seen, good and bad
-    columns: dict[str, dict[str, int]] = field(default_factory=dict)  # column -> {type name: rows}
-    notes: list[str] = field(default_factory=list)
-
-    @property
-    def errors(self) -> list[Problem]:
-        return self.problems.errors
-
-    def first_error_message(self) -> str | None:
-        errors = self.errors
-        if not errors:
-            return None
-        first = errors[0].located(self.path)
-        more = self.problems.bad_lines - 1
-        if more > 0:
-            first += f" (and {more} more bad {self.unit}{'s' if more != 1 else ''})"
-        return first
-
-    def to_dict(self, max_problems: int = 50) -> dict:
-        return {
-            "path": self.path,
-            "file_type": self.file_type,
-            "encoding": self.encoding,
-            "unit": self.unit,
-            "format": self.format.to_dict(),
-            "records": self.records,
-            "examples": len(self.conversations),
-            "columns": self.columns,
-            "notes": self.notes,
-            "problem_summary": self.problems.summary(),
-            "problems": [p.to_dict() for p in self.problems.kept[:max_problems]],
-        }
 
 
 def load_dataset(path: str | Path, fmt: str = "auto", columns: dict[str, str] | None = None) -> LoadResult:
@@ -77,6 +37,7 @@ def load_dataset(path: str | Path, fmt: str = "auto", columns: dict[str, str] | 
     def good_records():
         """The readable records, noting column types; unreadable lines go to the problem log."""
         nonlocal records
+        assert src.records is not None  # open_source always sets the stream
         for pos, rec, problem in src.records:
             records += 1
             if problem:
@@ -84,6 +45,7 @@ def load_dataset(path: str | Path, fmt: str = "auto", columns: dict[str, str] | 
                 log.add(problem)
                 log.bad_lines += problem.severity == "error"
                 continue
+            assert rec is not None  # a reader yields either a record or a problem
             for key, value in rec.items():
                 t = type_name(value)
                 per = col_types.setdefault(key, {})
@@ -149,7 +111,7 @@ def load_conversations(
     use `load_dataset` to report them)."""
     result = load_dataset(path, fmt=fmt, columns=columns)
     if result.errors and not skip_bad:
-        raise DataError(result.first_error_message() + "; fix them or skip them (--skip-bad)")
+        raise DataError(f"{result.first_error_message()}; fix them or skip them (--skip-bad)")
     if not result.conversations:
         raise DataError("no usable examples", source=result.path)
     return result.conversations

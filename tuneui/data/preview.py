@@ -3,33 +3,20 @@ the training engine's own encoder, as segments the UI can colour (trained = assi
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
-
+from tuneui.contract import defaults
+from tuneui.contract.datasets import Preview
 from tuneui.data.schema import Conversation
-
-
-@dataclass
-class Preview:
-    segments: list[dict] = field(default_factory=list)  # {"text": str, "trained": bool}
-    tokens: int = 0
-    trained_tokens: int = 0
-    truncated: bool = False
-    max_seq_length: int = 0
-
-    def to_dict(self) -> dict:
-        return {"segments": self.segments, "tokens": self.tokens, "trained_tokens": self.trained_tokens,
-                "truncated": self.truncated, "max_seq_length": self.max_seq_length}
 
 
 def _segments(enc) -> list[dict]:
     """Runs of trained/masked text covering the kept text exactly. Characters between token
     offsets (whitespace that some tokenizers leave out of every token) join the following token,
     so the preview reads as the real rendered text."""
-    from tuneui.training.tokenize import IGNORE_INDEX
+    from tuneui.data.tokenize import IGNORE_INDEX
 
     out: list[dict] = []
     pos = 0
-    for (a, b), label in zip(enc.offsets, enc.labels):
+    for (_a, b), label in zip(enc.offsets, enc.labels):
         if b <= pos:  # tokens sharing characters (byte-level pieces of one character)
             continue
         trained = label != IGNORE_INDEX
@@ -48,9 +35,9 @@ def _segments(enc) -> list[dict]:
     return out
 
 
-def preview_example(tokenizer, conversation: Conversation, max_seq_length: int = 1024) -> Preview:
+def preview_example(tokenizer, conversation: Conversation, max_seq_length: int = defaults.MAX_SEQ_LENGTH) -> Preview:
     """Built on the training engine's encoder, so the trained/masked split is exactly training's."""
-    from tuneui.training.tokenize import encode_conversation
+    from tuneui.data.tokenize import encode_conversation
 
     enc = encode_conversation(tokenizer, conversation, max_seq_length)
     return Preview(_segments(enc), len(enc.input_ids), enc.trained_tokens, enc.truncated, max_seq_length)

@@ -16,11 +16,17 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from tuneui.contract.datasets import Problem
+from tuneui.contract.errors import DataError
 from tuneui.data.encoding import (
-    MAX_LINE_BYTES, binary_kind, inner_suffix, iter_lines, read_head, read_text, sniff_encoding,
+    MAX_LINE_BYTES,
+    binary_kind,
+    inner_suffix,
+    iter_lines,
+    read_head,
+    read_text,
+    sniff_encoding,
 )
-from tuneui.data.problems import Problem
-from tuneui.errors import DataError
 
 FILE_TYPES = ("jsonl", "json", "csv", "tsv", "parquet", "text", "hf_disk", "hf_hub")
 _SUFFIX_TYPES = {
@@ -106,7 +112,7 @@ def _jsonl(p: Path) -> RecordStream:
         if problem:
             yield lineno, None, problem
             continue
-        if not line.strip():
+        if line is None or not line.strip():
             continue
         try:
             value = json.loads(line)
@@ -161,7 +167,7 @@ def _json_array(text: str, source: str) -> RecordStream:
     line, counted = 1, 0
     ws = re.compile(r"[\s,]*")
     while True:
-        pos = ws.match(text, pos).end()
+        pos = ws.match(text, pos).end()  # type: ignore[union-attr]  # [\s,]* matches everywhere
         if pos >= len(text):
             raise DataError("bad JSON: the array is not closed with ']'", source=source, line=line)
         if text[pos] == "]":
@@ -220,7 +226,7 @@ def _csv(p: Path, src: Source, delim: str) -> RecordStream:
         # Spreadsheets in many locales save "CSV" with semicolons; the header line says which.
         header_line = text.split("\n", 1)[0]
         counts = {d: header_line.count(d) for d in (",", ";", "\t", "|")}
-        best = max(counts, key=counts.get)
+        best = max(counts, key=lambda d: counts[d])
         if best != "," and counts[best] > counts[","]:
             delim = best
             src.notes.append(f"CSV separated by {'tab' if best == chr(9) else repr(best)} (read from the header)")
@@ -282,16 +288,16 @@ def _text(p: Path, src: Source) -> RecordStream:
     blocks = _TEXT_BLOCKS.split(text)
     if len(blocks) > 1 and any("\n" in b.strip() for b in blocks):
         src.notes.append("plain text with blank lines between documents: one example per paragraph block")
-        line, counted = 1, 0
+        lineno, counted = 1, 0
         for m in re.finditer(r"(?:[^\n]*\S[^\n]*(?:\n|$))+", text):
-            line += text.count("\n", counted, m.start())
+            lineno += text.count("\n", counted, m.start())
             counted = m.start()
-            yield line, {"text": m.group().strip()}, None
+            yield lineno, {"text": m.group().strip()}, None
         return
     src.notes.append("plain text, one document per line")
-    for lineno, line in enumerate(text.split("\n"), 1):
-        if line.strip():
-            yield lineno, {"text": line.strip()}, None
+    for number, row in enumerate(text.split("\n"), 1):
+        if row.strip():
+            yield number, {"text": row.strip()}, None
 
 
 def _rows_of(ds, src: Source) -> RecordStream:

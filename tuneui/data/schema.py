@@ -16,3 +16,8 @@ Conversation: TypeAlias = list[Message]
 
 def assistant_turns(conv: Conversation) -> int:
     return sum(1 for m in conv if m.get("role") == "assistant")
+
+
+def word_count(conv: Conversation) -> int:
+    """Whitespace-separated words: what length filters and word statistics count."""
+    return sum(len(m["content"].split()) for m in conv)

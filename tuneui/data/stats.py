@@ -1,34 +1,20 @@
 """Length statistics: percentiles and a histogram, in words (no tokenizer needed) or in tokens of
 the chosen tokenizer, with what truncation at max_seq_length would cut.
 
-Token counts come from `tuneui.training.tokenize.encode_conversation`, the exact encoding training
+Token counts come from `tuneui.data.tokenize.encode_conversation`, the exact encoding training
 uses (chat template, masking), so "answer cut" here means trained tokens really lost.
 """
 
 from __future__ import annotations
 
 import random
-from dataclasses import asdict, dataclass, field
 
-from tuneui.data.schema import Conversation
+from tuneui.contract import defaults
+from tuneui.contract.datasets import LengthStats, TokenStats
+from tuneui.data.schema import Conversation, word_count
 
 PERCENTILES = (50, 90, 95, 99)
 HIST_BINS = 20
-
-
-@dataclass
-class LengthStats:
-    unit: str  # "words" | "tokens"
-    count: int
-    min: int = 0
-    mean: float = 0.0
-    max: int = 0
-    total: int = 0
-    percentiles: dict[str, int] = field(default_factory=dict)  # "p50" -> length
-    histogram: dict[str, list] = field(default_factory=lambda: {"edges": [], "counts": []})
-
-    def to_dict(self) -> dict:
-        return asdict(self)
 
 
 def length_stats(lengths: list[int], unit: str, bins: int = HIST_BINS) -> LengthStats:
@@ -50,40 +36,17 @@ def length_stats(lengths: list[int], unit: str, bins: int = HIST_BINS) -> Length
 
 
 def word_stats(conversations: list[Conversation]) -> LengthStats:
-    from tuneui.cleaning.text import word_count
-
     return length_stats([word_count(c) for c in conversations], "words")
 
 
-@dataclass
-class TokenStats:
-    lengths: LengthStats
-    max_seq_length: int
-    over_max: int = 0  # examples longer than max_seq_length
-    answer_cut: int = 0  # over-long examples that lose some trained (assistant) tokens
-    answer_lost: int = 0  # ... that lose all of them: the prompt alone fills the window
-    prompt_only_cut: int = 0  # ... that lose only untrained tokens (a trailing user turn)
-    tokens_cut: int = 0
-    trained_tokens: int = 0
-    trained_tokens_cut: int = 0
-    measured: int = 0  # examples tokenized (a seeded sample of large datasets)
-    total: int = 0
-
-    def to_dict(self) -> dict:
-        d = asdict(self)
-        d["lengths"] = self.lengths.to_dict()
-        d["over_max_fraction"] = round(self.over_max / self.measured, 4) if self.measured else 0.0
-        return d
-
-
 def token_stats(
-    conversations: list[Conversation], tokenizer, max_seq_length: int = 1024, sample: int | None = 5000,
+    conversations: list[Conversation], tokenizer, max_seq_length: int = defaults.MAX_SEQ_LENGTH, sample: int | None = 5000,
     seed: int = 0,
 ) -> TokenStats:
     """Token lengths of every example (or of a seeded sample of `sample` examples: percentiles need
     no more, and rendering the chat template costs about a millisecond per example) and what
     truncation to `max_seq_length` would cut: prompt tokens only, part of the answer, or all of it."""
-    from tuneui.training.tokenize import IGNORE_INDEX, encode_conversation
+    from tuneui.data.tokenize import IGNORE_INDEX, encode_conversation
 
     idx = list(range(len(conversations)))
     if sample is not None and len(idx) > sample:

@@ -1,12 +1,10 @@
-"""Hardware-aware recommendation: the memory model per technique, the choice and its reasons, and the
-probe that checks an estimate against real optimizer steps.
+"""Hardware-aware recommendation: the memory model per technique, and the choice and its reasons.
+(The probe that checks an estimate against real optimizer steps is runtime: tuneui.training.fit_probe.)
 
 Public API (no torch import here):
   recommend(model: ModelInfo, hardware: HardwareProfile, *, seq_len=None, target_batch=16,
             dataset_stats=None) -> Recommendation
   estimate(model: ModelInfo, setup: Setup) -> MemoryEstimate
-  probe.verify_fit(cfg: RunConfig, hardware) -> ProbeResult;  probe.step_down(cfg) -> RunConfig | None;
-  probe.fit_config(cfg, hardware) -> (RunConfig | None, [ProbeResult])  (the verify/step-down loop)
 """
 
 from tuneui.recommend.ladder import Alternative, Recommendation, recommend

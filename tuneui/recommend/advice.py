@@ -14,10 +14,11 @@ from __future__ import annotations
 import math
 from typing import Any
 
+from tuneui.contract import defaults
 from tuneui.hardware import HardwareProfile
 from tuneui.models import ModelInfo
 
-DEFAULT_SEQ_LEN = 1024
+DEFAULT_SEQ_LEN = defaults.MAX_SEQ_LENGTH
 
 
 TOKENS_PER_WORD = 1.35

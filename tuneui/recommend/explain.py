@@ -3,16 +3,12 @@ nothing fits."""
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
-
-from tuneui.hardware import HardwareProfile
+from tuneui.contract.recommend import Alternative, Recommendation
+from tuneui.hardware import KNOWN_GPUS, GiB, HardwareProfile
 from tuneui.models import ModelInfo
 from tuneui.recommend.memory import Setup, estimate, with_
 
 QUALITY = ["full", "lora", "freeze", "lora_8bit", "qlora"]  # the ladder's order (ladder.QUALITY)
-
-if TYPE_CHECKING:
-    from tuneui.recommend.ladder import Alternative, Recommendation
 
 NAMES = {"full": "full fine-tuning", "lora": "LoRA", "freeze": "freezing all but the top layers",
          "lora_8bit": "LoRA on an 8-bit base", "qlora": "QLoRA (4-bit NF4 base)"}
@@ -131,8 +127,6 @@ def _flag_reasons(rec: Recommendation, s: Setup, m: ModelInfo, budget: str) -> l
 
 def hardware_needed(m: ModelInfo, hw: HardwareProfile, seq: int, lora_r: int, margin: float) -> str:
     """What hardware would run this model: the lean QLoRA setup, LoRA, and full fine-tuning."""
-    from tuneui.recommend.ladder import smallest_gpu_for
-
     def need(s: Setup) -> int:
         return int(estimate(m, s).peak_bytes / (1 - margin))
 
@@ -153,3 +147,10 @@ def hardware_needed(m: ModelInfo, hw: HardwareProfile, seq: int, lora_r: int, ma
         parts.append("full fine-tuning needs more than 32x 80 GiB GPUs")
     return "; ".join(parts) + "."
 
+
+def smallest_gpu_for(peak: int, margin: float) -> str | None:
+    sizes = sorted({(row[1], row[0]) for row in KNOWN_GPUS if not row[2].startswith("gfx")})
+    for mem, name in sizes:
+        if peak <= mem * GiB * (1 - margin):
+            return f"{name} ({mem:g} GiB)"
+    return None

@@ -13,10 +13,10 @@ makes up the rest of the target effective batch.
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass, field
-from typing import Any
 
-from tuneui.hardware import KNOWN_GPUS, GiB, HardwareProfile
+from tuneui.contract import defaults
+from tuneui.contract.recommend import Alternative, Recommendation
+from tuneui.hardware import HardwareProfile
 from tuneui.models import ModelInfo
 from tuneui.recommend import advice
 from tuneui.recommend.explain import QUALITY, explain, hardware_needed
@@ -24,92 +24,6 @@ from tuneui.recommend.memory import MemoryEstimate, Setup, estimate, with_
 
 SAFETY_MARGIN = 0.10
 SMALL_DATA_EXAMPLES = 5000  # below this, LoRA is preferred over full fine-tuning
-
-
-@dataclass
-class Alternative:
-    setup: Setup
-    estimate: MemoryEstimate
-    fits: bool
-    available: bool = True
-    why_unavailable: str | None = None
-    recommended: bool = False
-
-    def to_dict(self) -> dict[str, Any]:
-        s = self.setup
-        return {
-            "label": s.label, "technique": s.technique, "optimizer": s.optimizer,
-            "master_weights_fp32": s.master_weights_fp32, "gradient_checkpointing": s.gradient_checkpointing,
-            "double_quant": s.double_quant if s.technique == "qlora" else None, "sharding": s.sharding,
-            "num_gpus": s.num_gpus, "cpu_offload": s.cpu_offload, "micro_batch_size": s.micro_batch_size,
-            "seq_len": s.seq_len, "peak_bytes": self.estimate.peak_bytes, "tensor_bytes": self.estimate.tensor_bytes,
-            "cpu_bytes": self.estimate.cpu_bytes, "phase": self.estimate.phase, "breakdown": self.estimate.breakdown,
-            "trainable_params": self.estimate.trainable_params, "fits": self.fits, "available": self.available,
-            "why_unavailable": self.why_unavailable, "recommended": self.recommended,
-        }
-
-
-@dataclass
-class Recommendation:
-    technique: str
-    fits: bool
-    setup: Setup
-    estimate: MemoryEstimate
-    micro_batch_size: int
-    gradient_accumulation_steps: int
-    max_seq_length: int
-    precision: str
-    launch: dict[str, Any]
-    reasons: list[str]
-    alternatives: list[Alternative]
-    budget_bytes: int
-    time: dict[str, Any] | None = None
-    rag_advice: str | None = None
-    hardware_needed: str | None = None
-    model: ModelInfo | None = None
-    hardware: HardwareProfile | None = None
-    warnings: list[str] = field(default_factory=list)
-
-    def run_config_updates(self) -> dict[str, Any]:
-        """RunConfig fields to set (the wizard and `tuneui train` apply these); `launch` is not a field."""
-        s = self.setup
-        upd: dict[str, Any] = {
-            "technique": s.technique,
-            "micro_batch_size": self.micro_batch_size,
-            "gradient_accumulation_steps": self.gradient_accumulation_steps,
-            "gradient_checkpointing": s.gradient_checkpointing,
-            "optimizer": s.optimizer,
-            "max_seq_length": self.max_seq_length,
-            "precision": self.precision,
-        }
-        if s.technique in ("lora", "lora_8bit", "qlora"):
-            upd["lora_r"] = s.lora_r
-        if s.technique == "qlora":
-            upd["bnb_4bit_quant_type"] = "nf4"
-            upd["bnb_4bit_double_quant"] = s.double_quant
-        if s.technique == "freeze":
-            upd["freeze_trainable_layers"] = s.freeze_trainable_layers
-        return upd
-
-    def to_dict(self) -> dict[str, Any]:
-        return {
-            "technique": self.technique,
-            "fits": self.fits,
-            "label": self.setup.label,
-            "peak_bytes": self.estimate.peak_bytes,
-            "budget_bytes": self.budget_bytes,
-            "breakdown": self.estimate.breakdown,
-            "run_config": self.run_config_updates(),
-            "launch": self.launch,
-            "reasons": self.reasons,
-            "time": self.time,
-            "rag_advice": self.rag_advice,
-            "hardware_needed": self.hardware_needed,
-            "warnings": self.warnings,
-            "model": self.model.to_dict() if self.model else None,
-            "hardware": self.hardware.to_dict() if self.hardware else None,
-            "alternatives": [a.to_dict() for a in self.alternatives],
-        }
 
 
 def _device(hw: HardwareProfile) -> str:
@@ -143,8 +57,8 @@ def _unavailable(hw: HardwareProfile, s: Setup) -> str | None:
     return None
 
 
-def candidates(model: ModelInfo, hw: HardwareProfile, seq_len: int, lora_r: int = 16,
-               target_batch: int = 16, packing: bool = False) -> list[Setup]:
+def candidates(model: ModelInfo, hw: HardwareProfile, seq_len: int, lora_r: int = defaults.LORA_R,
+               target_batch: int = defaults.TARGET_BATCH, packing: bool = False) -> list[Setup]:
     """Every technique x gradient checkpointing x relevant optimizer / sharding option, at micro-batch 1
     (with the accumulation that reaches `target_batch`: accumulated gradients stay live)."""
     n = max(1, hw.num_gpus)
@@ -204,8 +118,8 @@ def _fits(est: MemoryEstimate, budget: int, hw: HardwareProfile) -> bool:
     return True
 
 
-def recommend(model: ModelInfo, hardware: HardwareProfile, *, seq_len: int | None = None, target_batch: int = 16,
-              dataset_stats: dict | None = None, lora_r: int = 16, margin: float = SAFETY_MARGIN,
+def recommend(model: ModelInfo, hardware: HardwareProfile, *, seq_len: int | None = None, target_batch: int = defaults.TARGET_BATCH,
+              dataset_stats: dict | None = None, lora_r: int = defaults.LORA_R, margin: float = SAFETY_MARGIN,
               packing: bool = False) -> Recommendation:
     """The recommended setup for `model` on `hardware` with reasons and every alternative.
     `packing` mirrors RunConfig.packing (its default): it changes the attention-mask memory."""
@@ -220,8 +134,10 @@ def recommend(model: ModelInfo, hardware: HardwareProfile, *, seq_len: int | Non
     for s in candidates(model, hardware, seq, lora_r, target_batch, packing):
         est = estimate(model, s)
         why = _unavailable(hardware, s)
+        seconds = advice.time_estimate(model, hardware, s.technique, seq, s.gradient_checkpointing,
+                                       est.trainable_params, dataset_stats)["seconds_per_epoch"]
         alts.append(Alternative(s, est, fits=why is None and _fits(est, budget, hardware), available=why is None,
-                                why_unavailable=why))
+                                why_unavailable=why, seconds_per_epoch=seconds))
     ladder = sorted(alts, key=lambda a: _ladder_key(a.setup, prefer_lora))
     chosen = next((a for a in ladder if a.fits), None)
     warnings = list(model.warnings) + list(hardware.warnings)
@@ -263,9 +179,3 @@ def recommend(model: ModelInfo, hardware: HardwareProfile, *, seq_len: int | Non
     return rec
 
 
-def smallest_gpu_for(peak: int, margin: float = SAFETY_MARGIN) -> str | None:
-    sizes = sorted({(row[1], row[0]) for row in KNOWN_GPUS if not row[2].startswith("gfx")})
-    for mem, name in sizes:
-        if peak <= mem * GiB * (1 - margin):
-            return f"{name} ({mem:g} GiB)"
-    return None

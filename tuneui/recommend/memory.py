@@ -19,8 +19,9 @@ On a GPU the allocator adds fragmentation and the CUDA context sits outside tens
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, field, replace
+from dataclasses import replace
 
+from tuneui.contract.recommend import MemoryEstimate, Setup
 from tuneui.models import ModelInfo
 
 GiB = 1024**3
@@ -30,68 +31,6 @@ CUDA_CONTEXT_BYTES = 600 * MiB  # CUDA context + cuBLAS/cuDNN workspaces, measur
 FRAGMENTATION = 0.06  # caching-allocator slack on top of live tensors (reserved vs allocated)
 
 SHARDING = (None, "ddp", "zero2", "fsdp_full_shard")  # fsdp_full_shard == ZeRO-3
-# tuneui's runner maps optimizer "adamw" to Trainer's "adamw_torch" (foreach, not fused); flip this if it
-# moves to "adamw_torch_fused", which updates in place without a moment-sized temporary.
-RUNNER_FUSED_ADAMW = True
-
-
-@dataclass(frozen=True)
-class Setup:
-    technique: str = "lora"  # full, freeze, lora, lora_8bit, qlora
-    optimizer: str = "adamw"  # adamw, adamw_8bit, paged_adamw_8bit, sgd
-    precision: str = "bf16"  # compute dtype: bf16, fp16, fp32
-    master_weights_fp32: bool = False  # full only: fp32 weights + bf16 autocast ("mixed precision")
-    gradient_checkpointing: bool = False
-    micro_batch_size: int = 1
-    seq_len: int = 1024
-    gradient_accumulation_steps: int = 1
-    lora_r: int = 16
-    lora_targets: tuple[str, ...] | str = "all-linear"
-    freeze_trainable_layers: int = 2
-    double_quant: bool = True
-    padded: bool = False  # right-padded batches (RunConfig.packing off): a (b, 1, s, s) attention mask
-    packed: bool = False  # tuneui's packing: the micro-batch is one row of b*s tokens, block-diagonal mask
-    num_gpus: int = 1
-    sharding: str | None = None
-    cpu_offload: bool = False
-    device: str = "cuda"  # cuda, rocm, mps, cpu: whether CUDA context / fragmentation apply
-    fused_optimizer: bool = RUNNER_FUSED_ADAMW  # torch AdamW(fused=True): no step temporaries
-
-    @property
-    def label(self) -> str:
-        parts = [self.technique]
-        if self.technique == "qlora":
-            parts.append("nf4+dq" if self.double_quant else "nf4")
-        parts.append(self.optimizer + ("(fp32 master)" if self.master_weights_fp32 else ""))
-        if self.precision != "bf16":
-            parts.append(self.precision)
-        if self.gradient_checkpointing:
-            parts.append("ckpt")
-        if self.sharding and self.sharding != "ddp":
-            parts.append(f"{self.sharding}x{self.num_gpus}")
-        elif self.num_gpus > 1:
-            parts.append(f"ddp x{self.num_gpus}")
-        if self.cpu_offload:
-            parts.append("cpu-offload")
-        return " ".join(parts)
-
-
-@dataclass
-class MemoryEstimate:
-    setup: Setup
-    peak_bytes: int  # per GPU, what nvidia-smi would show: tensors + fragmentation + CUDA context
-    tensor_bytes: int  # per GPU, live tensors at the peak (compare with torch.cuda.max_memory_allocated)
-    phase: str  # "backward" or "optimizer step": where the peak happens
-    breakdown: dict[str, int]  # live at the peak; sums to peak_bytes
-    sizes: dict[str, int]  # each component's full size, whether or not it is live at the peak
-    trainable_params: int
-    cpu_bytes: int = 0  # optimizer state / parameters offloaded to CPU RAM
-    notes: list[str] = field(default_factory=list)
-
-    def to_dict(self) -> dict:
-        d = asdict(self)
-        d["setup"]["label"] = self.setup.label
-        return d
 
 
 def _bytes(precision: str) -> int:
@@ -253,6 +192,8 @@ def activation_bytes(m: ModelInfo, s: Setup) -> tuple[int, int, int]:
     per_layer = layer_activation_bytes(m, s)
     layers = min(s.freeze_trainable_layers, m.num_layers) if s.technique == "freeze" else m.num_layers
     mask, mask_layer = mask_bytes(m, s)
+    acts: float
+    recompute: float
     if s.gradient_checkpointing:
         acts, recompute = T * (layers * activation_dtype_bytes(s) * H + 4 * H) + mask, T * per_layer + mask_layer
     else:

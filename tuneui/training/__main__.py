@@ -3,8 +3,8 @@
 import argparse
 import sys
 
-from tuneui.commands.train import run_train
 from tuneui.training.cli_args import add_train_arguments
+from tuneui.training.headless import run_train
 
 parser = argparse.ArgumentParser(prog="python -m tuneui.training", description="Run one training run headless.")
 add_train_arguments(parser)

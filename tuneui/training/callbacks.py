@@ -10,9 +10,16 @@ from pathlib import Path
 
 from transformers import Trainer, TrainerCallback
 
+from tuneui.contract import events as ev
+from tuneui.contract.events import EventWriter
 from tuneui.training import checkpoints
-from tuneui.training.events import EventWriter
-from tuneui.training.guards import DivergenceWatch, OverfitWatch, RunFailure, StopController, non_finite_loss
+from tuneui.training.guards import (
+    DivergenceWatch,
+    OverfitWatch,
+    RunFailure,
+    StopController,
+    non_finite_loss,
+)
 
 
 def memory_bytes() -> int:
@@ -60,7 +67,7 @@ class TuneTrainer(Trainer):
         try:
             return super()._save_checkpoint(model, trial)
         except OSError as exc:
-            scratch = Path(self.args.output_dir) / f"checkpoint-{self.state.global_step}"
+            scratch = Path(str(self.args.output_dir)) / f"checkpoint-{self.state.global_step}"
             shutil.rmtree(scratch, ignore_errors=True)
             kept = checkpoints.listed(self.run_dir) if self.run_dir else []
             intact = f"the previous checkpoint {kept[-1].path.name} is intact" if kept else "no earlier checkpoint exists"
@@ -105,10 +112,10 @@ class RunCallback(TrainerCallback):
         tps = tokens * max(args.world_size, 1) / max(now - self._t, 1e-9)
         self._t, self._tokens = now, self.collator.tokens_seen
         self.writer.emit(
-            "step", state.global_step, loss=float(logs["loss"]), lr=logs.get("learning_rate"),
+            ev.Step(step=state.global_step, loss=float(logs["loss"]), lr=logs.get("learning_rate"),
             grad_norm=logs.get("grad_norm"), epoch=round(state.epoch or 0.0, 4),
             tokens_per_s=round(tps, 1), mem_bytes=memory_bytes(), total_steps=state.max_steps,
-        )
+        ))
 
     # -- per optimizer step --------------------------------------------------------------------------
     def on_step_end(self, args, state, control, model=None, **kwargs):
@@ -140,7 +147,7 @@ class RunCallback(TrainerCallback):
                 shutil.rmtree(scratch, ignore_errors=True)
                 raise RunFailure(f"could not seal the checkpoint at step {state.global_step}: {exc}",
                                  "free disk space, then continue with --resume") from None
-            self.writer.emit("checkpoint", state.global_step, path=str(final))
+            self.writer.emit(ev.Checkpoint(step=state.global_step, path=str(final)))
         _barrier()
 
     # -- evaluation ----------------------------------------------------------------------------------
@@ -152,12 +159,12 @@ class RunCallback(TrainerCallback):
         self._t += time.perf_counter() - t  # evaluation time is not training throughput
         if loss is None:
             return None
-        self.writer.emit("eval", step, eval_loss=loss)
+        self.writer.emit(ev.Eval(step=step, eval_loss=loss))
         warning = self.overfit.update(loss, self.last_train_loss)
         if warning:
             advice = ("stop here or lower epochs; more data or a smaller learning rate also help"
                       if not self.cfg.early_stopping_patience else "early stopping will keep the best weights")
-            self.writer.emit("warning", step, reason=warning, advice=advice)
+            self.writer.emit(ev.Warning(step=step, reason=warning, advice=advice))
         if self.cfg.early_stopping_patience:
             self._track_best(step, loss, model, control)
         return loss
@@ -172,9 +179,9 @@ class RunCallback(TrainerCallback):
         if self.evals_since_best >= self.cfg.early_stopping_patience and control is not None:
             self.stopped_early = True
             control.should_training_stop = True
-            self.writer.emit("warning", step, reason=f"early stopping: no better eval loss for "
+            self.writer.emit(ev.Warning(step=step, reason=f"early stopping: no better eval loss for "
                              f"{self.evals_since_best} evaluations; keeping the weights of step {self.best_step}",
-                             advice="")
+                             advice=""))
 
     def restore_best(self, model) -> int | None:
         """Put the best-eval weights back (early stopping keeps them as the final adapter)."""

@@ -16,9 +16,9 @@ import shutil
 from dataclasses import dataclass
 from pathlib import Path
 
-from tuneui.errors import ConfigError
-from tuneui.fsutil import atomic_write_text
-from tuneui.training.config import RunConfig
+from tuneui.contract.config import RunConfig
+from tuneui.contract.errors import ConfigError
+from tuneui.contract.fsutil import atomic_write_text
 
 MANIFEST = "tuneui-manifest.json"
 CHECKPOINTS = "checkpoints"

@@ -5,9 +5,10 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from tuneui.errors import ConfigError
-from tuneui.training.config import RunConfig
-from tuneui.training.events import EVENTS_FILE
+from tuneui.contract.config import RunConfig
+from tuneui.contract.errors import ConfigError
+from tuneui.contract.events import EVENTS_FILE
+from tuneui.contract.presets import demo_config
 
 
 def add_train_arguments(p: argparse.ArgumentParser) -> None:
@@ -22,16 +23,6 @@ def add_train_arguments(p: argparse.ArgumentParser) -> None:
                         "runs of this config, and exit")
     p.add_argument("--gpus", type=int, default=8, metavar="N", help="GPUs per node for --print-launch (default 8)")
     p.add_argument("--nodes", type=int, default=1, metavar="N", help="nodes for --print-launch (default 1)")
-
-
-def demo_config() -> RunConfig:
-    """The offline demo: small enough to finish in a few minutes on 2 CPU cores, large enough to learn."""
-    return RunConfig(
-        name="demo", model="demo", dataset="demo", technique="full", learning_rate=1e-3,
-        lr_scheduler="cosine", warmup_ratio=0.05, epochs=2, micro_batch_size=16,
-        max_seq_length=256, logging_steps=10, eval_steps=100, save_steps=200,
-        eval_max_examples=100, eval_max_new_tokens=16, weight_decay=0.0,
-    )
 
 
 def resolve(args: argparse.Namespace) -> tuple[RunConfig, Path]:

@@ -11,11 +11,11 @@ import json
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from tuneui.contract.config import RunConfig
+from tuneui.contract.errors import DataError
+from tuneui.contract.fsutil import atomic_write_text
 from tuneui.data.schema import Conversation
-from tuneui.errors import DataError
-from tuneui.fsutil import atomic_write_text
-from tuneui.training.config import RunConfig
-from tuneui.training.tokenize import IGNORE_INDEX, encode_conversation
+from tuneui.data.tokenize import IGNORE_INDEX, encode_conversation
 
 
 @dataclass
@@ -54,26 +54,25 @@ def prepare_run_data(cfg: RunConfig, run_dir: Path, *, write: bool = True) -> Ru
     """
     from tuneui.data import load_conversations
 
-    convs = load_conversations(dataset_path(cfg.dataset), fmt=cfg.dataset_format, columns=cfg.columns or None)
+    convs = load_conversations(dataset_path(cfg.dataset), fmt=cfg.dataset_format, columns=cfg.columns or None,
+                               skip_bad=cfg.skip_bad_lines)
     report: dict = {"loaded": len(convs)}
     if cfg.clean:
         from tuneui.cleaning import clean
 
-        result = clean(convs)
+        result = clean(convs, cfg.cleaning)
         convs = result.kept
-        report["cleaning"] = result.report.to_dict() if hasattr(result.report, "to_dict") else result.report
+        report["cleaning"] = result.report.to_dict()
     if cfg.val_dataset:
         train = convs
         val = load_conversations(dataset_path(cfg.val_dataset), fmt=cfg.dataset_format,
-                                 columns=cfg.columns or None)
+                                 columns=cfg.columns or None, skip_bad=cfg.skip_bad_lines)
     elif cfg.val_fraction > 0:
         from tuneui.cleaning import train_val_split
 
         split = train_val_split(convs, cfg.val_fraction, cfg.seed, deduplicated=cfg.clean)
         train, val = split.train, split.val
-        leak = getattr(split, "leakage", None)
-        if leak is not None:
-            report["leakage"] = leak.to_dict() if hasattr(leak, "to_dict") else leak
+        report["leakage"] = split.leakage
     else:
         train, val = convs, []
     if not train:
@@ -139,7 +138,9 @@ class PackingCollator:
     def __call__(self, features: list[dict]) -> dict:
         import torch
 
-        ids, labels, pos = [], [], []
+        ids: list[int] = []
+        labels: list[int] = []
+        pos: list[int] = []
         for f in features:
             ids += f["input_ids"]
             # The first token of an example must not be predicted from the previous example.

@@ -9,6 +9,7 @@ import math
 import os
 import signal
 import threading
+from typing import Any
 
 
 class RunFailure(Exception):
@@ -95,7 +96,7 @@ class StopController:
         self.requested = threading.Event()
         self.signal_name: str | None = None
         self._on_immediate = on_immediate
-        self._previous: dict[int, object] = {}
+        self._previous: dict[int, Any] = {}
 
     def install(self) -> None:
         if threading.current_thread() is not threading.main_thread():

@@ -15,40 +15,10 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
-from tuneui.errors import ConfigError
-from tuneui.training.config import RunConfig
-from tuneui.training.events import EventFollower, read_events, run_status
-
-PID_FILE = "run.pid"
-LOG_FILE = "train.log"
-
-
-def _pid_of(run_dir: Path) -> int | None:
-    try:
-        return int((Path(run_dir) / PID_FILE).read_text().strip())
-    except (OSError, ValueError):
-        return None
-
-
-def _alive(pid: int | None) -> bool:
-    if not pid:
-        return False
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    # A zombie (exited, not yet reaped by its parent) is not a running run.
-    try:
-        with open(f"/proc/{pid}/stat") as fh:
-            return fh.read().rsplit(")", 1)[1].split()[0] != "Z"
-    except OSError:
-        return True
-
-
-def run_is_alive(run_dir: str | Path) -> bool:
-    return _alive(_pid_of(Path(run_dir)))
+from tuneui.contract.config import RunConfig
+from tuneui.contract.errors import ConfigError
+from tuneui.contract.events import EXIT_CODES, Event, EventFollower, read_events, run_status
+from tuneui.contract.rundir import LOG_FILE, RUN_TOML, pid_of, run_is_alive
 
 
 @dataclass
@@ -58,7 +28,7 @@ class RunHandle:
 
     @property
     def pid(self) -> int | None:
-        return self.process.pid if self.process else _pid_of(self.run_dir)
+        return self.process.pid if self.process else pid_of(self.run_dir)
 
     def poll(self) -> int | None:
         """The exit code once the process has ended, else None."""
@@ -66,7 +36,7 @@ class RunHandle:
             return self.process.poll()
         if run_is_alive(self.run_dir):
             return None
-        return {"finished": 0, "stopped": 130, "failed": 1}.get(run_status(self.run_dir), 1)
+        return EXIT_CODES.get(run_status(self.run_dir), 1)
 
     def is_alive(self) -> bool:
         return self.poll() is None
@@ -77,7 +47,7 @@ class RunHandle:
         deadline = None if timeout is None else time.monotonic() + timeout
         while (code := self.poll()) is None:
             if deadline is not None and time.monotonic() > deadline:
-                raise subprocess.TimeoutExpired("tuneui.training", timeout)
+                raise subprocess.TimeoutExpired("tuneui.training", timeout or 0.0)
             time.sleep(0.2)
         return code
 
@@ -101,7 +71,7 @@ class RunHandle:
     def follower(self) -> EventFollower:
         return EventFollower(self.run_dir)
 
-    def events(self) -> list[dict]:
+    def events(self) -> list[Event]:
         return read_events(self.run_dir)
 
 
@@ -118,9 +88,9 @@ def _unique(path: Path) -> Path:
 
 def default_run_dir(cfg: RunConfig) -> Path:
     """cfg.output_dir, else a fresh folder named for the run under the user's output_dir setting."""
-    from tuneui.settings import load_settings
+    from tuneui.contract.settings import runs_root
 
-    return Path(cfg.output_dir).expanduser() if cfg.output_dir else _unique(load_settings().runs_dir() / cfg.name)
+    return Path(cfg.output_dir).expanduser() if cfg.output_dir else _unique(runs_root() / cfg.name)
 
 
 def start_run(config: RunConfig, run_dir: str | Path | None = None, *, resume: bool = False,
@@ -129,7 +99,7 @@ def start_run(config: RunConfig, run_dir: str | Path | None = None, *, resume: b
     run_dir = Path(run_dir) if run_dir else default_run_dir(config)
     run_dir.mkdir(parents=True, exist_ok=True)
     if not resume:
-        config.save(run_dir / "run.toml")
+        config.save(run_dir / RUN_TOML)
     cmd = [sys.executable, "-m", "tuneui.training", str(run_dir)]
     if resume:
         cmd.append("--resume")
@@ -146,41 +116,3 @@ def start_run(config: RunConfig, run_dir: str | Path | None = None, *, resume: b
 
 def attach(run_dir: str | Path) -> RunHandle:
     return RunHandle(run_dir=Path(run_dir))
-
-
-@dataclass
-class RunSummary:
-    name: str
-    run_dir: Path
-    status: str
-    technique: str | None
-    started: float | None
-    last_loss: float | None
-    step: int
-
-    def to_dict(self) -> dict:
-        return {**self.__dict__, "run_dir": str(self.run_dir)}
-
-
-def summarize(run_dir: Path) -> RunSummary:
-    events = read_events(run_dir)
-    started = next((e for e in events if e["type"] == "started"), None)
-    steps = [e for e in events if e["type"] == "step"]
-    return RunSummary(
-        name=run_dir.name, run_dir=run_dir, status=run_status(run_dir),
-        technique=started.get("technique") if started else None,
-        started=started["time"] if started else None,
-        last_loss=steps[-1].get("loss") if steps else None,
-        step=events[-1]["step"] if events else 0,
-    )
-
-
-def list_runs(root: str | Path | None = None) -> list[RunSummary]:
-    """Runs under the runs directory, newest first."""
-    from tuneui.paths import runs_dir
-
-    root = Path(root) if root else runs_dir()
-    if not root.is_dir():
-        return []
-    runs = [summarize(d) for d in root.iterdir() if (d / "run.toml").exists()]
-    return sorted(runs, key=lambda r: r.started or 0, reverse=True)

@@ -12,13 +12,15 @@ import importlib.util
 import shlex
 from pathlib import Path
 
-from tuneui.training.config import RunConfig
+from tuneui.contract.config import RunConfig
 
 
 def _layer_class(cfg: RunConfig) -> str:
     """The decoder-layer class FSDP wraps, read from the model's config.json when we can."""
     try:
-        from transformers.models.auto.modeling_auto import MODEL_FOR_CAUSAL_LM_MAPPING_NAMES
+        from transformers.models.auto.modeling_auto import (
+            MODEL_FOR_CAUSAL_LM_MAPPING_NAMES,
+        )
 
         from tuneui.models import inspect_model
 

@@ -12,14 +12,16 @@ import sys
 import time
 import traceback
 from pathlib import Path
+from typing import Any
 
-from tuneui.errors import ConfigError, TuneuiError
-from tuneui.fsutil import atomic_dir, atomic_write_text
+from tuneui.contract import events as ev
+from tuneui.contract.config import RunConfig
+from tuneui.contract.errors import ConfigError, TuneuiError
+from tuneui.contract.events import EventWriter
+from tuneui.contract.fsutil import atomic_dir, atomic_write_text
+from tuneui.contract.rundir import PID_FILE
 from tuneui.training import checkpoints
-from tuneui.training.config import RunConfig
-from tuneui.training.events import EventWriter
 from tuneui.training.guards import RunFailure, StopController
-from tuneui.training.launch import PID_FILE
 
 BASE_EVAL = "base_eval.json"
 
@@ -38,12 +40,12 @@ class TrainingRun:
         self.stop = StopController(on_immediate=self._stopped_now)
         self.notes: list[str] = []
         self.started = time.time()
-        self.trainer = None
+        self.trainer: Any = None  # the HF Trainer, built in train()
         self.resume_from: checkpoints.Checkpoint | None = None
 
     def _stopped_now(self, signame: str) -> None:
-        self.events.emit("stopped", self.step, reason=f"second {signame}: stopped immediately",
-                         checkpoint=self._last_checkpoint())
+        self.events.emit(ev.Stopped(step=self.step, reason=f"second {signame}: stopped immediately",
+                         checkpoint=self._last_checkpoint()))
 
     @property
     def step(self) -> int:
@@ -57,13 +59,19 @@ class TrainingRun:
     def setup(self) -> None:
         from transformers import set_seed
 
-        from tuneui.training.dataset import encode_all, make_collator, prepare_run_data, read_split
-        from tuneui.training.model_setup import build_model, count_parameters, load_tokenizer
+        from tuneui.modelload import load_tokenizer
+        from tuneui.training.dataset import (
+            encode_all,
+            make_collator,
+            prepare_run_data,
+            read_split,
+        )
+        from tuneui.training.model_setup import build_model, count_parameters
 
         cfg = self.cfg
         if self.resume:
             self.resume_from = checkpoints.newest_complete(
-                self.run_dir, warn=lambda r: self.events.emit("warning", 0, reason=r, advice=""))
+                self.run_dir, warn=lambda r: self.events.emit(ev.Warning(step=0, reason=r, advice="")))
             if self.resume_from is None:
                 raise ConfigError(f"{self.run_dir}: no complete checkpoint to resume from; "
                                   f"start the run again without --resume (or with -o NEW_DIR)")
@@ -81,49 +89,26 @@ class TrainingRun:
                 f"no trainable examples: all {self.train_stats.total} lost every reply token to truncation at "
                 f"max_seq_length={cfg.max_seq_length} (raise max_seq_length)", source=cfg.dataset)
         for note in self.notes:
-            self.events.emit("warning", 0, reason=note, advice="")
+            self.events.emit(ev.Warning(step=0, reason=note, advice=""))
         if self.train_stats.dropped_all_masked:
             self.events.emit(
-                "warning", 0,
+                ev.Warning(step=0,
                 reason=f"{self.train_stats.dropped_all_masked} of {self.train_stats.total} training examples "
                        f"dropped: no reply tokens left after truncation to {cfg.max_seq_length} tokens",
-                advice="raise max_seq_length or shorten the prompts")
+                advice="raise max_seq_length or shorten the prompts"))
         self.collator = make_collator(cfg, self.tokenizer)
         set_seed(cfg.seed)
         self.model = build_model(cfg, self.tokenizer)
         self.trainable_params, self.total_params = count_parameters(self.model)
 
     def _trainer(self, callbacks: list):
-        import torch
-        from transformers import TrainingArguments
         from transformers.trainer_callback import PrinterCallback
 
+        from tuneui.training.arguments import training_arguments
         from tuneui.training.callbacks import TuneTrainer
-        from tuneui.training.model_setup import compute_dtype
 
         cfg = self.cfg
-        dtype = compute_dtype(cfg)
-        optim = {"adamw": "adamw_torch_fused", "adamw_8bit": "adamw_bnb_8bit",
-                 "paged_adamw_8bit": "paged_adamw_8bit", "sgd": "sgd"}[cfg.optimizer]
-        args = TrainingArguments(
-            output_dir=str(self.run_dir / "trainer"),
-            per_device_train_batch_size=cfg.micro_batch_size,
-            gradient_accumulation_steps=cfg.gradient_accumulation_steps,
-            learning_rate=cfg.learning_rate, weight_decay=cfg.weight_decay,
-            lr_scheduler_type=cfg.lr_scheduler, warmup_steps=cfg.warmup_ratio,
-            max_grad_norm=cfg.max_grad_norm, optim=optim,
-            num_train_epochs=cfg.epochs, max_steps=cfg.max_steps,
-            logging_steps=cfg.logging_steps, logging_first_step=True,
-            # Saving is driven by RunCallback (every save_steps, at the end, on a graceful stop).
-            save_strategy="no", eval_strategy="no", report_to="none",
-            seed=cfg.seed, data_seed=cfg.seed,
-            bf16=dtype == torch.bfloat16 and cfg.technique not in ("qlora", "lora_8bit"),
-            fp16=dtype == torch.float16,
-            use_cpu=not torch.cuda.is_available(),
-            remove_unused_columns=False, dataloader_num_workers=0, disable_tqdm=True,
-            train_sampling_strategy="random" if cfg.packing else "group_by_length",
-            length_column_name="length", ddp_find_unused_parameters=False,
-        )
+        args = training_arguments(cfg, self.run_dir)
         train = self.train_examples
         if not cfg.packing:
             train = [dict(e, length=len(e["input_ids"])) for e in train]
@@ -163,16 +148,16 @@ class TrainingRun:
 
         cfg = self.cfg
         self.events.emit(
-            "started", self.resume_from.step if self.resume_from else 0, run_dir=str(self.run_dir),
+            ev.Started(step=self.resume_from.step if self.resume_from else 0, run_dir=str(self.run_dir),
             model=cfg.model, technique=cfg.technique, total_steps=self._total_steps(),
             train_examples=len(self.train_examples), val_examples=len(self.val_examples),
             dropped_examples=self.train_stats.dropped_all_masked, truncated_examples=self.train_stats.truncated,
             trainable_params=self.trainable_params, total_params=self.total_params,
             resumed_from=str(self.resume_from.path) if self.resume_from else None, pid=os.getpid(),
-        )
+        ))
         base = self._base_metrics() if self.is_main else {}
         if self.is_main and not self.resume and base.get("eval_loss") is not None:
-            self.events.emit("eval", 0, eval_loss=base["eval_loss"], base=True)
+            self.events.emit(ev.Eval(step=0, eval_loss=base["eval_loss"], base=True))
         self.callback = RunCallback(cfg=cfg, run_dir=self.run_dir, writer=self.events, collator=self.collator,
                                     is_main=self.is_main, stop=self.stop,
                                     evaluate_fn=self._val_loss if self.is_main else None)
@@ -221,7 +206,7 @@ class TrainingRun:
 
 
 def oom_advice(cfg: RunConfig) -> str:
-    from tuneui.recommend.probe import step_down
+    from tuneui.training.fit_probe import step_down
 
     smaller = step_down(cfg)
     if smaller is None:
@@ -243,22 +228,22 @@ def run_training(cfg: RunConfig, run_dir: str | Path, *, resume: bool = False) -
         run.setup()
         base = run.train()
         if run.stop.requested.is_set():
-            run.events.emit("stopped", run.step, reason=f"stopped by {run.stop.signal_name}",
+            run.events.emit(ev.Stopped(step=run.step, reason=f"stopped by {run.stop.signal_name}",
                             checkpoint=run._last_checkpoint(),
-                            advice=f"continue with `tuneui train {run_dir} --resume`")
+                            advice=f"continue with `tuneui train {run_dir} --resume`"))
             return 130
         if not run.is_main:
             return 0
         report = run.finish(base)
-        run.events.emit("finished", run.step, train_loss=run.train_loss, eval_loss=report["eval_loss"]["tuned"],
-                        adapter_path=report["adapter"], report=report_summary(report))
+        run.events.emit(ev.Finished(step=run.step, train_loss=run.train_loss, eval_loss=report["eval_loss"]["tuned"],
+                        adapter_path=report["adapter"], report=report_summary(report)))
         return 0
     except TuneuiError as exc:
-        run.events.emit("failed", run.step, reason=str(exc), advice="fix the input named above and start again")
+        run.events.emit(ev.Failed(step=run.step, reason=str(exc), advice="fix the input named above and start again"))
         print(f"tuneui: error: {exc}", file=sys.stderr)
         return exc.exit_code
     except RunFailure as exc:
-        run.events.emit("failed", run.step, reason=exc.reason, advice=exc.advice)
+        run.events.emit(ev.Failed(step=run.step, reason=exc.reason, advice=exc.advice))
         print(f"tuneui: run failed: {exc.reason}\n  advice: {exc.advice}", file=sys.stderr)
         return exc.exit_code
     except Exception as exc:  # noqa: BLE001 - any crash must end as a `failed` event, not silence
@@ -269,7 +254,7 @@ def run_training(cfg: RunConfig, run_dir: str | Path, *, resume: bool = False) -
         else:
             traceback.print_exc()
             reason, advice = f"{type(exc).__name__}: {exc}", "see train.log in the run directory for the traceback"
-        run.events.emit("failed", run.step, reason=reason, advice=advice)
+        run.events.emit(ev.Failed(step=run.step, reason=reason, advice=advice))
         print(f"tuneui: run failed: {reason}\n  advice: {advice}", file=sys.stderr)
         return 1
     finally:

@@ -1,7 +1,8 @@
 """RunConfig: the one typed description of a training run.
 
 The wizard fills it, `tuneui train` reads it from TOML, and it is saved as `run.toml` in the run
-directory so every run can be reproduced headless. Validation errors name every bad field.
+directory so every run can be reproduced headless: the cleaning the run did is in it too (the
+`[cleaning]` table). Validation errors name every bad field.
 """
 
 from __future__ import annotations
@@ -13,10 +14,14 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
-from tuneui.errors import ConfigError
+from tuneui.contract import defaults
+from tuneui.contract.cleaning import CleanOptions
+from tuneui.contract.errors import ConfigError
 
 Technique = Literal["full", "lora", "qlora", "lora_8bit", "freeze"]
 TECHNIQUES: tuple[str, ...] = Technique.__args__  # type: ignore[attr-defined]
+PEFT_TECHNIQUES: frozenset[str] = frozenset({"lora", "qlora", "lora_8bit"})
+DATASET_FORMATS = ("auto", "messages", "sharegpt", "alpaca", "prompt_completion", "qa", "text")
 
 
 class RunConfig(BaseModel):
@@ -33,13 +38,16 @@ class RunConfig(BaseModel):
     val_dataset: str | None = Field(None, description="separate validation file; else split off val_fraction")
     dataset_format: str = Field("auto", description="auto, alpaca, sharegpt, messages, prompt_completion, qa, text")
     columns: dict[str, str] = Field(default_factory=dict, description="column mapping override")
-    val_fraction: float = Field(0.1, ge=0.0, lt=1.0)
+    skip_bad_lines: bool = Field(False, description="skip lines that cannot be read (`tuneui data inspect` lists "
+                                 "them) instead of refusing the file")
+    val_fraction: float = Field(defaults.VAL_FRACTION, ge=0.0, lt=1.0)
     clean: bool = Field(True, description="run the cleaning pipeline before training")
+    cleaning: CleanOptions = Field(default_factory=CleanOptions, description="the cleaning steps and thresholds")
 
     # Technique
     technique: Technique = "lora"
-    lora_r: int = Field(16, ge=1, le=1024)
-    lora_alpha: float = Field(32.0, gt=0)
+    lora_r: int = Field(defaults.LORA_R, ge=1, le=1024)
+    lora_alpha: float = Field(defaults.LORA_ALPHA, gt=0)
     lora_dropout: float = Field(0.0, ge=0.0, lt=1.0)
     lora_target_modules: list[str] | Literal["all-linear"] = "all-linear"
     freeze_trainable_layers: int = Field(2, ge=1, description="'freeze': train only the top N decoder layers")
@@ -60,7 +68,7 @@ class RunConfig(BaseModel):
     max_steps: int = Field(-1, ge=-1, description="optimizer steps; -1 means run `epochs`")
     micro_batch_size: int = Field(4, ge=1)
     gradient_accumulation_steps: int = Field(1, ge=1)
-    max_seq_length: int = Field(1024, ge=8)
+    max_seq_length: int = Field(defaults.MAX_SEQ_LENGTH, ge=8)
     # Off by default: with SDPA (transformers' default attention) a packed row attends over the whole
     # row under a block mask, which costs attention time and mask memory quadratic in the row;
     # length-grouped batches measured faster on CPU. Packing pays off with varlen FlashAttention.
@@ -80,7 +88,7 @@ class RunConfig(BaseModel):
     divergence_factor: float = Field(2.0, gt=1.0, description="loss this many times its best counts as diverging")
     divergence_patience: int = Field(10, ge=1, description="...for this many optimizer steps in a row")
     seed: int = 42
-    output_dir: str | None = Field(None, description="run directory; default <data dir>/runs/<name>")
+    output_dir: str | None = Field(None, description="run directory; default <runs folder>/<name>")
 
     @model_validator(mode="after")
     def _cross_field(self) -> RunConfig:
@@ -94,16 +102,15 @@ class RunConfig(BaseModel):
 
     @property
     def uses_peft(self) -> bool:
-        return self.technique in ("lora", "qlora", "lora_8bit")
+        return self.technique in PEFT_TECHNIQUES
 
     def to_toml(self) -> str:
         import tomli_w
 
-        data = {k: v for k, v in self.model_dump(mode="json").items() if v is not None}
-        return tomli_w.dumps(data)
+        return tomli_w.dumps(_without_none(self.model_dump(mode="json")))
 
     def save(self, path: str | Path) -> Path:
-        from tuneui.fsutil import atomic_write_text
+        from tuneui.contract.fsutil import atomic_write_text
 
         return atomic_write_text(Path(path), self.to_toml())
 
@@ -136,15 +143,34 @@ class RunConfig(BaseModel):
         data = apply_overrides(self.model_dump(mode="json"), overrides)
         return RunConfig.from_dict(data, source="--set")
 
+    def updated(self, **changes: Any) -> RunConfig:
+        """A copy with `changes` applied and the whole config validated again (ConfigError if not)."""
+        return RunConfig.from_dict({**self.model_dump(), **changes}, source="config")
+
+
+def _without_none(data: Any) -> Any:
+    # TOML has no null: an unset optional field is simply absent from run.toml.
+    if isinstance(data, dict):
+        return {k: _without_none(v) for k, v in data.items() if v is not None}
+    return data
+
 
 def parse_override(item: str) -> tuple[str, Any]:
-    """`key=value`, the value read as a TOML value when it is one (numbers, bools, lists), else text."""
+    """`key=value` (or `cleaning.key=value`), the value read as a TOML value when it is one (numbers,
+    bools, lists), else text."""
     key, sep, raw = item.partition("=")
     key = key.strip()
     if not sep or not key:
         raise ConfigError(f"--set {item!r}: expected key=value")
-    if key not in RunConfig.model_fields:
+    head, dot, sub = key.partition(".")
+    if head not in RunConfig.model_fields:
         raise ConfigError(f"--set {key}: unknown field{_suggest(key)}")
+    if dot and head != "cleaning":
+        raise ConfigError(f"--set {key}: only the cleaning options are nested (cleaning.OPTION=VALUE)")
+    if dot and sub not in CleanOptions.model_fields:
+        near = difflib.get_close_matches(sub, CleanOptions.model_fields, n=1)
+        raise ConfigError(f"--set {key}: unknown cleaning option" + (f" (did you mean 'cleaning.{near[0]}'?)"
+                                                                      if near else ""))
     try:
         value = tomllib.loads(f"v = {raw}")["v"]
     except tomllib.TOMLDecodeError:
@@ -156,7 +182,12 @@ def apply_overrides(data: dict[str, Any], overrides: list[str]) -> dict[str, Any
     data = dict(data)
     for item in overrides:
         key, value = parse_override(item)
-        data[key] = value
+        head, dot, sub = key.partition(".")
+        if dot:
+            nested = data.get(head)
+            data[head] = {**(nested if isinstance(nested, dict) else {}), sub: value}
+        else:
+            data[key] = value
     return data
 
 

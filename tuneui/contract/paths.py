@@ -36,7 +36,8 @@ def cache_dir() -> Path:
     return _base("cache")
 
 
-def runs_dir() -> Path:
+def default_runs_dir() -> Path:
+    """Where runs go when the user has not set `output_dir` (read `settings.runs_root()`, not this)."""
     return data_dir() / "runs"
 
 

@@ -6,6 +6,7 @@ import contextlib
 import os
 import shutil
 import tempfile
+from collections.abc import Iterator
 from pathlib import Path
 
 
@@ -34,7 +35,7 @@ def atomic_write_text(path: Path, text: str) -> Path:
 
 
 @contextlib.contextmanager
-def atomic_dir(final: Path):
+def atomic_dir(final: Path) -> Iterator[Path]:
     """Build a directory in a scratch folder next to `final`, then swap it into place.
 
     Readers see the old directory or the complete new one, never a half-written one; on an error

@@ -11,8 +11,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from tuneui.contract.errors import DataError
 from tuneui.data.schema import Conversation
-from tuneui.errors import DataError
 
 IGNORE_INDEX = -100
 
@@ -90,7 +90,7 @@ def segments(example: EncodedExample) -> list[dict]:
     """
     out: list[dict] = []
     pos = 0
-    for (a, b), label in zip(example.offsets, example.labels):
+    for (_a, b), label in zip(example.offsets, example.labels):
         trained = label != IGNORE_INDEX
         piece = example.text[pos:b] if b > pos else ""
         pos = max(pos, b)

@@ -21,9 +21,9 @@ from typing import Literal
 import tomli_w
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
-from tuneui.errors import ConfigError
-from tuneui.fsutil import atomic_write_text
-from tuneui.paths import config_dir, runs_dir
+from tuneui.contract.errors import ConfigError
+from tuneui.contract.fsutil import atomic_write_text
+from tuneui.contract.paths import config_dir, default_runs_dir
 
 DEFAULT_THEME = "textual-dark"
 _MARK = "TUNEUI_HUB_CACHE_FROM_SETTINGS"
@@ -48,7 +48,7 @@ class Settings(BaseModel):
 
     def runs_dir(self) -> Path:
         """Directory new runs go into (the setting, or the platform default)."""
-        return _expand(self.output_dir) if self.output_dir else runs_dir()
+        return _expand(self.output_dir) if self.output_dir else default_runs_dir()
 
     def hub_cache(self) -> Path | None:
         return _expand(self.hub_cache_dir) if self.hub_cache_dir else None
@@ -59,6 +59,19 @@ FIELDS = tuple(Settings.model_fields)
 
 def _expand(value: str) -> Path:
     return Path(os.path.expandvars(os.path.expanduser(value))).absolute()
+
+
+def runs_root() -> Path:
+    """Where runs live: the user's `output_dir` setting, else <data dir>/runs.
+
+    The one answer for everything that writes or reads runs (new runs, the runs list, compare,
+    sweeps), so a custom output folder is seen everywhere. A broken settings file falls back to the
+    default folder here; `tuneui settings` and the first-run check report the file itself.
+    """
+    try:
+        return load_settings().runs_dir()
+    except ConfigError:
+        return default_runs_dir()
 
 
 def settings_path() -> Path:

@@ -161,9 +161,10 @@ def verify_fit(cfg, hardware: HardwareProfile | None = None, *, steps: int = 3, 
     import torch
 
     from tuneui.hardware import probe as probe_hardware
+    from tuneui.modelload import compute_dtype, load_tokenizer
     from tuneui.models import inspect_model
-    from tuneui.recommend.measure import live_tensor_bytes, measure_peak, model_tensors
-    from tuneui.training.model_setup import build_model, compute_dtype, load_tokenizer
+    from tuneui.training.measure import live_tensor_bytes, measure_peak, model_tensors
+    from tuneui.training.model_setup import build_model
 
     hardware = hardware or probe_hardware()
     device = _device_for(hardware)
@@ -225,7 +226,7 @@ def step_down(cfg, hardware: HardwareProfile | None = None):
     doubles, the effective batch stays), then gradient checkpointing, then 8-bit AdamW for full
     fine-tuning (CUDA/ROCm only: bitsandbytes has no CPU optimizers), then a lighter technique
     (full/freeze -> LoRA -> QLoRA)."""
-    from tuneui.training.config import RunConfig
+    from tuneui.contract.config import RunConfig
 
     def changed(**upd):
         return RunConfig.from_dict({**cfg.model_dump(), **upd}, source="step_down")

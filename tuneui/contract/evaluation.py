@@ -1,0 +1,107 @@
+"""report.json as the contract sees it: base vs tuned on the validation split, and the forgetting probe.
+
+The engine writes it at the end of every run (and `tuneui evaluate` rewrites it); the wizard's
+Evaluate screen, `tuneui evaluate`, compare and the model card read it through `EvaluationReport`.
+Fields added by later versions are kept (extra="allow"), so an old reader never drops them.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+from tuneui.contract.rundir import REPORT_FILE
+
+
+class _Loose(BaseModel):
+    model_config = ConfigDict(extra="allow")
+
+
+class BaseTuned(_Loose):
+    base: float | None = None
+    tuned: float | None = None
+
+
+class TaskMetric(BaseTuned):
+    name: str = "exact_match"
+    n: int = 0
+
+
+class Forgetting(_Loose):
+    base_perplexity: float | None = None
+    tuned_perplexity: float | None = None
+    ratio: float | None = None
+    level: str = "unknown"  # none, mild, noticeable, severe, unknown
+    verdict: str = "not measured"
+    base_at_chance: bool = False
+
+
+class DifferingExample(_Loose):
+    prompt: str = ""
+    reference: str = ""
+    base: str = ""
+    tuned: str = ""
+
+
+class EvaluationReport(_Loose):
+    task_metric: TaskMetric = Field(default_factory=TaskMetric)
+    exact_match: BaseTuned = Field(default_factory=BaseTuned)
+    token_f1: BaseTuned = Field(default_factory=BaseTuned)
+    rouge_l: BaseTuned = Field(default_factory=BaseTuned)
+    eval_loss: BaseTuned = Field(default_factory=BaseTuned)
+    perplexity: BaseTuned = Field(default_factory=BaseTuned)
+    forgetting: Forgetting | None = None
+    examples: list[DifferingExample] = Field(default_factory=list)
+    technique: str | None = None
+    model: str | None = None
+    train_loss: float | None = None
+    steps: int | None = None
+    wall_time_s: float | None = None
+    adapter: str | None = None
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> EvaluationReport:
+        return cls.model_validate(data)
+
+    def to_dict(self) -> dict[str, Any]:
+        return self.model_dump(mode="json")
+
+    def to_json(self) -> str:
+        return json.dumps(self.to_dict(), indent=2, default=str)
+
+
+def read_report(run_dir: str | Path) -> EvaluationReport | None:
+    """The run's report.json, or None when it is missing or unreadable."""
+    path = Path(run_dir) / REPORT_FILE
+    try:
+        return EvaluationReport.model_validate_json(path.read_bytes())
+    except (OSError, ValueError, ValidationError):
+        return None
+
+
+def fmt_score(x: float | None) -> str:
+    return "n/a" if x is None else f"{100 * x:.1f}%"
+
+
+def fmt_num(x: float | None) -> str:
+    return "n/a" if x is None else f"{x:.3f}"
+
+
+def report_rows(report: EvaluationReport) -> list[tuple[str, str, str]]:
+    """(what, base, tuned) rows for a table: the same numbers the CLI prints and the screen shows."""
+    tm = report.task_metric
+    rows = [(f"{tm.name} (n={tm.n})", fmt_score(tm.base), fmt_score(tm.tuned))]
+    for key, label in (("exact_match", "exact match"), ("token_f1", "token F1"), ("rouge_l", "ROUGE-L")):
+        v: BaseTuned = getattr(report, key)
+        if key != tm.name and (v.base is not None or v.tuned is not None):
+            rows.append((label, fmt_score(v.base), fmt_score(v.tuned)))
+    for key, label in (("eval_loss", "validation loss"), ("perplexity", "validation perplexity")):
+        v = getattr(report, key)
+        rows.append((label, fmt_num(v.base), fmt_num(v.tuned)))
+    fg = report.forgetting
+    if fg is not None:
+        rows.append(("general-text perplexity", fmt_num(fg.base_perplexity), fmt_num(fg.tuned_perplexity)))
+    return rows

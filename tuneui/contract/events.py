@@ -1,0 +1,230 @@
+"""The run's event stream: `events.jsonl` in the run directory, one JSON object per line, typed.
+
+Every event has `type`, `time` (unix seconds) and `step`; the rest depends on the type (the models
+below). The training process writes them with `EventWriter`; the wizard, `tuneui monitor` and
+`compare` read them with `read_events` / `EventFollower`. The writer flushes per line so a follower
+sees events as they happen; a reader tolerates a partially written last line (the writer may be
+mid-write or killed), lines that are not events, and fields of the wrong type (a field that does
+not parse is dropped, the event kept), so one bad line never takes a monitor down.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+import time
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Annotated, Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, ValidationError
+
+from tuneui.contract.rundir import EVENTS_FILE, run_is_alive
+
+TERMINAL_TYPES = frozenset({"finished", "failed", "stopped"})
+# How a training process ends, by the last event it wrote (tuneui train's exit codes).
+EXIT_CODES = {"finished": 0, "failed": 1, "stopped": 130}
+
+
+class _Event(BaseModel):
+    # extra="allow": later versions add fields; a reader of today keeps them, it does not choke.
+    model_config = ConfigDict(extra="allow", frozen=True)
+
+    time: float = 0.0
+    step: int = 0
+
+    @property
+    def terminal(self) -> bool:
+        return self.type in TERMINAL_TYPES  # type: ignore[attr-defined]
+
+    def to_dict(self) -> dict[str, Any]:
+        return self.model_dump()
+
+
+class Started(_Event):
+    type: Literal["started"] = "started"
+    run_dir: str | None = None
+    model: str | None = None
+    technique: str | None = None
+    total_steps: int | None = None
+    train_examples: int | None = None
+    val_examples: int | None = None
+    dropped_examples: int | None = None
+    truncated_examples: int | None = None
+    trainable_params: int | None = None
+    total_params: int | None = None
+    resumed_from: str | None = None
+    pid: int | None = None
+
+
+class Step(_Event):
+    type: Literal["step"] = "step"
+    loss: float | None = None  # NaN and inf are kept: they are exactly what a user must see
+    lr: float | None = None
+    grad_norm: float | None = None
+    epoch: float | None = None
+    tokens_per_s: float | None = None
+    mem_bytes: float | None = None
+    total_steps: int | None = None
+
+
+class Eval(_Event):
+    type: Literal["eval"] = "eval"
+    eval_loss: float | None = None
+    base: bool = False  # the base model's loss, measured before training
+
+
+class Checkpoint(_Event):
+    type: Literal["checkpoint"] = "checkpoint"
+    path: str = ""
+
+
+class Warning(_Event):  # noqa: A001 - the event's own name in events.jsonl
+    type: Literal["warning"] = "warning"
+    reason: str = ""
+    advice: str = ""
+
+
+class Finished(_Event):
+    type: Literal["finished"] = "finished"
+    train_loss: float | None = None
+    eval_loss: float | None = None
+    adapter_path: str | None = None
+    report: dict[str, Any] = Field(default_factory=dict)
+
+
+class Failed(_Event):
+    type: Literal["failed"] = "failed"
+    reason: str = ""
+    advice: str = ""
+
+
+class Stopped(_Event):
+    type: Literal["stopped"] = "stopped"
+    reason: str = ""
+    checkpoint: str | None = None
+    advice: str = ""
+
+
+Event = Annotated[Started | Step | Eval | Checkpoint | Warning | Finished | Failed | Stopped,
+                  Field(discriminator="type")]
+EVENT_TYPES = ("started", "step", "eval", "checkpoint", "warning", "finished", "failed", "stopped")
+_ADAPTER: TypeAdapter[Event] = TypeAdapter(Event)
+
+
+def parse_event(obj: Any) -> Event | None:
+    """An event from a decoded JSON object; None when it is not one. A field of the wrong type is
+    dropped (and the event kept) so a monitor survives any line a writer or an editor left."""
+    if not isinstance(obj, dict) or obj.get("type") not in EVENT_TYPES:
+        return None
+    data = dict(obj)
+    for _ in range(len(data) + 1):
+        try:
+            return _ADAPTER.validate_python(data)
+        except ValidationError as exc:
+            bad = {str(e["loc"][1]) for e in exc.errors() if len(e["loc"]) > 1}
+            bad.discard("type")
+            if not bad or not bad & data.keys():
+                return None
+            for key in bad:
+                data.pop(key, None)
+    return None
+
+
+def parse_line(line: str) -> Event | None:
+    try:
+        obj = json.loads(line)
+    except (json.JSONDecodeError, RecursionError):
+        return None
+    return parse_event(obj)
+
+
+def _jsonable(value: Any) -> Any:
+    # JSON has no NaN/inf; a NaN loss is exactly what a user must see, so say it as a string.
+    if isinstance(value, float) and not math.isfinite(value):
+        return str(value)
+    if isinstance(value, dict):
+        return {k: _jsonable(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_jsonable(v) for v in value]
+    return value
+
+
+class EventWriter:
+    def __init__(self, run_dir: str | Path, *, enabled: bool = True):
+        self.path = Path(run_dir) / EVENTS_FILE
+        self.enabled = enabled
+        if enabled:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+
+    def emit(self, event: Event) -> Event:
+        """Stamp the event with the current time and append it as one line."""
+        event = event.model_copy(update={"time": round(time.time(), 3)})
+        if self.enabled:
+            line = json.dumps(_jsonable(event.model_dump()), ensure_ascii=False) + "\n"
+            # O_APPEND + one write per event: lines from a killed writer are never interleaved.
+            fd = os.open(self.path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
+            try:
+                os.write(fd, line.encode("utf-8"))
+            finally:
+                os.close(fd)
+        return event
+
+
+def read_events(run_dir: str | Path) -> list[Event]:
+    path = Path(run_dir) / EVENTS_FILE
+    events: list[Event] = []
+    try:
+        with path.open(encoding="utf-8", errors="replace") as fh:
+            for line in fh:
+                if line.endswith("\n") and (ev := parse_line(line)):
+                    events.append(ev)
+    except FileNotFoundError:
+        return []
+    return events
+
+
+class EventFollower:
+    """Incrementally reads new complete lines from events.jsonl (a `tail -F` for the UI)."""
+
+    def __init__(self, run_dir: str | Path):
+        self.path = Path(run_dir) / EVENTS_FILE
+        self._offset = 0
+        self._partial = b""
+
+    def poll(self) -> list[Event]:
+        try:
+            with self.path.open("rb") as fh:
+                fh.seek(self._offset)
+                chunk = fh.read()
+        except FileNotFoundError:
+            return []
+        self._offset += len(chunk)
+        data = self._partial + chunk
+        *lines, self._partial = data.split(b"\n")
+        return [ev for raw in lines if (ev := parse_line(raw.decode("utf-8", "replace")))]
+
+    def follow(self, *, interval: float = 0.2, stop_when_terminal: bool = True,
+               is_alive: Callable[[], bool] | None = None) -> Iterator[Event]:
+        """Yield events as they arrive until a terminal event (or `is_alive()` turns false)."""
+        while True:
+            events = self.poll()
+            yield from events
+            if stop_when_terminal and any(e.terminal for e in events):
+                return
+            if is_alive is not None and not is_alive():
+                yield from self.poll()
+                return
+            time.sleep(interval)
+
+
+def run_status(run_dir: str | Path) -> str:
+    """'finished', 'failed', 'stopped', 'running' (or died without a word: 'interrupted'), or 'new'."""
+    events = read_events(run_dir)
+    if not events:
+        return "new"
+    last = events[-1].type
+    if last in TERMINAL_TYPES:
+        return last
+    return "running" if run_is_alive(run_dir) else "interrupted"

@@ -1,0 +1,56 @@
+"""The layout of a run directory, and whether the process that owns it is alive.
+
+    RUN_DIR/run.toml       the RunConfig, complete
+    RUN_DIR/events.jsonl   the event stream (tuneui.contract.events)
+    RUN_DIR/run.pid        the training process's pid while it lives
+    RUN_DIR/report.json    the final evaluation (tuneui.contract.evaluation)
+    RUN_DIR/adapter/       the trained adapter, or the whole model for full fine-tunes
+
+Both the engine (which writes these) and the front ends (which follow them) read the names here.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+RUN_TOML = "run.toml"
+EVENTS_FILE = "events.jsonl"
+PID_FILE = "run.pid"
+LOG_FILE = "train.log"
+REPORT_FILE = "report.json"
+ADAPTER_DIR = "adapter"
+
+
+def is_run_dir(path: str | Path) -> bool:
+    """A folder tuneui trained in (export folders and others hold no run.toml)."""
+    return (Path(path) / RUN_TOML).is_file()
+
+
+def pid_of(run_dir: str | Path) -> int | None:
+    try:
+        return int((Path(run_dir) / PID_FILE).read_text().strip())
+    except (OSError, ValueError):
+        return None
+
+
+def pid_alive(pid: int | None) -> bool:
+    if not pid:
+        return False
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    # A zombie (exited, not yet reaped by its parent) is not a running run.
+    try:
+        with open(f"/proc/{pid}/stat") as fh:
+            return fh.read().rsplit(")", 1)[1].split()[0] != "Z"
+    except OSError:
+        return True
+
+
+def run_is_alive(run_dir: str | Path) -> bool:
+    return pid_alive(pid_of(run_dir))
+

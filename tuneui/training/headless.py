@@ -1,0 +1,52 @@
+"""Run one training run in this process (`tuneui train` and `python -m tuneui.training`) and say
+how it ended: the run directory first, then the base -> tuned figures."""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+
+from tuneui.contract.errors import TuneuiError
+
+
+def run_train(args: argparse.Namespace) -> int:
+    from tuneui.contract.settings import apply_environment, load_settings
+    from tuneui.training.cli_args import resolve
+    from tuneui.training.runner import run_training
+
+    try:
+        apply_environment(load_settings())  # the hub cache setting, for the run and its loaders
+        cfg, run_dir = resolve(args)
+    except TuneuiError as exc:
+        print(f"tuneui: error: {exc}", file=sys.stderr)
+        return exc.exit_code
+    if args.print_launch:
+        from tuneui.training.launch_plans import default_run_toml, render
+
+        if args.gpus < 1 or args.nodes < 1:
+            print("tuneui: error: --gpus and --nodes must be at least 1", file=sys.stderr)
+            return 2
+        print(render(cfg, default_run_toml(args.target), gpus=args.gpus, nodes=args.nodes), end="")
+        return 0
+    main = os.environ.get("RANK", "0") == "0"
+    if main:
+        print(f"tuneui: run directory {run_dir}", file=sys.stderr)
+    code = run_training(cfg, run_dir, resume=args.resume)
+    if main:
+        _print_outcome(run_dir, code)
+    return code
+
+
+def _print_outcome(run_dir, code: int) -> None:
+    from tuneui.contract.evaluation import fmt_num, fmt_score, read_report
+
+    report = read_report(run_dir) if code == 0 else None
+    if report is None:
+        return
+    tm, el = report.task_metric, report.eval_loss
+    print(f"{tm.name} on {tm.n} held-out examples: base {fmt_score(tm.base)} -> tuned {fmt_score(tm.tuned)}")
+    print(f"eval loss: base {fmt_num(el.base)} -> tuned {fmt_num(el.tuned)}")
+    if report.forgetting is not None and report.forgetting.verdict:
+        print(f"forgetting probe: {report.forgetting.verdict}")
+    print(f"adapter: {run_dir / 'adapter'}")
