@@ -2,16 +2,16 @@
 
 from __future__ import annotations
 
-from fakes import make_services, settle
+from fakes import make_engine, settle, wizard
 
-from screens.app import TuneApp
+from tuneui.screens.app import TuneApp
 
 SIZE = (100, 30)
 
 
 def app_with(tmp_path, **kwargs) -> TuneApp:
     demo = kwargs.pop("demo", True)
-    app = TuneApp(make_services(tmp_path, relative=True, **kwargs), demo=demo, first_run=False)
+    app = wizard(make_engine(tmp_path, relative=True, **kwargs), demo=demo, first_run=False)
     # Toasts time out and carry per-run ids in their click metadata, so they would make pictures
     # flaky; what they say is also on screen, and the Pilot tests check the notifications.
     app.notify = lambda *args, **kwargs: None

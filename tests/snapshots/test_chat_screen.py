@@ -8,19 +8,19 @@ import threading
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).parent))  # works whether or not tests/ is a package
-from loop_fakes import FakeChat, loop_services  # noqa: E402
-from fakes import settle, wait_for  # noqa: E402
+from fakes import settle, wait_for, wizard  # noqa: E402
+from loop_fakes import FakeChat, LoopEngine  # noqa: E402
 from textual.widgets import Checkbox, Input, Static  # noqa: E402
 
-from screens.app import TuneApp  # noqa: E402
-from screens.state import WizardState  # noqa: E402
+from tuneui.screens.app import TuneApp  # noqa: E402
+from tuneui.screens.state import WizardState  # noqa: E402
 
 RUN = Path("/runs/demo-run")
 SIZE = (100, 30)
 
 
 def chat_app(tmp_path, chat: FakeChat, *, snapshot: bool = False) -> TuneApp:
-    app = TuneApp(loop_services(tmp_path, chat), first_run=False, state=WizardState(run_dir=RUN))
+    app = wizard(LoopEngine(tmp_path, chat), first_run=False, state=WizardState(run_dir=RUN))
     if snapshot:
         app.notify = lambda *args, **kwargs: None  # toasts carry per-run ids: flaky pictures
     return app
@@ -106,8 +106,8 @@ async def test_stop_key_ends_the_stream_and_marks_the_reply(tmp_path):
 
 
 async def test_validation_prompt_key_and_keeping_an_example(tmp_path):
-    services = loop_services(tmp_path, FakeChat(run_dir=RUN))
-    app = TuneApp(services, first_run=False, state=WizardState(run_dir=RUN))
+    engine = LoopEngine(tmp_path, FakeChat(run_dir=RUN))
+    app = wizard(engine, first_run=False, state=WizardState(run_dir=RUN))
     async with app.run_test(size=SIZE) as pilot:
         await open_chat(pilot)
         await pilot.press("ctrl+g")
@@ -117,7 +117,7 @@ async def test_validation_prompt_key_and_keeping_an_example(tmp_path):
         await settle(pilot)
         await pilot.press("ctrl+k")
         await pilot.pause()
-        (run_dir, conv), = services.extras["_saved"]
+        (run_dir, conv), = engine.saved
         assert run_dir == RUN and [m["role"] for m in conv] == ["user", "assistant"]
 
 
@@ -149,12 +149,12 @@ async def test_a_model_without_a_base_hides_the_base_pane(tmp_path):
 
 
 async def test_opening_a_broken_folder_shows_the_error(tmp_path):
-    from tuneui.errors import TuneuiError
+    from tuneui.contract.errors import TuneuiError
 
     def broken(path):
         raise TuneuiError(f"{path}: no such run or adapter directory")
 
-    app = TuneApp(loop_services(tmp_path, open_chat=broken), first_run=False, state=WizardState(run_dir=RUN))
+    app = wizard(LoopEngine(tmp_path, open_chat=broken), first_run=False, state=WizardState(run_dir=RUN))
     async with app.run_test(size=SIZE) as pilot:
         app.go_to("chat")
         await settle(pilot)
@@ -163,12 +163,11 @@ async def test_opening_a_broken_folder_shows_the_error(tmp_path):
 
 
 async def test_tuneui_chat_opens_the_chat_step_with_the_given_settings(tmp_path):
-    from screens.chat import chat_app
-    from tuneui.chat import GenerationSettings
+    from tuneui.contract.loop import GenerationSettings
 
     chat = FakeChat(run_dir=RUN)
-    app = chat_app(RUN, GenerationSettings(temperature=0.5, top_p=0.9, max_new_tokens=32),
-                   services=loop_services(tmp_path, chat))
+    app = wizard(LoopEngine(tmp_path, chat), chat=RUN, first_run=False,
+                 chat_settings=GenerationSettings(temperature=0.5, top_p=0.9, max_new_tokens=32))
     async with app.run_test(size=SIZE) as pilot:
         await wait_for(pilot, lambda: app.current_mode == "chat" and app.screen.session is not None)
         await settle(pilot)

@@ -7,13 +7,14 @@ import sys
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).parent))  # works whether or not tests/ is a package
-from loop_fakes import REPORT, RUN, SIZE, loop_app  # noqa: E402
 from fakes import settle  # noqa: E402
+from loop_fakes import REPORT, RUN, SIZE, loop_app  # noqa: E402
 from textual.widgets import DataTable, Static, TabbedContent  # noqa: E402
 
-from screens.app import TuneApp  # noqa: E402
-from screens.evaluate import EvaluateScreen, headline, metric_rows  # noqa: E402
-
+from tuneui.contract.evaluation import EvaluationReport  # noqa: E402
+from tuneui.contract.evaluation import report_rows as metric_rows
+from tuneui.screens.app import TuneApp  # noqa: E402
+from tuneui.screens.evaluate import EvaluateScreen, headline  # noqa: E402
 
 
 def eval_app(tmp_path, **kwargs) -> TuneApp:
@@ -47,7 +48,8 @@ def test_rows_and_headline_read_the_report():
     assert rows[0] == ("exact_match (n=200)", "0.0%", "62.0%")
     assert ("general-text perplexity", "1028.500", "1133.900") in rows
     assert "beats the base" in headline(REPORT)
-    assert "worse" in headline({"task_metric": {"name": "exact_match", "base": 0.5, "tuned": 0.2}})
+    assert "worse" in headline(EvaluationReport.from_dict({"task_metric": {"name": "exact_match", "base": 0.5,
+                                                                            "tuned": 0.2}}))
 
 
 async def test_no_report_then_reevaluate_fills_it(tmp_path):
@@ -74,7 +76,7 @@ async def test_no_report_then_reevaluate_fills_it(tmp_path):
 
 
 async def test_a_failed_evaluation_is_shown(tmp_path):
-    from tuneui.errors import TuneuiError
+    from tuneui.contract.errors import TuneuiError
 
     def evaluate(run_dir):
         raise TuneuiError("no data/val.parquet")

@@ -7,12 +7,11 @@ import sys
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).parent))  # works whether or not tests/ is a package
-from loop_fakes import RUN, SIZE, loop_app  # noqa: E402
 from fakes import settle  # noqa: E402
+from loop_fakes import RUN, SIZE, loop_app  # noqa: E402
 from textual.widgets import Checkbox, Input, Static  # noqa: E402
 
-from screens.app import TuneApp  # noqa: E402
-
+from tuneui.screens.app import TuneApp  # noqa: E402
 
 
 def export_app(tmp_path, **kwargs) -> TuneApp:
@@ -48,7 +47,7 @@ def test_snapshot_export_done(tmp_path, snap_compare):
 
 async def test_options_reach_the_engine_and_gguf_is_explained(tmp_path):
     app = loop_app(tmp_path, quiet=False)
-    services = app.services
+    engine = app.engine
     async with app.run_test(size=SIZE) as pilot:
         await at_export()(pilot)
         assert app.screen.query_one("#export-dir", Input).value == "/runs/demo-run-export"
@@ -57,16 +56,16 @@ async def test_options_reach_the_engine_and_gguf_is_explained(tmp_path):
         app.screen.query_one("#hub-repo", Input).value = "me/zorbish"
         await press_export(pilot)
         await settle(pilot)
-        (run, out, kwargs), = services.extras["_exports"]
+        (run, out, options), = engine.exports
         assert (run, out) == (RUN, Path("/runs/demo-run-export"))
-        assert kwargs == {"merge": True, "gguf": False, "push_to_hub": "me/zorbish"}
+        assert (options.merge, options.gguf, options.push_to_hub) == (True, False, "me/zorbish")
         assert "Exported the merged model" in str(app.screen.query_one("#export-result", Static).render())
 
 
 async def test_export_errors_are_shown_and_the_button_comes_back(tmp_path):
-    from tuneui.errors import TuneuiError
+    from tuneui.contract.errors import TuneuiError
 
-    def fail(run, out, **kw):
+    def fail(run, out, options):
         raise TuneuiError(f"{out}: already exists and is not empty")
 
     app = loop_app(tmp_path, quiet=False, export_run=fail)

@@ -1,7 +1,7 @@
 from snap_helpers import SIZE, app_with, at
 from textual.widgets import Input
 
-from tuneui.errors import ModelError
+from tuneui.contract.errors import ModelError
 
 
 def test_model_demo(snap_compare, tmp_path):

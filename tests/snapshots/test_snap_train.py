@@ -1,6 +1,6 @@
 from pathlib import Path
 
-from fakes import canned_events
+from fakes import canned_events, typed
 from snap_helpers import SIZE, app_with, at
 
 
@@ -8,7 +8,7 @@ def post(events):
     async def before(pilot):
         screen = pilot.app.screen
         pilot.app.state.run_dir = Path("runs/demo")
-        screen.post_message(screen.EventsArrived(events))
+        screen.post_message(screen.EventsArrived(typed(events)))
         await pilot.pause()
 
     return before

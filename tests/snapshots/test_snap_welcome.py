@@ -1,14 +1,17 @@
+from pathlib import Path
+
 from snap_helpers import SIZE, app_with, at
 
-from tuneui.errors import TuneuiError
+from tuneui.contract.errors import TuneuiError
+from tuneui.contract.runs import RunSummary
 
 RUNS = [
-    {"name": "support-bot", "run_dir": "runs/support-bot", "status": "running", "technique": "qlora",
-     "started": 1_789_999_100.0, "last_loss": 1.234},
-    {"name": "demo", "run_dir": "runs/demo", "status": "finished", "technique": "lora",
-     "started": 1_789_990_000.0, "last_loss": 0.61},
-    {"name": "too-big", "run_dir": "runs/too-big", "status": "failed", "technique": "full",
-     "started": 1_789_000_000.0, "last_loss": "nan"},
+    RunSummary(name="support-bot", run_dir=Path("runs/support-bot"), status="running", technique="qlora",
+               started=1_789_999_100.0, last_loss=1.234, step=120),
+    RunSummary(name="demo", run_dir=Path("runs/demo"), status="finished", technique="lora",
+               started=1_789_990_000.0, last_loss=0.61, step=450),
+    RunSummary(name="too-big", run_dir=Path("runs/too-big"), status="failed", technique="full",
+               started=1_789_000_000.0, last_loss=float("nan"), step=3),
 ]
 
 

@@ -7,13 +7,12 @@ import sys
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).parent))  # works whether or not tests/ is a package
-from loop_fakes import loop_services  # noqa: E402
-from fakes import settle  # noqa: E402
+from fakes import settle, wizard  # noqa: E402
+from loop_fakes import LoopEngine  # noqa: E402
 from textual.widgets import DataTable, Input, Static  # noqa: E402
 
-from screens.app import TuneApp  # noqa: E402
-from screens.sweep import SweepScreen  # noqa: E402
-from tuneui.sweep import SweepResult  # noqa: E402
+from tuneui.contract.loop import SweepResult  # noqa: E402
+from tuneui.screens.sweep import SweepScreen  # noqa: E402
 
 SIZE = (100, 30)
 
@@ -33,7 +32,7 @@ def fake_run_sweep(calls):
 
 
 def test_snapshot_sweep_results(tmp_path, snap_compare):
-    app = TuneApp(loop_services(tmp_path, run_sweep=fake_run_sweep([])), first_run=False)
+    app = wizard(LoopEngine(tmp_path, run_sweep=fake_run_sweep([])), first_run=False)
     app.notify = lambda *a, **k: None
 
     async def run_before(pilot):
@@ -51,7 +50,7 @@ def test_snapshot_sweep_results(tmp_path, snap_compare):
 
 async def test_best_setting_is_applied_to_the_run_config(tmp_path):
     calls: list = []
-    app = TuneApp(loop_services(tmp_path, run_sweep=fake_run_sweep(calls)), first_run=False)
+    app = wizard(LoopEngine(tmp_path, run_sweep=fake_run_sweep(calls)), first_run=False)
     async with app.run_test(size=SIZE) as pilot:
         await settle(pilot)
         app.state.config = app.state.config.model_copy(update={"technique": "lora", "learning_rate": 6e-4,
@@ -74,7 +73,7 @@ async def test_best_setting_is_applied_to_the_run_config(tmp_path):
 
 async def test_bad_numbers_are_reported_and_nothing_starts(tmp_path):
     calls: list = []
-    app = TuneApp(loop_services(tmp_path, run_sweep=fake_run_sweep(calls)), first_run=False)
+    app = wizard(LoopEngine(tmp_path, run_sweep=fake_run_sweep(calls)), first_run=False)
     async with app.run_test(size=SIZE) as pilot:
         await settle(pilot)
         app.action_open_sweep()

@@ -8,14 +8,21 @@ import pytest
 from fakes import fixed_hardware, settle, wait_for
 from textual.widgets import Input, Static
 
-from screens.app import TuneApp
-from screens.services import Services
+from tuneui.contract.hardware import HardwareProfile
+from tuneui.engine import LocalEngine
+from tuneui.screens.app import TuneApp
+
+
+class GpuBox(LocalEngine):
+    """The real engine, planning for a 24 GiB GPU first."""
+
+    def probe_hardware(self) -> HardwareProfile:
+        return fixed_hardware(24)
 
 
 @pytest.mark.slow
 async def test_offline_demo_path_to_a_finished_run(tmp_path):
-    services = Services(probe_hardware=lambda: fixed_hardware(24), poll_interval=0.1)
-    app = TuneApp(services, demo=True, first_run=False)
+    app = TuneApp(GpuBox(), demo=True, first_run=False, poll_interval=0.1)
     async with app.run_test(size=(100, 30)) as pilot:
         await settle(pilot)
         await pilot.press("ctrl+n")  # Welcome -> Model (the demo model is preselected)
@@ -27,7 +34,7 @@ async def test_offline_demo_path_to_a_finished_run(tmp_path):
         await pilot.press("ctrl+n")  # -> Clean
         await settle(pilot, timeout=180)
         assert app.state.clean_result is not None and app.state.token_insight is not None
-        segments = app.state.token_insight["preview"]
+        segments = app.state.token_insight.preview.segments
         assert {s["trained"] for s in segments} == {True, False}  # masked prompt and trained answer
         await pilot.press("ctrl+n")  # -> Technique, planned for the (faked) 24 GiB GPU
         await settle(pilot, timeout=120)

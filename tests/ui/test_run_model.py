@@ -1,14 +1,17 @@
 """RunProgress: the live screen's state rebuilt from events alone."""
 
-from fakes import canned_events
+import math
 
-from screens.run_model import RunProgress
+from fakes import canned_events, typed
+
+from tuneui.contract import events as ev
+from tuneui.screens.run_model import RunProgress
 
 
 def test_progress_from_canned_events():
     p = RunProgress()
-    for ev in canned_events(30, end=None):
-        p.add(ev)
+    for event in typed(canned_events(30, end=None)):
+        p.add(event)
     assert p.status == "running" and p.step == 30 and p.total_steps == 30
     assert p.loss[0][1] > p.loss[-1][1]  # the loss falls
     assert [s for s, _ in p.eval_loss] == [10, 20, 30]
@@ -17,21 +20,23 @@ def test_progress_from_canned_events():
 
 def test_eta_uses_event_times():
     p = RunProgress()
-    events = canned_events(30, end=None)[:11]  # started + steps 1..10, 2 s apart
-    for ev in events:
-        p.add(ev)
+    events = typed(canned_events(30, end=None)[:11])  # started + steps 1..10, 2 s apart
+    for event in events:
+        p.add(event)
     assert p.eta_seconds() == 20 * 2.0
     assert p.fraction == 10 / 30
 
 
 def test_nan_loss_and_failure_are_reported():
     p = RunProgress()
-    p.add({"type": "started", "time": 1.0, "step": 0, "total_steps": 5})
-    p.add({"type": "step", "time": 2.0, "step": 1, "loss": "nan", "lr": 1e-4})
-    p.add({"type": "warning", "time": 2.5, "step": 1, "reason": "loss is NaN", "advice": "lower the learning rate"})
-    p.add({"type": "failed", "time": 3.0, "step": 1, "reason": "diverged", "advice": "lower the learning rate"})
+    # As the writer leaves them in events.jsonl: JSON has no NaN, so the loss arrives as the string "nan".
+    for raw in ({"type": "started", "time": 1.0, "step": 0, "total_steps": 5},
+                {"type": "step", "time": 2.0, "step": 1, "loss": "nan", "lr": 1e-4},
+                {"type": "warning", "time": 2.5, "step": 1, "reason": "loss is NaN", "advice": "lower the learning rate"},
+                {"type": "failed", "time": 3.0, "step": 1, "reason": "diverged", "advice": "lower the learning rate"}):
+        p.add(ev.parse_event(raw))
     assert p.loss == []  # NaN is not plotted ...
-    assert p.last_loss == "nan"  # ... but it is shown
+    assert math.isnan(p.last_loss)  # ... but it is shown
     assert p.status == "failed" and p.done and p.eta_seconds() is None
     assert any("WARNING" in line for line in p.log) and any("FAILED" in line for line in p.log)
     assert dict(p.stats_rows())["loss"] == "nan"
@@ -39,10 +44,10 @@ def test_nan_loss_and_failure_are_reported():
 
 def test_stopped_then_resumed():
     p = RunProgress()
-    for ev in canned_events(10, end=None):
-        p.add(ev)
-    p.add({"type": "stopped", "time": 2e9, "step": 10, "reason": "stopped by the user", "checkpoint": "/c"})
+    for event in typed(canned_events(10, end=None)):
+        p.add(event)
+    p.add(ev.Stopped(time=2e9, step=10, reason="stopped by the user", checkpoint="/c"))
     assert p.status == "stopped"
-    p.add({"type": "started", "time": 2e9 + 5, "step": 10, "total_steps": 30, "resumed_from": "/c"})
+    p.add(ev.Started(time=2e9 + 5, step=10, total_steps=30, resumed_from="/c"))
     assert p.status == "running" and p.step == 10 and "resumed from /c" in p.log[-1]
-    assert not p.done and p.final == {}
+    assert not p.done and p.final is None

@@ -7,10 +7,10 @@ from pathlib import Path
 from textual.app import App
 from textual.widgets import Button, Input, Select, Static
 
-from screens.first_run import FirstRunScreen
-from screens.settings_panel import SettingsScreen, apply_user_settings
+from tuneui.contract.settings import Settings, load_settings, save_settings, settings_path
 from tuneui.envcheck import Check
-from tuneui.settings import Settings, load_settings, save_settings, settings_path
+from tuneui.screens.first_run import FirstRunScreen
+from tuneui.screens.settings_panel import SettingsScreen, apply_user_settings
 
 
 class Host(App):
@@ -150,13 +150,13 @@ async def test_first_run_survives_a_failing_check() -> None:
 
 
 async def test_wizard_opens_first_run_once(tmp_path: Path, monkeypatch) -> None:
-    from fakes import make_services
+    from fakes import FakeEngine, wizard
 
-    import screens.first_run
-    from screens.app import TuneApp
+    class Checked(FakeEngine):
+        def check_environment(self):
+            return CHECKS
 
-    monkeypatch.setattr(screens.first_run, "_run_checks", lambda: CHECKS)
-    app = TuneApp(services=make_services(tmp_path))
+    app = wizard(Checked(tmp_path))
     async with app.run_test(size=(120, 40)) as pilot:
         await pilot.pause()
         assert isinstance(app.screen, FirstRunScreen)
@@ -166,7 +166,7 @@ async def test_wizard_opens_first_run_once(tmp_path: Path, monkeypatch) -> None:
         await pilot.press("escape")
         await pilot.pause()
         assert not isinstance(app.screen, FirstRunScreen)
-    again = TuneApp(services=make_services(tmp_path))
+    again = wizard(Checked(tmp_path))
     async with again.run_test(size=(120, 40)) as pilot:
         await pilot.pause()
         assert not isinstance(again.screen, FirstRunScreen)

@@ -3,12 +3,13 @@
 from pathlib import Path
 
 import pytest
-from fakes import FakeRunner, canned_events, make_services, settle, wait_for, write_dataset
+from fakes import FakeRunner, canned_events, llama_7b, make_engine, settle, wait_for, wizard, write_dataset
 from textual.widgets import DataTable, Input, Static
 
-from screens.app import TuneApp
-from tuneui.errors import ModelError
-from tuneui.training.events import EventWriter
+from tuneui.contract import events as ev
+from tuneui.contract.errors import ModelError
+from tuneui.contract.events import EventWriter, parse_event
+from tuneui.contract.runs import RunSummary
 
 SIZE = (100, 30)
 
@@ -23,7 +24,7 @@ async def goto(pilot, step: str) -> None:
 
 
 async def test_back_and_next_keep_what_was_entered(tmp_path):
-    app = TuneApp(make_services(tmp_path), demo=True, first_run=False)
+    app = wizard(make_engine(tmp_path), demo=True, first_run=False)
     async with app.run_test(size=SIZE) as pilot:
         await settle(pilot)
         for step in ("model", "dataset", "clean", "technique", "settings"):
@@ -47,7 +48,7 @@ async def test_back_and_next_keep_what_was_entered(tmp_path):
 
 
 async def test_next_is_refused_until_the_step_is_complete(tmp_path):
-    app = TuneApp(make_services(tmp_path), first_run=False)
+    app = wizard(make_engine(tmp_path), first_run=False)
     async with app.run_test(size=SIZE) as pilot:
         await goto(pilot, "dataset")
         await pilot.press("ctrl+n")
@@ -58,7 +59,7 @@ async def test_next_is_refused_until_the_step_is_complete(tmp_path):
 
 async def test_dataset_problems_and_unreadable_files_are_shown_inline(tmp_path):
     data = write_dataset(tmp_path / "mine.jsonl", n=10, bad_line=True)
-    app = TuneApp(make_services(tmp_path), first_run=False)
+    app = wizard(make_engine(tmp_path), first_run=False)
     async with app.run_test(size=SIZE) as pilot:
         await goto(pilot, "dataset")
         path = app.screen.query_one("#data-path", Input)
@@ -81,7 +82,7 @@ async def test_dataset_problems_and_unreadable_files_are_shown_inline(tmp_path):
 async def test_column_mapping_is_applied(tmp_path):
     data = tmp_path / "qa.csv"
     data.write_text("q,a\nWhat is 2+2?,4\nCapital of France?,Paris\n", encoding="utf-8")
-    app = TuneApp(make_services(tmp_path), first_run=False)
+    app = wizard(make_engine(tmp_path), first_run=False)
     async with app.run_test(size=SIZE) as pilot:
         await goto(pilot, "dataset")
         app.screen.query_one("#data-path", Input).value = str(data)
@@ -98,7 +99,7 @@ async def test_engine_errors_become_notifications_not_tracebacks(tmp_path):
     def broken(model):
         raise ModelError("no such directory or file", source=model)
 
-    app = TuneApp(make_services(tmp_path, inspect_model=broken), first_run=False)
+    app = wizard(make_engine(tmp_path, inspect_model=broken), first_run=False)
     async with app.run_test(size=SIZE) as pilot:
         await goto(pilot, "model")
         assert "Cannot use demo" in text_of(app, "#model-info")
@@ -106,29 +107,33 @@ async def test_engine_errors_become_notifications_not_tracebacks(tmp_path):
 
 
 async def test_override_that_does_not_fit_says_so(tmp_path):
-    app = TuneApp(make_services(tmp_path, gpu_gib=24), demo=True, first_run=False)
+    # The real recommender, for Llama-2-7B on a 24 GiB card: a full fine-tune cannot fit there.
+    app = wizard(make_engine(tmp_path, gpu_gib=24, inspect_model=llama_7b), demo=True, first_run=False)
     async with app.run_test(size=SIZE) as pilot:
         await goto(pilot, "dataset")
         await goto(pilot, "technique")
-        assert app.state.config.technique == "lora"
+        recommended = app.state.config.technique
+        assert recommended != "full"
         assert "recommended" in text_of(app, "#choice")
-        app.screen.choose(0)  # full fine-tune: 30 GiB on a 24 GiB card
+        full = next(i for i, row in enumerate(app.screen._alts) if row.alternative.setup.technique == "full"
+                    and not row.alternative.fits and row.alternative.available)
+        app.screen.choose(full)
         await pilot.pause()
         assert app.state.config.technique == "full"
         assert "will not fit" in text_of(app, "#choice")
-        await pilot.click("#use-recommended")
+        app.screen.query_one("#use-recommended").press()  # the real reasons push it below the fold at 100x30
         await pilot.pause()
-        assert app.state.config.technique == "lora"
+        assert app.state.config.technique == recommended
 
 
 async def test_whatif_hardware_changes_the_plan(tmp_path):
-    app = TuneApp(make_services(tmp_path, gpu_gib=24), demo=True, first_run=False)
+    app = wizard(make_engine(tmp_path, gpu_gib=24), demo=True, first_run=False)
     async with app.run_test(size=SIZE) as pilot:
         await goto(pilot, "technique")
         app.screen.query_one("#whatif", Input).value = "cpu"
         await pilot.click("#whatif-apply")
         await wait_for(pilot, lambda: "CPU only" in text_of(app, "#hw-line"))
-        # the fake recommends a full fine-tune on a CPU
+        # the recommender plans a full fine-tune of the tiny demo model on a CPU
         await wait_for(pilot, lambda: app.state.recommendation is not None and app.state.config.technique == "full")
         whatif = app.screen.query_one("#whatif", Input)
         whatif.value = "not-a-gpu"
@@ -138,7 +143,7 @@ async def test_whatif_hardware_changes_the_plan(tmp_path):
 
 
 async def test_settings_validate_inline(tmp_path):
-    app = TuneApp(make_services(tmp_path), demo=True, first_run=False)
+    app = wizard(make_engine(tmp_path), demo=True, first_run=False)
     async with app.run_test(size=SIZE) as pilot:
         await goto(pilot, "settings")
         lr = app.screen.query_one("#f-learning_rate", Input)
@@ -157,18 +162,17 @@ async def test_settings_validate_inline(tmp_path):
         assert str(app.screen.query_one("#e-learning_rate", Static).render()) == ""
 
 
-def finished_run(tmp_path: Path, name: str = "earlier") -> Path:
-    run_dir = tmp_path / "runs" / name
+def finished_run(root: Path, name: str = "earlier") -> Path:
+    run_dir = root / name
     writer = EventWriter(run_dir)
-    for ev in canned_events(20):
-        ev = dict(ev)
-        writer.emit(ev.pop("type"), ev.pop("step", 0), **{k: v for k, v in ev.items() if k != "time"})
+    for raw in canned_events(20):
+        writer.emit(parse_event(raw))
     return run_dir
 
 
 async def test_training_runs_live_to_finished(tmp_path):
     runner = FakeRunner(tmp_path / "runs", script=canned_events(30))
-    app = TuneApp(make_services(tmp_path, runner=runner), demo=True, first_run=False)
+    app = wizard(make_engine(tmp_path, runner=runner), demo=True, first_run=False)
     async with app.run_test(size=SIZE) as pilot:
         await goto(pilot, "dataset")
         await goto(pilot, "settings")
@@ -189,7 +193,7 @@ async def test_training_runs_live_to_finished(tmp_path):
 
 async def test_stop_then_resume(tmp_path):
     runner = FakeRunner(tmp_path / "runs", script=canned_events(30, end=None)[:4])
-    app = TuneApp(make_services(tmp_path, runner=runner), demo=True, first_run=False)
+    app = wizard(make_engine(tmp_path, runner=runner), demo=True, first_run=False)
     async with app.run_test(size=SIZE) as pilot:
         await goto(pilot, "settings")
         await pilot.press("ctrl+n")
@@ -207,16 +211,35 @@ async def test_stop_then_resume(tmp_path):
         assert resume is True and run_dir == runner.started[0][1]
         assert config.name == app.state.config.name
         # the resumed process appends after the old `stopped` event: the screen keeps following it
-        EventWriter(run_dir).emit("step", 4, loss=0.5, lr=1e-4)
+        EventWriter(run_dir).emit(ev.Step(step=4, loss=0.5, lr=1e-4))
         await wait_for(pilot, lambda: screen.progress.step == 4)
         assert screen.progress.status == "running" and screen.progress.loss[-1] == (4, 0.5)
 
 
+async def test_a_custom_output_folder_shows_in_recent_runs_and_compare(tmp_path):
+    from tuneui.contract.config import RunConfig
+    from tuneui.contract.settings import update_settings
+    from tuneui.screens.evaluate import EvaluateScreen
+
+    update_settings(output_dir=str(tmp_path / "my-runs"))
+    run_dir = finished_run(tmp_path / "my-runs", "mine")
+    RunConfig(name="mine").save(run_dir / "run.toml")
+    app = wizard(make_engine(tmp_path, runs=None), first_run=False)  # the real runs list
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(pilot)
+        table = app.screen.query_one("#runs", DataTable)
+        assert table.get_row_at(0)[:2] == ["mine", "finished"]
+        app.push_screen(EvaluateScreen(None))
+        await settle(pilot)
+        compared = app.screen.query_one("#runs-table", DataTable)
+        assert compared.row_count == 1 and compared.get_row_at(0)[0] == "mine"
+
+
 async def test_open_a_run_from_welcome(tmp_path):
-    run_dir = finished_run(tmp_path)
-    runs = [{"name": "earlier", "run_dir": str(run_dir), "status": "finished", "technique": "lora",
-             "started": 1_789_999_000.0, "last_loss": 0.61}]
-    app = TuneApp(make_services(tmp_path, runs=runs), first_run=False)
+    run_dir = finished_run(tmp_path / "runs")
+    runs = [RunSummary(name="earlier", run_dir=run_dir, status="finished", technique="lora",
+                       started=1_789_999_000.0, last_loss=0.61, step=20)]
+    app = wizard(make_engine(tmp_path, runs=runs), first_run=False)
     async with app.run_test(size=SIZE) as pilot:
         await settle(pilot)
         table = app.screen.query_one("#runs", DataTable)
@@ -229,8 +252,8 @@ async def test_open_a_run_from_welcome(tmp_path):
 
 
 async def test_monitor_attaches_to_a_run_dir(tmp_path):
-    run_dir = finished_run(tmp_path, "watched")
-    app = TuneApp(make_services(tmp_path), monitor=run_dir, first_run=False)
+    run_dir = finished_run(tmp_path / "runs", "watched")
+    app = wizard(make_engine(tmp_path), monitor=run_dir, first_run=False)
     async with app.run_test(size=SIZE) as pilot:
         await settle(pilot)
         assert app.current_mode == "train"
@@ -239,7 +262,7 @@ async def test_monitor_attaches_to_a_run_dir(tmp_path):
 
 
 async def test_help_palette_and_theme(tmp_path):
-    app = TuneApp(make_services(tmp_path), first_run=False)
+    app = wizard(make_engine(tmp_path), first_run=False)
     async with app.run_test(size=SIZE) as pilot:
         await settle(pilot)
         await pilot.press("f1")
@@ -257,7 +280,7 @@ async def test_help_palette_and_theme(tmp_path):
 @pytest.mark.parametrize("size, steps", [((80, 24), ("model", "dataset", "clean", "technique", "settings", "train")),
                                          ((160, 50), ("dataset", "train"))])
 async def test_steps_fit_small_and_large_terminals(tmp_path, size, steps):
-    app = TuneApp(make_services(tmp_path), demo=True, first_run=False)
+    app = wizard(make_engine(tmp_path), demo=True, first_run=False)
     async with app.run_test(size=size) as pilot:
         await settle(pilot)
         for step in steps:

@@ -13,7 +13,7 @@ import argparse
 import json
 import sys
 
-from tuneui.errors import TuneuiError
+from tuneui.contract.errors import TuneuiError
 
 
 def register(sub) -> None:
@@ -31,7 +31,7 @@ def register(sub) -> None:
 
 
 def _settings(args):
-    from tuneui.chat import GenerationSettings
+    from tuneui.contract.loop import GenerationSettings
 
     return GenerationSettings(args.temperature, args.top_p, args.max_new_tokens).validate()
 
@@ -41,10 +41,13 @@ def run(args: argparse.Namespace) -> int:
     if args.prompt is None:
         if not sys.stdin.isatty() or not sys.stdout.isatty():
             raise TuneuiError("chat: no terminal for the chat screen; give --prompt TEXT to answer once")
-        from screens.chat import run_chat_app
+        from pathlib import Path
 
-        return run_chat_app(args.path, settings)
-    from tuneui.chat import ChatSession, Reply
+        from tuneui.screens.app import run_app
+
+        return run_app(chat=Path(args.path), chat_settings=settings)
+    from tuneui.chat import ChatSession
+    from tuneui.contract.loop import Reply
 
     session = ChatSession.load(args.path)
     messages = ([{"role": "system", "content": args.system}] if args.system else []) + \

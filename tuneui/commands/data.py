@@ -13,7 +13,8 @@ import argparse
 import json
 import sys
 
-from tuneui.errors import ConfigError, DataError
+from tuneui.contract import defaults
+from tuneui.contract.errors import ConfigError, DataError
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -29,7 +30,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         p.add_argument("--column", action="append", default=[], metavar="FIELD=COLUMN",
                        help="map a format field to your column, e.g. --column question=q (repeatable)")
         p.add_argument("--model", help="tokenizer for token statistics: 'demo', a model directory or hub id")
-        p.add_argument("--seq-len", type=int, default=1024, metavar="N", help="max sequence length (1024)")
+        p.add_argument("--seq-len", type=int, default=defaults.MAX_SEQ_LENGTH, metavar="N",
+                       help=f"max sequence length ({defaults.MAX_SEQ_LENGTH})")
         p.add_argument("--json", action="store_true", help="print one JSON object instead of text")
 
     ins = sub.add_parser("inspect", help="format, columns, problems with line numbers, length statistics")
@@ -80,8 +82,8 @@ def _options(items: list[str]):
 def _tokenizer(model: str | None):
     if not model:
         return None
-    from tuneui.training.config import RunConfig
-    from tuneui.training.model_setup import load_tokenizer
+    from tuneui.contract.config import RunConfig
+    from tuneui.modelload import load_tokenizer
 
     return load_tokenizer(RunConfig(model=model))
 
@@ -196,6 +198,6 @@ def run_clean(args: argparse.Namespace) -> int:
     lk = split.leakage
     print(f"split: {len(split.train)} train / {len(split.val)} val (seed {args.seed}); near-duplicate pairs across "
           f"the split: {lk['pairs_across_split']} (a random split would have had {lk['pairs_across_random_split']})")
-    for name, path in report["outputs"].items():
+    for _name, path in report["outputs"].items():
         print(f"wrote {path}")
     return 0

@@ -6,7 +6,7 @@ import argparse
 import json
 import shlex
 
-from tuneui.errors import TuneuiError
+from tuneui.contract.errors import TuneuiError
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:

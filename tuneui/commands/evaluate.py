@@ -12,7 +12,7 @@ import argparse
 import json
 import sys
 
-from tuneui.errors import TuneuiError
+from tuneui.contract.errors import TuneuiError
 
 
 def register(sub) -> None:
@@ -35,7 +35,8 @@ def _print_table(header, rows) -> None:
 
 def run(args: argparse.Namespace) -> int:
     if args.compare:
-        from tuneui.compare import COLUMNS, compare_runs, table_rows
+        from tuneui.contract.runs import COLUMNS, table_rows
+        from tuneui.runs import compare_runs
 
         rows = compare_runs(args.paths or None)
         if args.json:
@@ -49,7 +50,8 @@ def run(args: argparse.Namespace) -> int:
         raise TuneuiError("evaluate: give exactly one RUN_DIR (or --compare for several)")
     if args.limit is not None and args.limit < 0:
         raise TuneuiError("--limit: must be 0 or more")
-    from tuneui.evaluate_run import evaluate_run, report_rows
+    from tuneui.contract.evaluation import report_rows
+    from tuneui.evaluate_run import evaluate_run
 
     def progress(msg: str) -> None:
         if not args.json:
@@ -57,10 +59,9 @@ def run(args: argparse.Namespace) -> int:
 
     report = evaluate_run(args.paths[0], limit=args.limit, progress=progress)
     if args.json:
-        print(json.dumps(report, default=str))
+        print(json.dumps(report.to_dict(), default=str))
         return 0
     _print_table(("", "base", "tuned"), report_rows(report))
-    verdict = (report.get("forgetting") or {}).get("verdict")
-    if verdict:
-        print(f"forgetting: {verdict}")
+    if report.forgetting is not None and report.forgetting.verdict:
+        print(f"forgetting: {report.forgetting.verdict}")
     return 0

@@ -27,15 +27,16 @@ def register(sub) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    from tuneui.contract.loop import ExportOptions
     from tuneui.export import export_run
 
     def progress(msg: str) -> None:
         if not args.json:
             print(f"tuneui: {msg}…", file=sys.stderr)
 
-    result = export_run(args.path, args.output, merge=args.merge, gguf=args.gguf,
-                        push_to_hub=args.push_to_hub, private=not args.public, overwrite=args.overwrite,
-                        progress=progress)
+    options = ExportOptions(merge=args.merge, gguf=args.gguf, push_to_hub=args.push_to_hub, private=not args.public,
+                            overwrite=args.overwrite)
+    result = export_run(args.path, args.output, options, progress=progress)
     if args.json:
         print(json.dumps({"schema": 1, **result.to_dict()}))
         return 0

@@ -9,7 +9,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from tuneui.errors import TuneuiError
+from tuneui.contract.errors import TuneuiError
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -29,6 +29,8 @@ def run(args: argparse.Namespace) -> int:
         raise TuneuiError("no such run directory", source=str(run_dir))
     if not (run_dir / "run.toml").exists() and not (run_dir / "events.jsonl").exists():
         raise TuneuiError("not a run directory (no run.toml or events.jsonl)", source=str(run_dir))
-    from screens.app import run_app  # lazy: the engine never imports the UI at module level
+    from tuneui.screens.app import (
+        run_app,  # lazy: the engine never imports the UI at module level
+    )
 
     return run_app(monitor=run_dir.resolve())

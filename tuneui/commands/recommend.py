@@ -14,6 +14,8 @@ from __future__ import annotations
 import argparse
 import json
 
+from tuneui.contract import defaults
+
 
 def register(subparsers: argparse._SubParsersAction) -> None:
     p = subparsers.add_parser(
@@ -24,9 +26,12 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--revision", default=None, help="hub revision")
     p.add_argument("--gpus", default=None,
                    help="what-if hardware instead of probing: 1x24GiB, 2x80GiB, A100-80GB, 2xH100, cpu")
-    p.add_argument("--seq-len", type=int, default=None, help="max sequence length (default: from --data, else 1024)")
-    p.add_argument("--batch", type=int, default=16, help="target effective batch size (default 16)")
-    p.add_argument("--lora-r", type=int, default=16, help="LoRA rank used for the estimates (default 16)")
+    p.add_argument("--seq-len", type=int, default=None,
+                   help=f"max sequence length (default: from --data, else {defaults.MAX_SEQ_LENGTH})")
+    p.add_argument("--batch", type=int, default=defaults.TARGET_BATCH,
+                   help=f"target effective batch size (default {defaults.TARGET_BATCH})")
+    p.add_argument("--lora-r", type=int, default=defaults.LORA_R,
+                   help=f"LoRA rank used for the estimates (default {defaults.LORA_R})")
     p.add_argument("--packing", action=argparse.BooleanOptionalAction, default=False,
                    help="plan for packed rows (RunConfig packing = true) instead of length-grouped padded "
                         "batches, the default")
@@ -90,7 +95,7 @@ def render(rec) -> str:
 
 
 def run(args: argparse.Namespace) -> int:
-    from tuneui.errors import TuneuiError
+    from tuneui.contract.errors import TuneuiError
     from tuneui.hardware import parse_gpus, probe
     from tuneui.models import inspect_model
     from tuneui.recommend import recommend

@@ -12,7 +12,7 @@ import socket
 import subprocess
 import sys
 
-from tuneui.errors import TuneuiError
+from tuneui.contract.errors import TuneuiError
 
 DEFAULT_PORT = 8000
 

@@ -23,8 +23,14 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from tuneui.errors import ConfigError
-    from tuneui.settings import FIELDS, Settings, load_settings, settings_path, update_settings
+    from tuneui.contract.errors import ConfigError
+    from tuneui.contract.settings import (
+        FIELDS,
+        Settings,
+        load_settings,
+        settings_path,
+        update_settings,
+    )
 
     action = args.settings_action or "show"
     if action == "path":
@@ -35,7 +41,7 @@ def run(args: argparse.Namespace) -> int:
             editable = "theme, output_dir, hub_cache_dir"
             raise ConfigError(f"{args.key!r} cannot be set here; settable: {editable}")
         value = args.value if args.value or args.key != "theme" else Settings().theme
-        settings = update_settings(**{args.key: value})
+        settings = update_settings(None, **{args.key: value})
         print(f"{args.key} = {getattr(settings, args.key)!r}  (saved in {settings_path()})")
         return 0
     settings = load_settings()

@@ -11,7 +11,7 @@ import json
 import sys
 from pathlib import Path
 
-from tuneui.errors import ConfigError
+from tuneui.contract.errors import ConfigError
 
 
 def register(sub) -> None:
@@ -45,9 +45,9 @@ def _values(text: str | None, kind, flag: str) -> list | None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from tuneui.paths import runs_dir
+    from tuneui.contract.config import RunConfig
+    from tuneui.contract.settings import runs_root
     from tuneui.sweep import apply_best, default_grid, plan_trials, run_sweep
-    from tuneui.training.config import RunConfig
 
     cfg = RunConfig.load(args.config, args.overrides)
     if args.trials < 1:
@@ -58,7 +58,7 @@ def run(args: argparse.Namespace) -> int:
     if (ranks := _values(args.rank, int, "--rank")) is not None:
         grid["lora_r"] = ranks
     trials = plan_trials(cfg, grid, args.trials)
-    out = Path(args.output) if args.output else runs_dir() / f"{cfg.name}-sweep"
+    out = Path(args.output) if args.output else runs_root() / f"{cfg.name}-sweep"
 
     def show(result) -> None:
         if args.json:

@@ -8,8 +8,8 @@ the app leaves the run going and `tuneui monitor RUN_DIR` (or Welcome › Open) 
 from __future__ import annotations
 
 import threading
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
 from rich.markup import escape
 from textual import on, work
@@ -19,11 +19,14 @@ from textual.containers import Horizontal, Vertical
 from textual.message import Message
 from textual.widgets import Button, Label, ProgressBar, Static
 
-from screens.base import StepScreen
-from screens.run_model import RunProgress
-from screens.views import fmt_duration, fmt_float
-from screens.widgets.plots import LossPlot
-
+from tuneui.contract import events as ev
+from tuneui.contract.config import RunConfig
+from tuneui.contract.events import EXIT_CODES, Event
+from tuneui.contract.runs import RunHandle
+from tuneui.screens.base import StepScreen
+from tuneui.screens.run_model import RunProgress
+from tuneui.screens.views import fmt_duration, fmt_float
+from tuneui.screens.widgets.plots import LossPlot
 
 LOG_LINES = 8
 
@@ -34,17 +37,15 @@ class TrainScreen(StepScreen):
     BINDINGS = [Binding("ctrl+x", "stop_run", "Stop (checkpoint)"),
                 Binding("ctrl+r", "resume_run", "Resume")]
 
+    @dataclass
     class EventsArrived(Message):
-        def __init__(self, events: list[dict]) -> None:
-            super().__init__()
-            self.events = events
+        events: list[Event]
 
+    @dataclass
     class RunEnded(Message):
         """The process is gone; `code` is its exit status when known."""
 
-        def __init__(self, code: int | None) -> None:
-            super().__init__()
-            self.code = code
+        code: int | None
 
     def __init__(self) -> None:
         super().__init__()
@@ -112,8 +113,9 @@ class TrainScreen(StepScreen):
 
     def attach_run(self, run_dir: Path) -> None:
         self._reset(run_dir)
+        handle: RunHandle | None
         try:
-            handle = self.services.attach(run_dir)
+            handle = self.engine.attach(run_dir)
         except Exception as exc:  # a run dir without a live process is still worth showing
             handle = None
             if not (Path(run_dir) / "events.jsonl").exists():
@@ -122,34 +124,36 @@ class TrainScreen(StepScreen):
         self.state.run_handle = handle
         self._following(run_dir)
 
+    @dataclass
+    class RunLaunched(Message):
+        handle: RunHandle
+
+    @dataclass
+    class LaunchFailed(Message):
+        error: Exception
+
     @work(thread=True, exclusive=True, group="launch")
-    def _launch(self, config: Any, run_dir: Path | None, resume: bool) -> None:
+    def _launch(self, config: RunConfig | None, run_dir: Path | None, resume: bool) -> None:
         try:
             if config is None:
-                config = self.services.load_run_config(run_dir)
-            elif self._custom_cleaning():
-                config = self.services.write_cleaned(config, self.state.conversations())
-            handle = self.services.start_run(config, run_dir, resume=resume)
+                assert run_dir is not None  # a resume names its run
+                config = self.engine.load_run_config(run_dir)
+            self.post_result(self.RunLaunched(self.engine.start_run(config, run_dir, resume=resume)))
         except Exception as exc:
-            self.deliver(self._launch_failed, exc)
-            return
-        self.deliver(self._launched, handle)
+            self.post_result(self.LaunchFailed(exc))
 
-    def _custom_cleaning(self) -> bool:
-        state = self.state
-        if not (state.config.clean and state.clean_result is not None and state.clean_options):
-            return False
-        return state.clean_options != self.services.clean_defaults()
-
-    def _launch_failed(self, exc: Exception) -> None:
+    @on(LaunchFailed)
+    def _launch_failed(self, message: LaunchFailed) -> None:
+        exc = message.error
         self.progress.status = "failed"
         self.query_one("#run-title", Static).update(f"[red]Could not start the run:[/red] {escape(str(exc))}")
         self.show_error(exc, "Training")
         self._render_buttons()
 
-    def _launched(self, handle: Any) -> None:
-        self.state.run_handle = handle
-        self._following(Path(handle.run_dir))
+    @on(RunLaunched)
+    def _launched(self, message: RunLaunched) -> None:
+        self.state.run_handle = message.handle
+        self._following(Path(message.handle.run_dir))
 
     def _following(self, run_dir: Path) -> None:
         self.state.run_dir = Path(run_dir)
@@ -158,18 +162,18 @@ class TrainScreen(StepScreen):
         self.follow(Path(run_dir), self.state.run_handle, self._stop_follow)
 
     @work(thread=True, exclusive=True, group="follow")
-    def follow(self, run_dir: Path, handle: Any, stop: threading.Event) -> None:
+    def follow(self, run_dir: Path, handle: RunHandle | None, stop: threading.Event) -> None:
         """Post new events until the process is gone (or, with no process to watch, until the stream
         ends with a terminal event). A resumed run appends to the same file after its old `stopped`
         event, so a terminal event alone does not end the watch while the process lives."""
-        follower = self.services.follow(run_dir)
-        interval = self.services.poll_interval
+        follower = self.engine.follow(run_dir)
+        interval = self.tune_app.poll_interval
         while not stop.is_set():
             events = follower.poll()
             if events:
                 self.post_message(self.EventsArrived(events))
             if handle is None:
-                if events and events[-1].get("type") in ("finished", "failed", "stopped"):
+                if events and events[-1].terminal:
                     return
             elif (code := handle.poll()) is not None:
                 tail = follower.poll()  # the last lines written just before the exit
@@ -186,27 +190,28 @@ class TrainScreen(StepScreen):
             self.progress.add(event)
         self._render_all()
         for w in self.progress.warnings[self._warnings_seen:]:
-            self.notify(f"{w.get('reason', '')}\n{w.get('advice', '')}".strip(), title="Training warning",
-                        severity="warning", timeout=12)
+            self.notify(f"{w.reason}\n{w.advice}".strip(), title="Training warning", severity="warning",
+                        timeout=12)
         self._warnings_seen = len(self.progress.warnings)
         final = self.progress.final
         if self.progress.done:
             self.set_status("")
-        if final.get("type") == "failed":
-            self.notify(f"{final.get('reason', 'the run failed')}\n{final.get('advice', '')}".strip(),
+        if isinstance(final, ev.Failed):
+            self.notify(f"{final.reason or 'the run failed'}\n{final.advice}".strip(),
                         title="Training failed", severity="error", timeout=20)
-        elif final.get("type") == "finished":
+        elif isinstance(final, ev.Finished):
             self.notify("Training finished. Next: chat with your model.", title="Done", timeout=10)
 
     @on(RunEnded)
     def _ended(self, message: RunEnded) -> None:
         if not self.progress.done:
-            self.progress.status = "stopped" if message.code == 130 else (
-                "finished" if message.code == 0 else "failed")
-            if message.code not in (0, 130):
-                self.progress.final = {"type": "failed", "reason": f"the training process exited with code "
-                                       f"{message.code} without saying why; see the log in {self.state.run_dir}"}
-                self.progress.log.append(self.progress.final["reason"])
+            ending = {code: kind for kind, code in EXIT_CODES.items()}
+            self.progress.status = ending.get(message.code, "failed") if message.code is not None else "failed"
+            if self.progress.status == "failed":
+                reason = (f"the training process exited with code {message.code} without saying why; "
+                          f"see the log in {self.state.run_dir}")
+                self.progress.final = ev.Failed(step=self.progress.step, reason=reason)
+                self.progress.log.append(reason)
             self._render_all()
 
     def _render_all(self) -> None:
@@ -234,7 +239,7 @@ class TrainScreen(StepScreen):
             self._render_stats()
 
     def _render_stats(self) -> None:
-        rows = self.progress.stats_rows(self.services.clock())
+        rows = self.progress.stats_rows(self.tune_app.clock())
         self.query_one("#run-stats", Static).update("\n".join(f"{k:<14}{v}" for k, v in rows))
 
     def _render_title(self) -> None:
@@ -245,7 +250,7 @@ class TrainScreen(StepScreen):
         colour = {"running": "green", "finished": "green", "failed": "red", "stopped": "yellow"}.get(p.status, "")
         status = f"[{colour}]{p.status}[/{colour}]" if colour else p.status
         info = p.info
-        what = f" · {info.get('technique', '')} on {info.get('model', '')}" if info else ""
+        what = f" · {info.technique or ''} on {info.model or ''}" if info else ""
         phase = f"  [i]{p.phase}[/i]" if p.phase else ""
         self.query_one("#run-title", Static).update(
             f"Run [b]{escape(Path(run_dir).name)}[/b] — {status}{escape(what)}{phase}\n"
@@ -254,23 +259,21 @@ class TrainScreen(StepScreen):
     def _render_warnings(self) -> None:
         box = self.query_one("#warnings", Static)
         p = self.progress
-        lines = [f"⚠ {escape(str(w.get('reason', '')))} — {escape(str(w.get('advice', '')))}"
-                 for w in p.warnings[-3:]]
-        if p.final.get("type") == "failed":
-            lines.append(f"✗ FAILED: {escape(str(p.final.get('reason', '')))}"
-                         + (f" — {escape(str(p.final['advice']))}" if p.final.get("advice") else ""))
-        elif p.final.get("type") == "stopped":
-            ck = p.final.get("checkpoint")
-            lines.append("■ Stopped" + (f"; checkpoint saved in {escape(str(ck))}" if ck else "")
+        lines = [f"⚠ {escape(w.reason)} — {escape(w.advice)}" for w in p.warnings[-3:]]
+        final = p.final
+        if isinstance(final, ev.Failed):
+            lines.append(f"✗ FAILED: {escape(final.reason)}" + (f" — {escape(final.advice)}" if final.advice else ""))
+        elif isinstance(final, ev.Stopped):
+            ck = final.checkpoint
+            lines.append("■ Stopped" + (f"; checkpoint saved in {escape(ck)}" if ck else "")
                          + ". Resume (Ctrl+R) continues from it.")
-        elif p.final.get("type") == "finished":
-            lines.append(f"✓ Finished: train loss {fmt_float(p.final.get('train_loss'))}, eval loss "
-                         f"{fmt_float(p.final.get('eval_loss'))}. Adapter: "
-                         f"{escape(str(p.final.get('adapter_path', '')))}")
+        elif isinstance(final, ev.Finished):
+            lines.append(f"✓ Finished: train loss {fmt_float(final.train_loss)}, eval loss "
+                         f"{fmt_float(final.eval_loss)}. Adapter: {escape(final.adapter_path or '')}")
         box.update("\n".join(lines))
         box.display = bool(lines)
-        box.set_class(p.final.get("type") == "failed" or bool(p.warnings), "alert")
-        box.set_class(p.final.get("type") == "finished", "success")
+        box.set_class(isinstance(final, ev.Failed) or bool(p.warnings), "alert")
+        box.set_class(isinstance(final, ev.Finished), "success")
 
     def _render_buttons(self) -> None:
         p = self.progress

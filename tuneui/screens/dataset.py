@@ -2,24 +2,47 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
 from rich.markup import escape
 from textual import on, work
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal, Vertical
+from textual.message import Message
 from textual.widgets import Button, DataTable, Input, Label, Select, Static
 
-from screens.base import StepScreen
-from screens.views import as_dict
+from tuneui.contract.config import DATASET_FORMATS as FORMATS
+from tuneui.contract.datasets import Conversation, LoadResult
+from tuneui.screens.base import StepScreen
+from tuneui.screens.widgets.table import Table
 
-FORMATS = ("auto", "messages", "sharegpt", "alpaca", "prompt_completion", "qa", "text")
 PAGE = 8
+# Problems listed on screen; the counts above the table are the whole file's.
+SHOWN_PROBLEMS = 50
 
 
-def _first(conv: list[dict], role: str) -> str:
+@dataclass
+class SampleFound(Message):
+    path: Path
+
+
+@dataclass
+class DatasetLoaded(Message):
+    path: Path
+    fmt: str
+    columns: dict[str, str]
+    result: LoadResult
+
+
+@dataclass
+class DatasetLoadFailed(Message):
+    path: Path
+    error: Exception
+
+
+def _first(conv: Conversation, role: str) -> str:
     return next((m.get("content", "") for m in conv if m.get("role") == role), "")
 
 
@@ -65,10 +88,10 @@ class DatasetScreen(StepScreen):
                 yield Static("", id="page-label")
                 yield Button("◀", id="prev-page", classes="small")
                 yield Button("▶", id="next-page", classes="small")
-            yield DataTable(id="preview", cursor_type="row", zebra_stripes=True)
+            yield Table(id="preview", cursor_type="row", zebra_stripes=True)
         with Vertical(classes="panel", id="problems-box"):
             yield Label("Problems", classes="panel-title")
-            yield DataTable(id="problems", cursor_type="row")
+            yield Table(id="problems", cursor_type="row")
 
     def on_mount(self) -> None:
         self.query_one("#preview", DataTable).add_columns("#", "line", "turns", "user / prompt", "assistant / answer")
@@ -78,10 +101,9 @@ class DatasetScreen(StepScreen):
     def refresh_from_state(self) -> None:
         if self.state.dataset_path is not None:
             self.query_one("#data-path", Input).value = str(self.state.dataset_path)
-        cfg = self.state.config
         if self.state.load_result is not None:
             self._show(self.state.load_result)
-        elif self.app.demo:  # type: ignore[attr-defined]
+        elif self.tune_app.demo:
             self.use_sample()
 
     # Choosing a file ------------------------------------------------------------------------
@@ -92,19 +114,18 @@ class DatasetScreen(StepScreen):
     @work(thread=True, exclusive=True, group="load")
     def use_sample(self) -> None:
         try:
-            path = self.services.sample_dataset_path()
+            self.post_result(SampleFound(self.engine.sample_dataset_path()))
         except Exception as exc:
-            self.deliver(self.show_error, exc, "Sample data")
-            return
-        self.deliver(self._set_path_and_load, Path(path))
+            self.post_failure("Sample data", exc)
 
-    def _set_path_and_load(self, path: Path) -> None:
-        self.query_one("#data-path", Input).value = str(path)
-        self.load(path, "auto", {})
+    @on(SampleFound)
+    def _set_path_and_load(self, message: SampleFound) -> None:
+        self.query_one("#data-path", Input).value = str(message.path)
+        self.load(message.path, "auto", {})
 
     @on(Button.Pressed, "#browse")
     def action_browse(self) -> None:
-        from screens.widgets.file_picker import FilePicker
+        from tuneui.screens.widgets.file_picker import FilePicker
 
         current = self.query_one("#data-path", Input).value.strip()
 
@@ -124,7 +145,7 @@ class DatasetScreen(StepScreen):
 
     @on(Input.Submitted, "#columns")
     @on(Button.Pressed, "#reload")
-    def _reload(self, event) -> None:
+    def _reload(self, event: Input.Submitted | Button.Pressed) -> None:
         event.stop()
         path = self.query_one("#data-path", Input).value.strip()
         if not path:
@@ -142,73 +163,72 @@ class DatasetScreen(StepScreen):
         self._load(path, fmt, columns)
 
     @work(thread=True, exclusive=True, group="load")
-    def _load(self, path: Path, fmt: str, columns: dict) -> None:
+    def _load(self, path: Path, fmt: str, columns: dict[str, str]) -> None:
         try:
-            result = self.services.load_dataset(path, fmt, columns)
+            result = self.engine.load_dataset(path, fmt, columns)
         except Exception as exc:
-            self.deliver(self._failed, path, exc)
+            self.post_result(DatasetLoadFailed(path, exc))
             return
-        self.deliver(self._loaded, path, fmt, columns, result)
+        self.post_result(DatasetLoaded(path, fmt, columns, result))
 
-    def _failed(self, path: Path, exc: Exception) -> None:
+    @on(DatasetLoadFailed)
+    def _failed(self, message: DatasetLoadFailed) -> None:
+        path, exc = message.path, message.error
         self.state.load_result = None
         self.query_one("#detected", Static).update(f"[red]Cannot read {escape(str(path))}:[/red] {escape(str(exc))}")
         self.query_one("#preview", DataTable).clear()
         self.show_error(exc, "Dataset")
 
-    def _loaded(self, path: Path, fmt: str, columns: dict, result: Any) -> None:
+    @on(DatasetLoaded)
+    def _loaded(self, message: DatasetLoaded) -> None:
+        path, fmt, columns, result = message.path, message.fmt, message.columns, message.result
         self.state.dataset_path = path
         self.state.load_result = result
         self.state.clean_result = None
         self.state.token_insight = None
-        self.state.config.dataset = str(path)
-        self.state.config.dataset_format = fmt
-        self.state.config.columns = columns
+        # The run reads the file itself: it must skip exactly the lines this step reported as skipped.
+        self.state.config = self.state.config.updated(dataset=str(path), dataset_format=fmt, columns=columns,
+                                                      skip_bad_lines=result.problems.bad_lines > 0)
         self.page = 0
         self._show(result)
-        n = len(getattr(result, "conversations", []) or [])
+        n = len(result.conversations)
         self.set_status(f"{n} examples ready — Next cleans them" if n else "no usable examples in this file",
                         error=not n)
 
     # Showing it ------------------------------------------------------------------------------
-    def _show(self, result: Any) -> None:
-        d = as_dict(result)
-        fmt = d.get("format", {}) or {}
-        conf = fmt.get("confidence")
-        evidence = "; ".join(fmt.get("evidence") or []) or "no evidence recorded"
-        summary = d.get("problem_summary", {}) or {}
+    def _show(self, result: LoadResult) -> None:
+        fmt = result.format
+        evidence = "; ".join(fmt.evidence) or "no evidence recorded"
         lines = [
-            f"[b]{escape(str(fmt.get('name', '?')))}[/b] format"
-            + (f" (confidence {float(conf):.0%})" if conf is not None else "")
-            + f" — {d.get('examples', '?')} examples from {d.get('records', '?')} {d.get('unit', 'record')}s"
-            + (f", {d.get('file_type')}" if d.get("file_type") else "")
-            + (f", {d.get('encoding')}" if d.get("encoding") else ""),
+            f"[b]{escape(fmt.name)}[/b] format (confidence {fmt.confidence:.0%})"
+            f" — {len(result.conversations)} examples from {result.records} {result.unit}s"
+            + (f", {result.file_type}" if result.file_type else "")
+            + (f", {result.encoding}" if result.encoding else ""),
             f"why: {escape(evidence)}",
         ]
-        for note in d.get("notes") or []:
-            lines.append(f"[yellow]note:[/yellow] {escape(str(note))}")
-        bad = summary.get("bad_lines") or summary.get("errors")
+        for note in result.notes:
+            lines.append(f"[yellow]note:[/yellow] {escape(note)}")
+        bad = result.problems.bad_lines
         if bad:
-            lines.append(f"[red]{bad} bad {d.get('unit', 'line')}s are skipped[/red] (listed below; "
+            lines.append(f"[red]{bad} bad {result.unit}s are skipped[/red] (listed below; "
                          "your file is not changed)")
         self.query_one("#detected", Static).update("\n".join(lines))
-        cols = fmt.get("columns") or {}
-        self.query_one("#columns", Input).value = ", ".join(f"{k}={v}" for k, v in cols.items())
+        self.query_one("#columns", Input).value = ", ".join(f"{k}={v}" for k, v in fmt.columns.items())
         name = self.state.config.dataset_format
         self.query_one("#format", Select).value = name if name in FORMATS else "auto"
         self._show_page()
         problems = self.query_one("#problems", DataTable)
         problems.clear()
-        for p in d.get("problems") or []:
-            problems.add_row(str(p.get("where") or p.get("line") or ""), str(p.get("severity", "")),
-                             _short(p.get("message", ""), 90))
-        if not d.get("problems"):
+        for p in result.problems.kept[:SHOWN_PROBLEMS]:
+            problems.add_row(p.where, p.severity, _short(p.message, 90))
+        if not result.problems.kept:
             problems.add_row("", "", "no problems found")
 
     def _show_page(self) -> None:
         result = self.state.load_result
-        convs = list(getattr(result, "conversations", []) or [])
-        lines = list(getattr(result, "lines", []) or [])
+        if result is None:
+            return
+        convs, lines = result.conversations, result.lines
         pages = max(1, (len(convs) + PAGE - 1) // PAGE)
         self.page = max(0, min(self.page, pages - 1))
         table = self.query_one("#preview", DataTable)
@@ -237,7 +257,7 @@ class DatasetScreen(StepScreen):
     def validate_step(self) -> str | None:
         if self.state.load_result is None:
             return "Load a dataset first (or press 'Sample data')."
-        if not getattr(self.state.load_result, "conversations", None):
+        if not self.state.load_result.conversations:
             return "This file has no usable examples; fix the column mapping or pick another file."
         return None
 

@@ -8,23 +8,42 @@ skips the rest.
 
 from __future__ import annotations
 
+import dataclasses
 import threading
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
 from rich.markup import escape
-from textual import work
+from textual import on, work
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal
+from textual.message import Message
 from textual.screen import Screen
 from textual.widgets import Button, DataTable, Footer, Input, Label, Static
 
-from screens.loop_services import service
-from screens.views import as_dict
+from tuneui.contract.config import RunConfig
+from tuneui.contract.errors import TuneuiError
+from tuneui.contract.loop import SweepResult, Trial
+from tuneui.screens.base import post_result
+from tuneui.screens.host import WizardHost, host
+from tuneui.screens.widgets.table import Table
 
 
-def _values(text: str, kind) -> list:
+@dataclass
+class SweepUpdated(Message):
+    """A snapshot of the trials (copies: the sweep goes on changing its own in its thread)."""
+
+    trials: list[Trial]
+    best: Trial | None
+
+
+@dataclass
+class SweepEnded(Message):
+    error: Exception | None = None
+
+
+def _values(text: str, kind: type) -> list:
     try:
         values = [kind(v) for v in text.replace(" ", "").split(",") if v]
     except ValueError:
@@ -47,22 +66,25 @@ class SweepScreen(Screen):
     """
     BINDINGS = [Binding("escape", "close", "Back")]
 
-    def __init__(self, config: Any, out_dir: Path | None = None) -> None:
+    def __init__(self, config: RunConfig, out_dir: Path | None = None) -> None:
         super().__init__()
         self.config = config
         self.out_dir = out_dir
         self.stop_event = threading.Event()
-        self.result: Any = None
+        self.trials: list[Trial] = []
+        self.best: Trial | None = None
         self.running = False
+
+    @property
+    def tune_app(self) -> WizardHost:
+        return host(self)
 
     def compose(self) -> ComposeResult:
         cfg = self.config
         yield Static(f"[b]Hyperparameter sweep[/b] for {escape(cfg.name)} ({cfg.technique}): short trials on a "
                      "slice of the data, ranked by validation loss. The best one can be applied to the full run.",
                      id="sweep-title")
-        from tuneui.sweep import default_grid  # pydantic + stdlib only
-
-        grid = default_grid(cfg)
+        grid = self.tune_app.engine.default_sweep_grid(cfg)
         lrs = ", ".join(f"{x:g}" for x in grid["learning_rate"])
         ranks = ", ".join(str(r) for r in grid.get("lora_r", [cfg.lora_r]))
         with Horizontal(classes="inline-form"):
@@ -76,7 +98,7 @@ class SweepScreen(Screen):
             yield Input("30", id="sweep-steps")
             yield Label(" examples")
             yield Input("400", id="sweep-examples")
-        yield DataTable(id="trials", cursor_type="row")
+        yield Table(id="trials", cursor_type="row")
         with Horizontal(id="sweep-buttons"):
             yield Button("Start", id="sweep-start", variant="primary")
             yield Button("Stop", id="sweep-stop", variant="error", disabled=True)
@@ -88,12 +110,13 @@ class SweepScreen(Screen):
     def on_mount(self) -> None:
         for widget in self.query("Button, Input"):
             widget.compact = True  # type: ignore[attr-defined]
-        self.query_one("#rank-row").display = bool(getattr(self.config, "uses_peft", False))
+        self.query_one("#rank-row").display = self.config.uses_peft
         self.query_one("#trials", DataTable).add_columns("rank", "trial", "setting", "val loss", "train loss",
                                                          "time", "status")
 
-    def grid(self) -> tuple[dict, int, int]:
-        grid = {"learning_rate": _values(self.query_one("#sweep-lr", Input).value, float)}
+    def grid(self) -> tuple[dict[str, list[float | int]], int, int]:
+        grid: dict[str, list[float | int]] = {"learning_rate": _values(self.query_one("#sweep-lr", Input).value,
+                                                                        float)}
         if self.config.uses_peft:
             grid["lora_r"] = _values(self.query_one("#sweep-rank", Input).value, int)
         steps = _values(self.query_one("#sweep-steps", Input).value, int)[0]
@@ -105,81 +128,76 @@ class SweepScreen(Screen):
             return
         try:
             grid, steps, examples = self.grid()
-            from tuneui.sweep import plan_trials  # pydantic + stdlib only
-
-            trials = plan_trials(self.config, grid, max_trials=12)
-        except Exception as exc:  # noqa: BLE001 - the user's numbers: say what is wrong
+            trials = self.tune_app.engine.plan_sweep(self.config, grid, max_trials=12)
+        except (ValueError, TuneuiError) as exc:  # the user's numbers: say what is wrong
             self._status(f"[red]{escape(str(exc))}[/red]")
             return
-        out = self.out_dir or self._default_out()
+        out = self.out_dir or self.tune_app.engine.sweep_dir(self.config)
         self.running = True
         self.stop_event = threading.Event()
         self._buttons()
         self._status(f"{len(trials)} trials of {steps} steps → {escape(str(out))}")
         self._run(trials, out, steps, examples)
 
-    def _default_out(self) -> Path:
-        from tuneui.paths import runs_dir
-
-        return runs_dir() / f"{self.config.name}-sweep"
-
     @work(thread=True, exclusive=True, group="sweep")
-    def _run(self, trials: list, out: Path, steps: int, examples: int) -> None:
-        def update(result: Any) -> None:
-            rows = [as_dict(t) for t in result.trials]
-            best = as_dict(result.best) if result.best else None
-            self.app.call_from_thread(self.show, rows, best, result)
+    def _run(self, trials: list[Trial], out: Path, steps: int, examples: int) -> None:
+        def update(result: SweepResult) -> None:
+            best = result.best
+            post_result(self, SweepUpdated([dataclasses.replace(t) for t in result.trials],
+                                           dataclasses.replace(best) if best else None))
 
         try:
-            service(self, "run_sweep")(self.config, out, trials=trials, steps=steps, max_train=examples,
-                                       on_update=update, stop=self.stop_event)
+            self.tune_app.engine.run_sweep(self.config, out, trials=trials, steps=steps, max_train=examples,
+                                           on_update=update, stop=self.stop_event)
         except Exception as exc:  # noqa: BLE001
-            self.app.call_from_thread(self._status, f"[red]sweep failed: {escape(str(exc))}[/red]")
-        self.app.call_from_thread(self._finished)
+            post_result(self, SweepEnded(exc))
+            return
+        post_result(self, SweepEnded())
 
-    def show(self, rows: list[dict], best: dict | None, result: Any = None) -> None:
-        self.result = result if result is not None else self.result
-        self.best = best
+    @on(SweepUpdated)
+    def _updated(self, message: SweepUpdated) -> None:
+        self.show(message.trials, message.best)
+
+    def show(self, trials: list[Trial], best: Trial | None) -> None:
+        self.trials, self.best = trials, best
         table = self.query_one("#trials", DataTable)
         table.clear()
-        order = sorted(rows, key=lambda r: (r.get("rank") is None, r.get("rank") or 0, r["index"]))
+        order = sorted(trials, key=lambda t: (t.rank is None, t.rank or 0, t.index))
 
-        def num(x):
+        def num(x: float | None) -> str:
             return "—" if x is None else f"{x:.4f}"
 
-        for r in order:
-            setting = ", ".join(f"{k}={v:g}" if isinstance(v, float) else f"{k}={v}"
-                                for k, v in r["overrides"].items() if k != "lora_alpha")
-            table.add_row(str(r.get("rank") or "—"), str(r["index"]), setting, num(r.get("val_loss")),
-                          num(r.get("train_loss")), "—" if r.get("seconds") is None else f"{r['seconds']:.0f}s",
-                          r["status"])
+        for t in order:
+            table.add_row(str(t.rank or "—"), str(t.index), _setting(t), num(t.val_loss), num(t.train_loss),
+                          "—" if t.seconds is None else f"{t.seconds:.0f}s", t.status)
         self._buttons()
 
-    def _finished(self) -> None:
+    @on(SweepEnded)
+    def _finished(self, message: SweepEnded) -> None:
         self.running = False
-        best = getattr(self, "best", None)
-        self._status("done; best: " + ", ".join(f"{k}={v:g}" for k, v in best["overrides"].items()
-                                                if k != "lora_alpha")
-                     if best else "no trial finished (see the trial folders' train.log)")
+        if message.error is not None:
+            self._status(f"[red]sweep failed: {escape(str(message.error))}[/red]")
+        else:
+            self._status(f"done; best: {_setting(self.best)}" if self.best
+                         else "no trial finished (see the trial folders' train.log)")
         self._buttons()
 
     def _buttons(self) -> None:
         self.query_one("#sweep-start", Button).disabled = self.running
         self.query_one("#sweep-stop", Button).disabled = not self.running
-        self.query_one("#sweep-apply", Button).disabled = self.running or not getattr(self, "best", None)
+        self.query_one("#sweep-apply", Button).disabled = self.running or self.best is None
 
     def _status(self, text: str) -> None:
         self.query_one("#sweep-status", Static).update(text)
 
     def apply_best(self) -> None:
-        best = getattr(self, "best", None)
-        if not best:
+        best = self.best
+        if best is None:
             return
-        from screens.state import apply_config_updates
-
-        apply_config_updates(self.app.state, best["overrides"])  # type: ignore[attr-defined]
-        self.config = self.app.state.config  # type: ignore[attr-defined]
-        self.notify("Applied to the run settings: " + ", ".join(f"{k}={v}" for k, v in best["overrides"].items()),
+        state = self.tune_app.state
+        state.config = state.config.updated(**best.overrides)
+        self.config = state.config
+        self.notify("Applied to the run settings: " + ", ".join(f"{k}={v}" for k, v in best.overrides.items()),
                     title="Best setting applied")
         self.app.pop_screen()
 
@@ -198,3 +216,8 @@ class SweepScreen(Screen):
     def action_close(self) -> None:
         self.action_stop()
         self.app.pop_screen()
+
+
+def _setting(trial: Trial) -> str:
+    return ", ".join(f"{k}={v:g}" if isinstance(v, float) else f"{k}={v}"
+                     for k, v in trial.overrides.items() if k != "lora_alpha")

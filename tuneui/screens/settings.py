@@ -11,7 +11,8 @@ from textual.app import ComposeResult
 from textual.containers import Horizontal, Vertical
 from textual.widgets import Checkbox, Collapsible, Input, Label, Select, Static
 
-from screens.base import StepScreen
+from tuneui.contract.config import RunConfig
+from tuneui.screens.base import StepScreen
 
 BASIC = {
     "name": "name of the run and its folder",
@@ -73,8 +74,6 @@ class SettingsScreen(StepScreen):
         yield Static("", id="form-error", classes="error")
 
     def _fields(self, fields: dict[str, str]) -> ComposeResult:
-        from tuneui.training.config import RunConfig
-
         for name, explanation in fields.items():
             info = RunConfig.model_fields[name]
             choices = _choices(info.annotation)
@@ -104,7 +103,7 @@ class SettingsScreen(StepScreen):
                 text = f"{value:g}" if isinstance(value, float) else str(value)
                 if widget.value != text:
                     widget.value = text
-            else:
+            elif isinstance(widget, (Select, Checkbox)):
                 widget.value = value
             self.query_one(f"#e-{name}", Static).update("")
             self.query_one(f"#e-{name}", Static).add_class("-empty")
@@ -115,8 +114,6 @@ class SettingsScreen(StepScreen):
         self.call_after_refresh(setattr, self, "_loading", False)
 
     def _set_field(self, name: str, raw: Any) -> None:
-        from tuneui.training.config import RunConfig
-
         info = RunConfig.model_fields[name]
         error = self.query_one(f"#e-{name}", Static)
         try:
@@ -135,19 +132,17 @@ class SettingsScreen(StepScreen):
     def _input(self, event: Input.Changed) -> None:
         if getattr(self, "_loading", False) or not (event.input.id or "").startswith("f-"):
             return
-        self._set_field(event.input.id[2:], event.value)
+        self._set_field((event.input.id or "")[2:], event.value)
 
     @on(Select.Changed)
     @on(Checkbox.Changed)
-    def _choice(self, event) -> None:
+    def _choice(self, event: Select.Changed | Checkbox.Changed) -> None:
         widget = event.control
         if getattr(self, "_loading", False) or not (widget.id or "").startswith("f-"):
             return
-        self._set_field(widget.id[2:], event.value)
+        self._set_field((widget.id or "")[2:], event.value)
 
     def validate_step(self) -> str | None:
-        from tuneui.training.config import RunConfig
-
         bad = [n for n in (*BASIC, *ADVANCED) if self.query_one(f"#f-{n}").has_class("invalid")]
         if bad:
             return f"Fix {', '.join(b.replace('_', ' ') for b in bad)} first."
@@ -163,7 +158,7 @@ class SettingsScreen(StepScreen):
         return None
 
     def proceed(self) -> None:
-        self.app.open_train("start")  # type: ignore[attr-defined]
+        self.tune_app.open_train("start")
 
 
 def _one_line(exc: Exception) -> str:

@@ -15,9 +15,15 @@ from textual.containers import Horizontal, Vertical
 from textual.screen import ModalScreen
 from textual.widgets import Button, Input, Label, Select, Static
 
-from tuneui.errors import ConfigError
-from tuneui.paths import runs_dir
-from tuneui.settings import Settings, apply_environment, load_settings, save_settings, settings_path
+from tuneui.contract.errors import ConfigError
+from tuneui.contract.paths import default_runs_dir
+from tuneui.contract.settings import (
+    Settings,
+    apply_environment,
+    load_settings,
+    save_settings,
+    settings_path,
+)
 
 
 def apply_user_settings(app: App, path: Path | None = None) -> Settings:
@@ -71,7 +77,7 @@ class SettingsScreen(ModalScreen["Settings | None"]):
             yield Label("Theme")
             yield Select([(t, t) for t in themes], value=theme, allow_blank=False, id="theme")
             yield Label("Default output directory for runs")
-            yield Input(self.settings.output_dir, placeholder=str(runs_dir()), id="output_dir")
+            yield Input(self.settings.output_dir, placeholder=str(default_runs_dir()), id="output_dir")
             yield Label("Hugging Face hub cache directory")
             yield Input(self.settings.hub_cache_dir, placeholder="the hub default (HF_HUB_CACHE or ~/.cache/huggingface/hub)",
                         id="hub_cache_dir")

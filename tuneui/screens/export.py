@@ -6,19 +6,34 @@ The export runs in a thread worker; the screen shows what was written and anythi
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
 from rich.markup import escape
 from textual import on, work
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal, Vertical
+from textual.message import Message
 from textual.widgets import Button, Checkbox, Input, Label, Static
 
-from screens.base import StepScreen
-from screens.loop_services import service
-from screens.views import as_dict
+from tuneui.contract.loop import ExportOptions, ExportResult
+from tuneui.screens.base import StepScreen
+
+
+@dataclass
+class GgufChecked(Message):
+    converter: Path | None
+
+
+@dataclass
+class Exported(Message):
+    result: ExportResult
+
+
+@dataclass
+class ExportFailed(Message):
+    error: Exception
 
 
 class ExportScreen(StepScreen):
@@ -71,10 +86,11 @@ class ExportScreen(StepScreen):
 
     @work(thread=True, exclusive=True, group="gguf")
     def _check_gguf(self) -> None:
-        found = service(self, "gguf_converter")()
-        self.deliver(self._gguf_checked, found)
+        self.post_result(GgufChecked(self.engine.gguf_converter()))
 
-    def _gguf_checked(self, found: Path | None) -> None:
+    @on(GgufChecked)
+    def _gguf_checked(self, message: GgufChecked) -> None:
+        found = message.converter
         box = self.query_one("#gguf", Checkbox)
         box.disabled = found is None
         note = (f"converter: {found}" if found else
@@ -100,48 +116,49 @@ class ExportScreen(StepScreen):
         if not out:
             self.set_status("Choose a folder to write the export to.", error=True)
             return
-        kwargs = {"merge": self.query_one("#merge", Checkbox).value, "gguf": self.query_one("#gguf", Checkbox).value,
-                  "push_to_hub": self.query_one("#hub-repo", Input).value.strip() or None}
+        options = ExportOptions(merge=self.query_one("#merge", Checkbox).value,
+                                gguf=self.query_one("#gguf", Checkbox).value,
+                                push_to_hub=self.query_one("#hub-repo", Input).value.strip() or None)
         self.exporting = True
         self.query_one("#do-export", Button).disabled = True
         self.set_status("exporting… (a merge loads the model)")
-        self._export(Path(run), Path(out).expanduser(), kwargs)
+        self._export(Path(run), Path(out).expanduser(), options)
 
     @work(thread=True, exclusive=True, group="export")
-    def _export(self, run: Path, out: Path, kwargs: dict) -> None:
+    def _export(self, run: Path, out: Path, options: ExportOptions) -> None:
         try:
-            result = service(self, "export_run")(run, out, **kwargs)
+            self.post_result(Exported(self.engine.export_run(run, out, options)))
         except Exception as exc:  # noqa: BLE001 - shown, never a traceback
-            self.deliver(self._failed, exc)
-            return
-        self.deliver(self._done, result)
+            self.post_result(ExportFailed(exc))
 
-    def _failed(self, exc: BaseException) -> None:
+    @on(ExportFailed)
+    def _failed(self, message: ExportFailed) -> None:
         self.exporting = False
         self.query_one("#do-export", Button).disabled = False
-        self.show_error(exc, "Export")
+        self.show_error(message.error, "Export")
 
-    def _done(self, result: Any) -> None:
+    @on(Exported)
+    def _done(self, message: Exported) -> None:
+        result = message.result
         self.exporting = False
         self.query_one("#do-export", Button).disabled = False
         self.set_status("")
-        data = as_dict(result)
-        what = {"adapter": "LoRA adapter", "merged": "merged model", "full": "model"}.get(data.get("kind"), "run")
-        lines = [f"[b]Exported the {what}[/b] to {escape(str(data.get('out_dir')))}", ""]
-        lines += [f"  {escape(name)}" for name in data.get("files", [])]
+        what = {"adapter": "LoRA adapter", "merged": "merged model", "full": "model"}.get(result.kind, "run")
+        lines = [f"[b]Exported the {what}[/b] to {escape(str(result.out_dir))}", ""]
+        lines += [f"  {escape(name)}" for name in result.files]
         lines += ["", "Reproduce headless:  [b]tuneui train run.toml -o RUN_DIR[/b]  (run.toml is in the export)"]
-        if data.get("gguf"):
-            lines.append(f"GGUF: {escape(str(data['gguf']))}")
-        if data.get("hub_url"):
-            lines.append(f"Pushed: {escape(str(data['hub_url']))}")
-        lines += [f"[dim]note: {escape(n)}[/dim]" for n in data.get("notes", [])]
+        if result.gguf:
+            lines.append(f"GGUF: {escape(str(result.gguf))}")
+        if result.hub_url:
+            lines.append(f"Pushed: {escape(result.hub_url)}")
+        lines += [f"[dim]note: {escape(n)}[/dim]" for n in result.notes]
         box = self.query_one("#export-result", Static)
         box.update("\n".join(lines))
         box.display = True
-        self.notify(f"Written to {data.get('out_dir')}", title="Export done")
+        self.notify(f"Written to {result.out_dir}", title="Export done")
 
     def action_evaluate(self) -> None:
-        from screens.evaluate import EvaluateScreen
+        from tuneui.screens.evaluate import EvaluateScreen
 
         self.app.push_screen(EvaluateScreen(self.state.run_dir))
 

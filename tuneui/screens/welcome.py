@@ -3,64 +3,61 @@
 from __future__ import annotations
 
 import time
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
 from textual import on, work
 from textual.app import ComposeResult
 from textual.containers import Horizontal, Vertical
+from textual.message import Message
 from textual.widgets import Button, DataTable, Input, Label, Static
 
-from screens.base import StepScreen
-from screens.views import as_dict, fmt_bytes, fmt_float, pick
+from tuneui.contract.hardware import HardwareProfile
+from tuneui.contract.runs import RunSummary
+from tuneui.screens.base import StepScreen
+from tuneui.screens.views import fmt_bytes, fmt_float
+from tuneui.screens.widgets.table import Table
 
 
-def hardware_lines(hw: Any) -> list[str]:
-    d = as_dict(hw)
-    if not d:
+@dataclass
+class HardwareProbed(Message):
+    hardware: HardwareProfile
+
+
+@dataclass
+class RunsListed(Message):
+    runs: list[RunSummary]
+
+
+def hardware_lines(hw: HardwareProfile | None) -> list[str]:
+    if hw is None:
         return ["probing…"]
     lines = []
-    for i, gpu in enumerate(pick(d, "gpus", default=[]) or []):
-        g = as_dict(gpu)
-        total = pick(g, "total_bytes", "memory_total_bytes", "total_memory_bytes", "memory_bytes")
-        free = pick(g, "free_bytes", "memory_free_bytes", "free_memory_bytes")
-        extra = f", {fmt_bytes(free)} free" if free is not None else ""
-        bf16 = " · bf16" if g.get("bf16") or g.get("supports_bf16") else ""
-        lines.append(f"GPU {i}: {pick(g, 'name', default='GPU')} — {fmt_bytes(total)}{extra}{bf16}")
+    for gpu in hw.gpus:
+        bf16 = " · bf16" if gpu.bf16 else ""
+        lines.append(f"GPU {gpu.index}: {gpu.name} — {fmt_bytes(gpu.total_bytes)}, {fmt_bytes(gpu.free_bytes)} free"
+                     f"{bf16}")
     if not lines:
-        backend = pick(d, "accelerator", "backend", "device")
         lines.append("GPU: none found — training runs on the CPU (fine for the demo model)"
-                     if backend in (None, "cpu") else f"Accelerator: {backend}")
-    cpu = pick(d, "cpu_count", "cpu_cores", "cpus")
-    cpu_name = pick(d, "cpu_name", "cpu_model", default="")
-    if cpu is not None:
-        lines.append(f"CPU: {cpu} cores {cpu_name}".rstrip())
-    ram = pick(d, "ram_bytes", "ram_total_bytes", "memory_bytes", "total_ram_bytes")
-    if ram is not None:
-        lines.append(f"RAM: {fmt_bytes(ram)}")
-    disk = pick(d, "disk_free_bytes", "free_disk_bytes", "disk_free")
-    if disk is not None:
-        lines.append(f"Disk free: {fmt_bytes(disk)}")
-    for note in pick(d, "notes", "warnings", default=[]) or []:
-        lines.append(f"note: {note}")
+                     if hw.accelerator == "cpu" else f"Accelerator: {hw.accelerator}")
+    lines.append(f"CPU: {hw.cpu_cores} cores")
+    if hw.ram_total_bytes:
+        lines.append(f"RAM: {fmt_bytes(hw.ram_total_bytes)}")
+    if hw.disk_free_bytes is not None:
+        lines.append(f"Disk free: {fmt_bytes(hw.disk_free_bytes)}")
+    lines += [f"note: {note}" for note in hw.warnings]
     return lines
 
 
-def _when(started: Any, now: float) -> str:
-    t = None
-    try:
-        t = float(started)
-    except (TypeError, ValueError):
-        if isinstance(started, str) and started:
-            return started[:16].replace("T", " ")
-    if t is None:
+def _when(started: float | None, now: float) -> str:
+    if started is None:
         return "?"
-    ago = max(0.0, now - t)
+    ago = max(0.0, now - started)
     if ago < 3600:
         return f"{int(ago // 60)} min ago"
     if ago < 86400:
         return f"{int(ago // 3600)} h ago"
-    return time.strftime("%Y-%m-%d", time.localtime(t))
+    return time.strftime("%Y-%m-%d", time.localtime(started))
 
 
 class WelcomeScreen(StepScreen):
@@ -80,7 +77,7 @@ class WelcomeScreen(StepScreen):
                     yield Button("Plan", id="whatif-apply")
             with Vertical(id="runs-box", classes="panel"):
                 yield Label("Recent runs", classes="panel-title")
-                yield DataTable(id="runs", cursor_type="row", zebra_stripes=True)
+                yield Table(id="runs", cursor_type="row", zebra_stripes=True)
                 with Horizontal(classes="button-row"):
                     yield Button("Open", id="open-run")
                     yield Button("Resume", id="resume-run")
@@ -102,16 +99,15 @@ class WelcomeScreen(StepScreen):
     @work(thread=True, exclusive=True, group="probe")
     def probe(self) -> None:
         try:
-            hw = self.services.probe_hardware()
+            self.post_result(HardwareProbed(self.engine.probe_hardware()))
         except Exception as exc:  # the probe must never take the UI down
-            self.deliver(self.show_error, exc, "Hardware probe")
-            return
-        self.deliver(self._probed, hw)
+            self.post_failure("Hardware probe", exc)
 
-    def _probed(self, hw: Any) -> None:
-        self.state.probed_hardware = hw
+    @on(HardwareProbed)
+    def _probed(self, message: HardwareProbed) -> None:
+        self.state.probed_hardware = message.hardware
         if not self.state.hardware_spec:
-            self.state.hardware = hw
+            self.state.hardware = message.hardware
         self.show_hardware()
 
     def show_hardware(self) -> None:
@@ -123,7 +119,7 @@ class WelcomeScreen(StepScreen):
 
     @on(Input.Submitted, "#whatif")
     @on(Button.Pressed, "#whatif-apply")
-    def apply_whatif(self, event) -> None:
+    def apply_whatif(self, event: Input.Submitted | Button.Pressed) -> None:
         event.stop()
         spec = self.query_one("#whatif", Input).value.strip()
         apply_hardware_spec(self, spec)
@@ -132,21 +128,19 @@ class WelcomeScreen(StepScreen):
     @work(thread=True, exclusive=True, group="runs")
     def load_runs(self) -> None:
         try:
-            runs = [as_dict(r) for r in self.services.list_runs()]
+            self.post_result(RunsListed(self.engine.list_runs()))
         except Exception as exc:
-            self.deliver(self.show_error, exc, "Recent runs")
-            return
-        self.deliver(self._show_runs, runs)
+            self.post_failure("Recent runs", exc)
 
-    def _show_runs(self, runs: list[dict]) -> None:
+    @on(RunsListed)
+    def _show_runs(self, message: RunsListed) -> None:
+        runs = message.runs
         table = self.query_one("#runs", DataTable)
         table.clear()
-        now = self.services.clock()
+        now = self.tune_app.clock()
         for r in runs:
-            run_dir = str(pick(r, "run_dir", "path", default=""))
-            table.add_row(str(pick(r, "name", default=Path(run_dir).name)), str(pick(r, "status", default="?")),
-                          str(pick(r, "technique", default="")), _when(pick(r, "started", "start_time"), now),
-                          fmt_float(pick(r, "last_loss", "loss")), key=run_dir)
+            table.add_row(r.name, r.status, r.technique or "", _when(r.started, now), fmt_float(r.last_loss),
+                          key=str(r.run_dir))
         if not runs:
             table.add_row("(no runs yet)", "", "", "", "", key="")
 
@@ -163,22 +157,22 @@ class WelcomeScreen(StepScreen):
 
     @on(DataTable.RowSelected, "#runs")
     @on(Button.Pressed, "#open-run")
-    def open_run(self, event) -> None:
+    def open_run(self, event: DataTable.RowSelected | Button.Pressed) -> None:
         event.stop()
         run_dir = self._selected_run()
         if run_dir is None:
             self.notify("Select a run first.", severity="warning")
             return
-        self.app.open_train("attach", run_dir)  # type: ignore[attr-defined]
+        self.tune_app.open_train("attach", run_dir)
 
     @on(Button.Pressed, "#resume-run")
-    def resume_run(self, event) -> None:
+    def resume_run(self, event: Button.Pressed) -> None:
         event.stop()
         run_dir = self._selected_run()
         if run_dir is None:
             self.notify("Select a stopped run to resume.", severity="warning")
             return
-        self.app.open_train("resume", run_dir)  # type: ignore[attr-defined]
+        self.tune_app.open_train("resume", run_dir)
 
 
 def apply_hardware_spec(screen: StepScreen, spec: str) -> bool:
@@ -190,7 +184,7 @@ def apply_hardware_spec(screen: StepScreen, spec: str) -> bool:
         state.recommendation = None
         return True
     try:
-        hw = screen.services.parse_gpus(spec)
+        hw = screen.engine.parse_gpus(spec)
     except Exception as exc:
         screen.show_error(exc, "What-if hardware")
         return False

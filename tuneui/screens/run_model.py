@@ -1,4 +1,4 @@
-"""What the live screen knows about a run, built only from its events (see tuneui/training/events.py).
+"""What the live screen knows about a run, built only from its events (tuneui/contract/events.py).
 
 Kept free of widgets so the same state can be rebuilt from a finished run's events.jsonl, from a
 follower mid-run, or from canned events in tests.
@@ -6,12 +6,17 @@ follower mid-run, or from canned events in tests.
 
 from __future__ import annotations
 
+import math
+import time
 from dataclasses import dataclass, field
-from typing import Any
 
-from screens.views import fmt_bytes, fmt_duration, fmt_float, to_float
+from tuneui.contract import events as ev
+from tuneui.contract.events import TERMINAL_TYPES, Event
+from tuneui.screens.views import fmt_bytes, fmt_duration, fmt_float
 
-TERMINAL = ("finished", "failed", "stopped")
+
+def _finite(x: float | None) -> bool:
+    return x is not None and math.isfinite(x)
 
 
 @dataclass
@@ -27,79 +32,75 @@ class RunProgress:
     lr: float | None = None
     tokens_per_s: float | None = None
     mem_bytes: float | None = None
-    grad_norm: Any = None
+    grad_norm: float | None = None
     epoch: float | None = None
-    last_loss: Any = None
-    warnings: list[dict] = field(default_factory=list)
+    last_loss: float | None = None
+    warnings: list[ev.Warning] = field(default_factory=list)
     log: list[str] = field(default_factory=list)
-    info: dict = field(default_factory=dict)  # the `started` event
-    final: dict = field(default_factory=dict)  # the terminal event
+    info: ev.Started | None = None
+    final: ev.Finished | ev.Failed | ev.Stopped | None = None  # the terminal event
     checkpoints: list[str] = field(default_factory=list)
 
-    def add(self, event: dict) -> None:
-        kind = event.get("type")
-        t = to_float(event.get("time"))
-        step = int(event.get("step") or 0)
-        if t is not None:
-            self.last_time = t
-        if kind == "started":
+    def add(self, event: Event) -> None:
+        t = event.time
+        step = event.step
+        self.last_time = t
+        if isinstance(event, ev.Started):
             self.info = event
             self.status = "running"
-            self.final = {}  # a resumed run: the earlier `stopped` no longer describes it
+            self.final = None  # a resumed run: the earlier `stopped` no longer describes it
             self.start_time = t
-            self.total_steps = event.get("total_steps") or self.total_steps
+            self.total_steps = event.total_steps or self.total_steps
             self.step = step
             self.first_step = None
-            resumed = event.get("resumed_from")
-            extra = f", resumed from {resumed}" if resumed else ""
-            self._log(t, f"started {event.get('technique', '')} on {event.get('model', '')}: "
-                         f"{event.get('train_examples', '?')} train / {event.get('val_examples', '?')} val "
+            extra = f", resumed from {event.resumed_from}" if event.resumed_from else ""
+            self._log(t, f"started {event.technique or ''} on {event.model or ''}: "
+                         f"{event.train_examples if event.train_examples is not None else '?'} train / "
+                         f"{event.val_examples if event.val_examples is not None else '?'} val "
                          f"examples, {self.total_steps or '?'} steps{extra}")
-        elif kind == "step":
+        elif isinstance(event, ev.Step):
             self.status = "running"
             self.step = step
-            if self.first_step is None and t is not None:
+            if self.first_step is None:
                 self.first_step = (t, step)
-            self.last_loss = event.get("loss")
-            loss = to_float(event.get("loss"))
-            if loss is not None and loss == loss and abs(loss) != float("inf"):
-                self.loss.append((step, loss))
-            self.lr = to_float(event.get("lr"))
-            self.tokens_per_s = to_float(event.get("tokens_per_s"))
-            self.mem_bytes = to_float(event.get("mem_bytes"))
-            self.grad_norm = event.get("grad_norm")
-            self.epoch = to_float(event.get("epoch"))
-            self._log(t, f"step {step}: loss {fmt_float(event.get('loss'))}  lr {fmt_float(self.lr, 3)}")
-        elif kind == "eval":
-            value = to_float(event.get("eval_loss"))
-            if value is not None and value == value:
-                self.eval_loss.append((step, value))
-            self._log(t, f"step {step}: eval loss {fmt_float(event.get('eval_loss'))}")
-        elif kind == "checkpoint":
-            self.checkpoints.append(str(event.get("path", "")))
-            self._log(t, f"step {step}: checkpoint saved to {event.get('path', '?')}")
-        elif kind == "warning":
+            self.last_loss = event.loss
+            if _finite(event.loss):
+                self.loss.append((step, event.loss))  # type: ignore[arg-type]
+            self.lr = event.lr
+            self.tokens_per_s = event.tokens_per_s
+            self.mem_bytes = event.mem_bytes
+            self.grad_norm = event.grad_norm
+            self.epoch = event.epoch
+            self._log(t, f"step {step}: loss {fmt_float(event.loss)}  lr {fmt_float(self.lr, 3)}")
+        elif isinstance(event, ev.Eval):
+            if _finite(event.eval_loss):
+                self.eval_loss.append((step, event.eval_loss))  # type: ignore[arg-type]
+            self._log(t, f"step {step}: eval loss {fmt_float(event.eval_loss)}")
+        elif isinstance(event, ev.Checkpoint):
+            self.checkpoints.append(event.path)
+            self._log(t, f"step {step}: checkpoint saved to {event.path or '?'}")
+        elif isinstance(event, ev.Warning):
             self.warnings.append(event)
-            self._log(t, f"WARNING step {step}: {event.get('reason', '')}")
-        elif kind in TERMINAL:
-            self.status = kind
+            self._log(t, f"WARNING step {step}: {event.reason}")
+        elif isinstance(event, (ev.Finished, ev.Failed, ev.Stopped)):
+            self.status = event.type
             self.final = event
             self.step = max(self.step, step)
-            what = {"finished": "finished", "failed": "FAILED", "stopped": "stopped"}[kind]
-            detail = event.get("reason") or (f"train loss {fmt_float(event.get('train_loss'))}, eval loss "
-                                             f"{fmt_float(event.get('eval_loss'))}" if kind == "finished" else "")
+            what = {"finished": "finished", "failed": "FAILED", "stopped": "stopped"}[event.type]
+            if isinstance(event, ev.Finished):
+                detail = f"train loss {fmt_float(event.train_loss)}, eval loss {fmt_float(event.eval_loss)}"
+            else:
+                detail = event.reason
             self._log(t, f"{what} at step {step}" + (f": {detail}" if detail else ""))
 
     def _log(self, t: float | None, text: str) -> None:
-        import time as _time
-
-        stamp = _time.strftime("%H:%M:%S", _time.localtime(t)) if t is not None else "--:--:--"
+        stamp = time.strftime("%H:%M:%S", time.localtime(t)) if t is not None else "--:--:--"
         self.log.append(f"{stamp} {text}")
         del self.log[:-200]
 
     @property
     def done(self) -> bool:
-        return self.status in TERMINAL
+        return self.status in TERMINAL_TYPES
 
     @property
     def fraction(self) -> float | None:

@@ -8,18 +8,24 @@ turns). Each pane keeps its own conversation, so a multi-turn chat shows how eac
 from __future__ import annotations
 
 import threading
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
 from rich.text import Text
 from textual import on, work
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal, Vertical, VerticalScroll
+from textual.message import Message
 from textual.widgets import Button, Checkbox, Input, Label, Static
 
-from screens.base import StepScreen
-from screens.loop_services import service
+from tuneui.contract.loop import (
+    ChatSession,
+    GenerationSettings,
+    Reply,
+    ValidationPrompt,
+)
+from tuneui.screens.base import StepScreen
 
 SIDES = ("tuned", "base")
 KEYS_HELP = ("Enter send · ctrl+x stop · ctrl+g next validation prompt · ctrl+o side by side on/off · "
@@ -52,13 +58,13 @@ class ChatScreen(StepScreen):
 
     def __init__(self) -> None:
         super().__init__()
-        self.session: Any = None
+        self.session: ChatSession | None = None
         self.loaded_path: Path | None = None
         self.history: dict[str, list[dict]] = {s: [] for s in SIDES}
         self.partial: dict[str, str | None] = {s: None for s in SIDES}
         self.stop_event = threading.Event()
         self.streaming = False
-        self.val_prompts: list[dict] = []
+        self.val_prompts: list[ValidationPrompt] = []
         self.val_index = 0
 
     def compose_body(self) -> ComposeResult:
@@ -90,6 +96,11 @@ class ChatScreen(StepScreen):
     def on_mount(self) -> None:
         super().on_mount()
         self.refresh_from_state()
+        settings = self.tune_app.chat_settings
+        if settings is not None:  # `tuneui chat --temperature ...`
+            for selector, value in (("#temperature", settings.temperature), ("#top-p", settings.top_p),
+                                    ("#max-tokens", settings.max_new_tokens)):
+                self.query_one(selector, Input).value = str(value)
 
     def refresh_from_state(self) -> None:
         if not self.is_mounted:
@@ -107,21 +118,33 @@ class ChatScreen(StepScreen):
         self.query_one("#chat-title", Static).update(f"Loading [b]{path.name}[/b]…")
         self._load(Path(path))
 
+    @dataclass
+    class ChatOpened(Message):
+        session: ChatSession
+        prompts: list[ValidationPrompt]
+
+    @dataclass
+    class ChatOpenFailed(Message):
+        error: Exception
+
     @work(thread=True, exclusive=True, group="chat-load")
     def _load(self, path: Path) -> None:
         try:
-            session = service(self, "open_chat")(path)
-            prompts = service(self, "validation_prompts")(getattr(session, "run_dir", None))
+            session = self.engine.open_chat(path)
+            prompts = self.engine.validation_prompts(session.run_dir)
         except Exception as exc:  # noqa: BLE001 - shown on screen, never a traceback
-            self.deliver(self._load_failed, exc)
+            self.post_result(self.ChatOpenFailed(exc))
             return
-        self.deliver(self._loaded, session, prompts)
+        self.post_result(self.ChatOpened(session, prompts))
 
-    def _load_failed(self, exc: BaseException) -> None:
+    @on(ChatOpenFailed)
+    def _load_failed(self, message: ChatOpenFailed) -> None:
         self.query_one("#chat-title", Static).update("Could not open that model.")
-        self.show_error(exc, "Chat")
+        self.show_error(message.error, "Chat")
 
-    def _loaded(self, session: Any, prompts: list[dict]) -> None:
+    @on(ChatOpened)
+    def _loaded(self, message: ChatOpened) -> None:
+        session, prompts = message.session, message.prompts
         self.session, self.val_prompts, self.val_index = session, prompts, 0
         kind = "LoRA adapter on its base" if session.kind == "peft" else "full model"
         base = "base = adapter switched off" if session.kind == "peft" else (
@@ -142,16 +165,16 @@ class ChatScreen(StepScreen):
         self.query_one("#base-box").display = self.query_one("#side", Checkbox).value
 
     # Sending and streaming ---------------------------------------------------------------------
-    def settings(self) -> Any:
-        def num(selector: str, kind):
+    def settings(self) -> GenerationSettings:
+        def num(selector: str, kind: type) -> float:
             text = self.query_one(selector, Input).value.strip()
             try:
                 return kind(text)
             except ValueError:
                 raise ValueError(f"{selector.lstrip('#')}: {text!r} is not a number") from None
 
-        return service(self, "generation_settings")(num("#temperature", float), num("#top-p", float),
-                                                    num("#max-tokens", int))
+        return self.engine.generation_settings(num("#temperature", float), num("#top-p", float),
+                                               int(num("#max-tokens", int)))
 
     @on(Input.Submitted, "#prompt")
     def _submitted(self) -> None:
@@ -179,17 +202,16 @@ class ChatScreen(StepScreen):
         self._generate(sides, settings, self.stop_event)
 
     @work(thread=True, exclusive=True, group="chat-generate")
-    def _generate(self, sides: list[str], settings: Any, stop: threading.Event) -> None:
+    def _generate(self, sides: list[str], settings: GenerationSettings, stop: threading.Event) -> None:
+        session = self.session
+        assert session is not None  # send() only starts a generation on an open session
         for side in sides:
             self.app.call_from_thread(self._piece, side, "")
-            reply: Any = None
+            reply = Reply()
             try:
-                from tuneui.chat import Reply  # light: no torch at import
-
-                reply = Reply()
                 messages = list(self.history[side])
-                for piece in self.session.stream(messages, base=side == "base", settings=settings, stop=stop,
-                                                 reply=reply):
+                for piece in session.stream(messages, base=side == "base", settings=settings, stop=stop,
+                                            reply=reply):
                     self.app.call_from_thread(self._piece, side, piece)
             except Exception as exc:  # noqa: BLE001
                 self.app.call_from_thread(self.show_error, exc, "Generation")
@@ -202,13 +224,13 @@ class ChatScreen(StepScreen):
         self.partial[side] = (self.partial[side] or "") + piece
         self._render_pane(side)
 
-    def _side_done(self, side: str, reply: Any) -> None:
+    def _side_done(self, side: str, reply: Reply) -> None:
         text = (self.partial[side] or "").strip()
         self.partial[side] = None
         self.history[side].append({"role": "assistant", "content": text})
-        if reply is not None and getattr(reply, "stopped", False):
+        if reply.stopped:
             self.history[side][-1]["note"] = "stopped"
-        elif reply is not None and not getattr(reply, "finished", True):
+        elif not reply.finished:
             self.history[side][-1]["note"] = "cut at max tokens"
         self._render_pane(side)
 
@@ -228,9 +250,10 @@ class ChatScreen(StepScreen):
                 text.append((msg["content"] or "(empty reply)") + "\n")
                 if msg.get("note"):
                     text.append(f"      [{msg['note']}]\n", style="dim")
-        if self.partial[side] is not None:
+        partial = self.partial[side]
+        if partial is not None:
             text.append("model ", style="bold green")
-            text.append(self.partial[side] + "▌\n")
+            text.append(partial + "▌\n")
         self.query_one(f"#{side}-log", Static).update(text)
         self.query_one(f"#{side}-scroll", VerticalScroll).scroll_end(animate=False)
 
@@ -264,9 +287,9 @@ class ChatScreen(StepScreen):
             return
         item = self.val_prompts[self.val_index % len(self.val_prompts)]
         self.val_index += 1
-        self.query_one("#prompt", Input).value = item["messages"][-1]["content"]
+        self.query_one("#prompt", Input).value = item.messages[-1]["content"]
         self.set_status(f"validation prompt {self.val_index}/{len(self.val_prompts)} — expected: "
-                        f"{item.get('reference', '')[:60]}")
+                        f"{item.reference[:60]}")
         self.query_one("#prompt", Input).focus()
 
     def action_toggle_side(self) -> None:
@@ -288,13 +311,13 @@ class ChatScreen(StepScreen):
 
     def action_keep(self) -> None:
         """Save the tuned conversation as a training example in the run folder."""
-        run_dir = getattr(self.session, "run_dir", None)
+        run_dir = self.session.run_dir if self.session is not None else None
         conv = [{"role": m["role"], "content": m["content"]} for m in self.history["tuned"]]
         if run_dir is None:
             self.notify("Only a run folder can collect examples (this is a bare adapter).", severity="warning")
             return
         try:
-            path = service(self, "save_example")(run_dir, conv)
+            path = self.engine.save_example(run_dir, conv)
         except Exception as exc:  # noqa: BLE001
             self.show_error(exc, "Keep example")
             return
@@ -302,37 +325,10 @@ class ChatScreen(StepScreen):
                     title="Example kept")
 
     def action_evaluate(self) -> None:
-        from screens.evaluate import EvaluateScreen
+        from tuneui.screens.evaluate import EvaluateScreen
 
-        run_dir = getattr(self.session, "run_dir", None) or self.state.run_dir
+        run_dir = (self.session.run_dir if self.session is not None else None) or self.state.run_dir
         self.app.push_screen(EvaluateScreen(Path(run_dir) if run_dir else None))
 
 
 SCREEN = ChatScreen
-
-
-def chat_app(path: str | Path, settings: Any = None, services: Any = None) -> Any:
-    """The wizard opened straight on the Chat step for a run or adapter folder (`tuneui chat PATH`)."""
-    from screens.app import TuneApp
-
-    class ChatApp(TuneApp):
-        def on_mount(self, event) -> None:
-            event.prevent_default()  # Textual would run TuneApp.on_mount too, which opens Welcome
-            self._apply_user_settings()
-            self.state.run_dir = Path(path)
-            self.switch_mode("chat")
-            if settings is not None:
-                self.call_after_refresh(self._apply_settings)
-
-        def _apply_settings(self) -> None:
-            for selector, value in (("#temperature", settings.temperature), ("#top-p", settings.top_p),
-                                    ("#max-tokens", settings.max_new_tokens)):
-                self.screen.query_one(selector, Input).value = str(value)
-
-    return ChatApp(services, first_run=False)
-
-
-def run_chat_app(path: str | Path, settings: Any = None) -> int:
-    app = chat_app(path, settings)
-    app.run()
-    return int(app.return_code or 0)

@@ -7,32 +7,40 @@ command palette. The check imports torch, so it runs in a worker thread; tests i
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
 from textual import on, work
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal, Vertical, VerticalScroll
+from textual.message import Message
 from textual.screen import ModalScreen
 from textual.widgets import Button, Static
 
-from tuneui.errors import ConfigError
-from tuneui.settings import load_settings, update_settings
+from tuneui.contract.environment import Check, summary
+from tuneui.contract.errors import ConfigError
+from tuneui.contract.settings import load_settings, update_settings
+from tuneui.screens.base import post_result
+from tuneui.screens.host import host
 
 MARKS = {"ok": "✓", "warn": "!", "missing": "✗"}
 
 
-def _run_checks() -> list[Any]:
-    from tuneui.envcheck import check_environment
+@dataclass
+class Checked(Message):
+    checks: list[Check]
 
-    return check_environment()
+
+@dataclass
+class CheckFailed(Message):
+    error: Exception
 
 
 class CheckRow(Vertical):
     """One check: mark, title and plain-words detail, then the fix command on its own line."""
 
-    def __init__(self, check: Any) -> None:
+    def __init__(self, check: Check) -> None:
         super().__init__(classes=f"check {check.status}")
         self.check = check
 
@@ -63,11 +71,11 @@ class FirstRunScreen(ModalScreen[bool]):
     """
     BINDINGS = [Binding("escape", "done", "Continue"), Binding("r", "recheck", "Re-check")]
 
-    def __init__(self, checker: Callable[[], list[Any]] | None = None, settings_path: Path | None = None) -> None:
+    def __init__(self, checker: Callable[[], list[Check]] | None = None, settings_path: Path | None = None) -> None:
         super().__init__()
-        self.checker = checker or _run_checks
+        self.checker = checker  # None: the app's engine does the check
         self.settings_path = settings_path
-        self.checks: list[Any] | None = None
+        self.checks: list[Check] | None = None
 
     @staticmethod
     def should_show(settings_path: Path | None = None) -> bool:
@@ -99,19 +107,22 @@ class FirstRunScreen(ModalScreen[bool]):
 
     @work(thread=True, exclusive=True, group="envcheck")
     def _check(self) -> None:
+        checker = self.checker or host(self).engine.check_environment
         try:
-            checks = self.checker()
+            post_result(self, Checked(checker()))
         except Exception as exc:  # the check must never take the app down
-            self.app.call_from_thread(self._show_error, f"{type(exc).__name__}: {exc}")
-            return
-        self.app.call_from_thread(self.show_checks, checks)
+            post_result(self, CheckFailed(exc))
 
-    def _show_error(self, message: str) -> None:
-        self.query_one("#summary", Static).update(f"The environment check failed: {message}")
+    @on(CheckFailed)
+    def _show_error(self, message: CheckFailed) -> None:
+        self.query_one("#summary", Static).update(
+            f"The environment check failed: {type(message.error).__name__}: {message.error}")
 
-    def show_checks(self, checks: list[Any]) -> None:
-        from tuneui.envcheck import summary
+    @on(Checked)
+    def _checked(self, message: Checked) -> None:
+        self.show_checks(message.checks)
 
+    def show_checks(self, checks: list[Check]) -> None:
         self.checks = list(checks)
         box = self.query_one("#checks", VerticalScroll)
         box.remove_children()

@@ -2,16 +2,38 @@
 
 from __future__ import annotations
 
-from typing import Any
+from dataclasses import dataclass
 
+from textual import on
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal, VerticalScroll
+from textual.message import Message
 from textual.screen import Screen
 from textual.widgets import Button, Footer, Static
 
-from screens.state import STEP_NAMES, WizardState
-from screens.widgets.stepbar import StepBar
+from tuneui.contract.errors import TuneuiError
+from tuneui.contract.facade import Engine
+from tuneui.screens.host import WizardHost, host
+from tuneui.screens.state import STEP_NAMES, WizardState
+from tuneui.screens.widgets.stepbar import StepBar
+
+
+@dataclass
+class EngineCallFailed(Message):
+    """A worker's engine call raised: the screen shows it as a notification and a status line."""
+
+    what: str
+    error: BaseException
+
+
+def post_result(screen: Screen, message: Message) -> None:
+    """From a thread worker: post `message` to `screen`, unless a newer worker replaced this one (a
+    cancelled thread keeps running, and its stale result must not overwrite the new one)."""
+    from textual.worker import get_current_worker
+
+    if not get_current_worker().is_cancelled:
+        screen.post_message(message)
 
 
 class StepScreen(Screen):
@@ -29,12 +51,16 @@ class StepScreen(Screen):
     ]
 
     @property
-    def state(self) -> WizardState:
-        return self.app.state  # type: ignore[attr-defined]
+    def tune_app(self) -> WizardHost:
+        return host(self)
 
     @property
-    def services(self) -> Any:
-        return self.app.services  # type: ignore[attr-defined]
+    def state(self) -> WizardState:
+        return self.tune_app.state
+
+    @property
+    def engine(self) -> Engine:
+        return self.tune_app.engine
 
     def compose(self) -> ComposeResult:
         yield StepBar(self.STEP, id="stepbar")
@@ -65,13 +91,15 @@ class StepScreen(Screen):
         """Return a message saying what is missing before Next may proceed, or None."""
         return None
 
-    def deliver(self, callback, *args) -> None:
-        """From a thread worker: run callback on the UI thread, unless a newer worker replaced this one
-        (a cancelled thread keeps running, and its stale result must not overwrite the new one)."""
-        from textual.worker import get_current_worker
+    def post_result(self, message: Message) -> None:
+        post_result(self, message)
 
-        if not get_current_worker().is_cancelled:
-            self.app.call_from_thread(callback, *args)
+    def post_failure(self, what: str, error: BaseException) -> None:
+        post_result(self, EngineCallFailed(what, error))
+
+    @on(EngineCallFailed)
+    def _engine_call_failed(self, message: EngineCallFailed) -> None:
+        self.show_error(message.error, message.what)
 
     def set_status(self, message: str, *, error: bool = False) -> None:
         status = self.query_one("#nav-status", Static)
@@ -88,13 +116,13 @@ class StepScreen(Screen):
 
     def proceed(self) -> None:
         """What Next does once the step is complete."""
-        self.app.go_next(self.STEP)  # type: ignore[attr-defined]
+        self.tune_app.go_next(self.STEP)
 
     def action_prev_step(self) -> None:
-        self.app.go_prev(self.STEP)  # type: ignore[attr-defined]
+        self.tune_app.go_prev(self.STEP)
 
     def action_help(self) -> None:
-        from screens.help import HelpScreen
+        from tuneui.screens.help import HelpScreen
 
         self.app.push_screen(HelpScreen(self.STEP))
 
@@ -116,8 +144,6 @@ class StepScreen(Screen):
 def _error_text(exc: BaseException) -> str:
     text = str(exc).strip() or type(exc).__name__
     # Engine errors are already one clean line; anything else gets its type named once.
-    from tuneui.errors import TuneuiError
-
     if isinstance(exc, TuneuiError):
         return text
     if isinstance(exc, (ModuleNotFoundError, ImportError)):

@@ -7,45 +7,59 @@ a thread worker. Pushed from Chat (ctrl+e), Export, or by the app when a run fin
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
 from rich.markup import escape
-from textual import work
+from textual import on, work
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal, VerticalScroll
+from textual.message import Message
 from textual.screen import Screen
 from textual.widgets import Button, DataTable, Footer, Static, TabbedContent, TabPane
 from textual_plotext import PlotextPlot
 
-from screens.loop_services import service
+from tuneui.contract.evaluation import EvaluationReport, report_rows
+from tuneui.contract.runs import COLUMNS, RunRow, table_rows
+from tuneui.screens.base import post_result
+from tuneui.screens.host import WizardHost, host
+from tuneui.screens.widgets.table import Table
 
 VERDICT_STYLE = {"none": "green", "mild": "yellow", "noticeable": "dark_orange", "severe": "red"}
 CURVE_COLORS = ["cyan", "orange", "green", "magenta", "red", "blue"]
 
 
-def _pct(x: Any) -> str:
+def _pct(x: float | None) -> str:
     return "n/a" if x is None else f"{100 * x:.1f}%"
 
 
-def metric_rows(report: dict) -> list[tuple[str, str, str]]:
-    """(what, base, tuned): the same rows `tuneui evaluate` prints (plain formatting, no heavy imports)."""
-    from tuneui.evaluate_run import report_rows
-
-    return report_rows(report)
-
-
-def headline(report: dict) -> str:
-    tm = report.get("task_metric") or {}
-    base, tuned = tm.get("base"), tm.get("tuned")
+def headline(report: EvaluationReport) -> str:
+    tm = report.task_metric
+    base, tuned = tm.base, tm.tuned
     if base is None or tuned is None:
         return "No task metric (no validation examples with checkable answers)."
     if tuned > base:
-        return f"[green]The tuned model beats the base[/green] on {tm.get('name')}: {_pct(base)} → {_pct(tuned)}."
+        return f"[green]The tuned model beats the base[/green] on {tm.name}: {_pct(base)} → {_pct(tuned)}."
     if tuned == base:
-        return f"[yellow]No change[/yellow] on {tm.get('name')}: both {_pct(base)}."
-    return f"[red]The tuned model is worse than the base[/red] on {tm.get('name')}: {_pct(base)} → {_pct(tuned)}."
+        return f"[yellow]No change[/yellow] on {tm.name}: both {_pct(base)}."
+    return f"[red]The tuned model is worse than the base[/red] on {tm.name}: {_pct(base)} → {_pct(tuned)}."
+
+
+@dataclass
+class ReportRead(Message):
+    report: EvaluationReport | None
+    recomputed: bool = False
+
+
+@dataclass
+class EvaluationFailed(Message):
+    error: Exception
+
+
+@dataclass
+class RunsCompared(Message):
+    rows: list[RunRow]
 
 
 class EvaluateScreen(Screen):
@@ -63,7 +77,7 @@ class EvaluateScreen(Screen):
     def __init__(self, run_dir: Path | None) -> None:
         super().__init__()
         self.run_dir = Path(run_dir) if run_dir else None
-        self.report: dict | None = None
+        self.report: EvaluationReport | None = None
 
     def compose(self) -> ComposeResult:
         name = self.run_dir.name if self.run_dir else "no run"
@@ -72,14 +86,14 @@ class EvaluateScreen(Screen):
             with TabPane("Base vs tuned", id="tab-report"):
                 with VerticalScroll():
                     yield Static("", id="eval-headline")
-                    yield DataTable(id="eval-metrics", cursor_type="none")
+                    yield Table(id="eval-metrics", cursor_type="none")
                     yield Static("", id="eval-verdict", classes="panel")
                     yield Static("Examples where the base and the tuned model answer differently",
                                  classes="panel-title")
-                    yield DataTable(id="eval-examples", cursor_type="row")
+                    yield Table(id="eval-examples", cursor_type="row")
             with TabPane("Compare runs", id="tab-compare"):
                 with VerticalScroll():
-                    yield DataTable(id="runs-table", cursor_type="row")
+                    yield Table(id="runs-table", cursor_type="row")
                     yield PlotextPlot(id="curves")
         with Horizontal(classes="button-row", id="eval-buttons"):
             yield Button("Re-evaluate", id="reevaluate")
@@ -92,83 +106,85 @@ class EvaluateScreen(Screen):
             button.compact = True  # one-row buttons, as on the wizard steps
         self.query_one("#eval-metrics", DataTable).add_columns("", "base", "tuned")
         self.query_one("#eval-examples", DataTable).add_columns("prompt", "reference", "base", "tuned")
-        from tuneui.compare import COLUMNS  # pure python, no heavy imports
-
         self.query_one("#runs-table", DataTable).add_columns(*COLUMNS)
         self.query_one("#curves", PlotextPlot).styles.height = 16
         self._load()
         self._load_runs()
 
+    @property
+    def tune_app(self) -> WizardHost:
+        return host(self)
+
     # Report ------------------------------------------------------------------------------------
     @work(thread=True, exclusive=True, group="eval-read")
     def _load(self) -> None:
-        report = service(self, "read_report")(self.run_dir) if self.run_dir else None
-        self.app.call_from_thread(self.show_report, report)
+        post_result(self, ReportRead(self.tune_app.engine.read_report(self.run_dir) if self.run_dir else None))
 
-    def show_report(self, report: dict | None) -> None:
+    @on(ReportRead)
+    def _report_read(self, message: ReportRead) -> None:
+        if message.recomputed:
+            self.query_one("#eval-status", Static).update("report.json updated")
+            self._load_runs()
+        self.show_report(message.report)
+
+    def show_report(self, report: EvaluationReport | None) -> None:
         self.report = report
         metrics = self.query_one("#eval-metrics", DataTable)
         examples = self.query_one("#eval-examples", DataTable)
         metrics.clear()
         examples.clear()
         self.query_one("#reevaluate", Button).disabled = self.run_dir is None
-        if not report:
+        if report is None:
             self.query_one("#eval-headline", Static).update(
                 "No report yet: it is written at the end of every run; press Re-evaluate to compute it now."
                 if self.run_dir else "Open a run first (Chat step, or Welcome › Open).")
             self.query_one("#eval-verdict", Static).display = False
             return
         self.query_one("#eval-headline", Static).update(headline(report))
-        for row in metric_rows(report):
+        for row in report_rows(report):
             metrics.add_row(*row)
-        fg = report.get("forgetting") or {}
+        fg = report.forgetting
         verdict = self.query_one("#eval-verdict", Static)
-        verdict.display = bool(fg)
-        if fg:
-            style = VERDICT_STYLE.get(fg.get("level"), "white")
+        verdict.display = fg is not None
+        if fg is not None:
+            style = VERDICT_STYLE.get(fg.level, "white")
             verdict.update(f"[b]Forgetting probe[/b] (perplexity on general text the model never trained on): "
-                           f"[{style}]{escape(str(fg.get('verdict', '')))}[/{style}]")
-        for ex in report.get("examples", [])[:8]:
-            examples.add_row(*(escape(str(ex.get(k, "")))[:40] for k in ("prompt", "reference", "base", "tuned")))
+                           f"[{style}]{escape(fg.verdict)}[/{style}]")
+        for ex in report.examples[:8]:
+            examples.add_row(*(escape(text)[:40] for text in (ex.prompt, ex.reference, ex.base, ex.tuned)))
 
     def action_reevaluate(self) -> None:
         if self.run_dir is None:
             return
         self.query_one("#reevaluate", Button).disabled = True
         self.query_one("#eval-status", Static).update("evaluating base and tuned model… (this loads the model)")
-        self._reevaluate()
+        self._reevaluate(self.run_dir)
 
     @work(thread=True, exclusive=True, group="eval-run")
-    def _reevaluate(self) -> None:
+    def _reevaluate(self, run_dir: Path) -> None:
         try:
-            report = service(self, "evaluate_run")(self.run_dir)
+            post_result(self, ReportRead(self.tune_app.engine.evaluate_run(run_dir), recomputed=True))
         except Exception as exc:  # noqa: BLE001 - shown, never a traceback
-            self.app.call_from_thread(self._failed, exc)
-            return
-        self.app.call_from_thread(self._reevaluated, report)
+            post_result(self, EvaluationFailed(exc))
 
-    def _failed(self, exc: BaseException) -> None:
-        self.query_one("#eval-status", Static).update(f"[red]evaluation failed: {escape(str(exc))}[/red]")
+    @on(EvaluationFailed)
+    def _failed(self, message: EvaluationFailed) -> None:
+        self.query_one("#eval-status", Static).update(f"[red]evaluation failed: {escape(str(message.error))}[/red]")
         self.query_one("#reevaluate", Button).disabled = False
-
-    def _reevaluated(self, report: dict) -> None:
-        self.query_one("#eval-status", Static).update("report.json updated")
-        self.show_report(report)
-        self._load_runs()
 
     # Compare -----------------------------------------------------------------------------------
     @work(thread=True, exclusive=True, group="eval-compare")
     def _load_runs(self) -> None:
         try:
-            rows = service(self, "compare_runs")([self.run_dir] if self.run_dir else [])
+            post_result(self, RunsCompared(self.tune_app.engine.compare_runs([self.run_dir] if self.run_dir else [])))
         except Exception as exc:  # noqa: BLE001
             self.app.call_from_thread(self.notify, f"Could not list runs: {exc}", severity="warning")
-            return
-        self.app.call_from_thread(self.show_runs, rows)
 
-    def show_runs(self, rows: list) -> None:
-        from tuneui.compare import table_rows
+    @on(RunsCompared)
+    def _runs_compared(self, message: RunsCompared) -> None:
+        self.show_runs(message.rows)
 
+    def show_runs(self, rows: list[RunRow]) -> None:
         table = self.query_one("#runs-table", DataTable)
         table.clear()
         for cells in table_rows(rows):
@@ -180,10 +196,8 @@ class EvaluateScreen(Screen):
         plt.title("training loss, runs overlaid" if rows else "no runs yet")
         plt.xlabel("step")
         for i, row in enumerate(rows[: len(CURVE_COLORS)]):
-            data = row if isinstance(row, dict) else vars(row)  # to_dict() leaves the curve out
-            curve = data.get("curve") or []
-            if curve:
-                plt.plot([s for s, _ in curve], [v for _, v in curve], label=str(data["name"])[:16],
+            if row.curve:
+                plt.plot([s for s, _ in row.curve], [v for _, v in row.curve], label=row.name[:16],
                          marker="braille", color=CURVE_COLORS[i])
         plot.refresh()
 

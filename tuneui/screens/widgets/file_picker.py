@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from pathlib import Path
+from typing import Any
 
 from textual import on
 from textual.app import ComposeResult
@@ -16,7 +17,7 @@ DATA_SUFFIXES = (".jsonl", ".json", ".csv", ".tsv", ".parquet", ".txt", ".md", "
 
 
 class FilteredTree(DirectoryTree):
-    def __init__(self, path: Path, *, suffixes: tuple[str, ...] | None, dirs_only: bool, **kwargs) -> None:
+    def __init__(self, path: Path, *, suffixes: tuple[str, ...] | None, dirs_only: bool, **kwargs: Any) -> None:
         self.suffixes = suffixes
         self.dirs_only = dirs_only
         self.needle = ""

@@ -1,26 +1,40 @@
-"""TuneApp: the tuneui wizard, one screen per step (see screens/state.py STEPS).
+"""TuneApp: the tuneui wizard, one screen per step (see tuneui/screens/state.py STEPS).
 
 Each step is an App mode, so its screen lives for the whole session and going back and forth keeps
-what was entered. Engine calls go through `self.services` (screens/services.py), which tests replace
-with fakes. This module must stay light: no torch/transformers/peft/datasets/bitsandbytes at import.
+what was entered. The engine is injected: `self.engine` is any `tuneui.contract.facade.Engine`
+(the real `LocalEngine` by default; tests pass fakes built from the same contract types). This
+module must stay light: no torch/transformers/peft/datasets/bitsandbytes at import.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+import time
+from collections.abc import Callable, Iterable
 from pathlib import Path
 
 from textual.app import App, SystemCommand
 from textual.binding import Binding
 from textual.screen import Screen
 
-from screens.services import Services
-from screens.state import STEP_NAMES, STEP_TITLES, WizardState
+from tuneui.contract.facade import Engine
+from tuneui.contract.loop import GenerationSettings
+from tuneui.screens.host import WizardHost
+from tuneui.screens.state import STEP_NAMES, STEP_TITLES, WizardState
 
 
-def _step_factory(name: str):
+def _step_factory(name: str) -> Callable[[], Screen]:
     def make() -> Screen:
-        from screens import chat, clean, dataset, export, model, settings, technique, train, welcome
+        from tuneui.screens import (
+            chat,
+            clean,
+            dataset,
+            export,
+            model,
+            settings,
+            technique,
+            train,
+            welcome,
+        )
 
         modules = {"welcome": welcome, "model": model, "dataset": dataset, "clean": clean,
                    "technique": technique, "settings": settings, "train": train, "chat": chat,
@@ -41,18 +55,30 @@ class TuneApp(App[int]):
         Binding("ctrl+s", "open_settings_panel", "Preferences", show=False),
     ]
 
-    def __init__(self, services: Services | None = None, *, demo: bool = False,
-                 monitor: Path | None = None, state: WizardState | None = None,
-                 first_run: bool | None = None) -> None:
+    def __init__(self, engine: Engine | None = None, *, demo: bool = False,
+                 monitor: Path | None = None, chat: Path | None = None,
+                 chat_settings: GenerationSettings | None = None, state: WizardState | None = None,
+                 first_run: bool | None = None, clock: Callable[[], float] = time.time,
+                 poll_interval: float = 0.25) -> None:
         super().__init__()
-        self.services = services or Services()
+        if engine is None:
+            from tuneui.engine import (
+                LocalEngine,  # imports the engine packages only when called
+            )
+
+            engine = LocalEngine()
+        self.engine: Engine = engine
         self.state = state or WizardState()
         self.demo = demo
         self.monitor_dir = Path(monitor) if monitor else None
+        self.chat_path = Path(chat) if chat else None
+        self.chat_settings = chat_settings
         self.first_run = first_run
-        self.output_dir = ""  # where new runs go; "" = the engine's default (<data dir>/runs)
+        self.clock = clock
+        # How often the live screen polls the event stream; tests shorten it.
+        self.poll_interval = poll_interval
         if demo and state is None:
-            from tuneui.training.cli_args import demo_config  # the engine's tuned demo preset (pydantic only)
+            from tuneui.contract.presets import demo_config
 
             self.state.config = demo_config()
             self.state.model_source = "demo"
@@ -62,29 +88,24 @@ class TuneApp(App[int]):
         if self.monitor_dir is not None:
             self.open_train("attach", self.monitor_dir)
             return
+        if self.chat_path is not None:  # `tuneui chat PATH`: straight to the Chat step
+            self.state.run_dir = self.chat_path
+            self.switch_mode("chat")
+            return
         self.switch_mode("welcome")
         self._maybe_first_run()
 
     def _apply_user_settings(self) -> None:
-        """Theme and paths from the user's preferences (the packaging issue's settings panel)."""
-        try:
-            from screens.settings_panel import apply_user_settings
-        except ImportError:
-            return
-        settings = apply_user_settings(self)
-        self.output_dir = getattr(settings, "output_dir", "") or ""
+        """Theme and the hub cache from the user's preferences."""
+        from tuneui.screens.settings_panel import apply_user_settings
+
+        apply_user_settings(self)
 
     def _maybe_first_run(self) -> None:
-        """The environment check of the packaging issue, shown once; skipped when not installed."""
-        if self.first_run is False:
-            return
-        try:
-            from screens.first_run import FirstRunScreen
-        except ImportError:
-            return
-        should = self.first_run
-        if should is None:
-            should = getattr(FirstRunScreen, "should_show", lambda: False)()
+        """The environment check, shown once (first_run=None asks the settings whether it was seen)."""
+        from tuneui.screens.first_run import FirstRunScreen
+
+        should = FirstRunScreen.should_show() if self.first_run is None else self.first_run
         if should:
             self.push_screen(FirstRunScreen())
 
@@ -115,25 +136,22 @@ class TuneApp(App[int]):
         self.theme = "textual-light" if self.current_theme.dark else "textual-dark"
 
     def action_open_settings_panel(self) -> None:
-        try:
-            from screens.settings_panel import SettingsScreen
-        except ImportError:
-            self.notify("Preferences are not available in this build.", severity="warning")
-            return
+        from tuneui.screens.settings_panel import SettingsScreen
+
         self.push_screen(SettingsScreen())
 
     def action_open_sweep(self) -> None:
-        from screens.sweep import SweepScreen
+        from tuneui.screens.sweep import SweepScreen
 
         self.push_screen(SweepScreen(self.state.config))
 
     def action_open_evaluate(self) -> None:
-        from screens.evaluate import EvaluateScreen
+        from tuneui.screens.evaluate import EvaluateScreen
 
         self.push_screen(EvaluateScreen(self.state.run_dir))
 
     def action_help(self) -> None:
-        from screens.help import HelpScreen
+        from tuneui.screens.help import HelpScreen
 
         self.push_screen(HelpScreen(self.current_mode or "welcome"))
 
@@ -150,18 +168,22 @@ class TuneApp(App[int]):
                             "validation loss", self.action_open_sweep)
         yield SystemCommand("Evaluation report", "Base vs tuned, forgetting probe, and past runs compared",
                             self.action_open_evaluate)
-        try:
-            from screens.first_run import FirstRunScreen
-        except ImportError:
-            pass
-        else:
-            yield SystemCommand("Environment check", "Check torch, CUDA, bitsandbytes and disk space",
-                                lambda: self.push_screen(FirstRunScreen()))
+        from tuneui.screens.first_run import FirstRunScreen
+
+        yield SystemCommand("Environment check", "Check torch, CUDA, bitsandbytes and disk space",
+                            lambda: self.push_screen(FirstRunScreen()))
         yield from super().get_system_commands(screen)
 
 
-def run_app(demo: bool = False, monitor: Path | None = None) -> int:
-    """Run the wizard in this terminal; returns the process exit code."""
-    app = TuneApp(demo=demo, monitor=monitor)
+def run_app(demo: bool = False, monitor: Path | None = None, chat: Path | None = None,
+            chat_settings: GenerationSettings | None = None) -> int:
+    """Run the wizard in this terminal (on the Chat step for `chat`); returns the process exit code."""
+    app = TuneApp(demo=demo, monitor=monitor, chat=chat, chat_settings=chat_settings,
+                  first_run=False if (monitor or chat) else None)
     result = app.run()
     return int(result or 0) if app.return_code in (None, 0) else int(app.return_code)
+
+
+def _is_a_host(app: TuneApp) -> WizardHost:
+    """Never called: mypy checks here that TuneApp offers its screens what `WizardHost` promises."""
+    return app

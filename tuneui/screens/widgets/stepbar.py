@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from rich.text import Text
 from textual.widget import Widget
 
-from screens.state import STEPS
+from tuneui.screens.state import STEPS
 
 
 def steps_text(current: str, width: int) -> Text:
@@ -30,7 +32,7 @@ def steps_text(current: str, width: int) -> Text:
 class StepBar(Widget):
     DEFAULT_CSS = "StepBar { height: 1; }"
 
-    def __init__(self, current: str, **kwargs) -> None:
+    def __init__(self, current: str, **kwargs: Any) -> None:
         super().__init__(**kwargs)
         self.current = current
 

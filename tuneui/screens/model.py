@@ -2,17 +2,18 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
 from textual import on, work
 from textual.app import ComposeResult
 from textual.containers import Horizontal, Vertical
+from textual.message import Message
 from textual.widgets import Button, Input, Label, RadioButton, RadioSet, Static
 
-from screens.base import StepScreen
-from screens.services import model_files
-from screens.views import as_dict, fmt_bytes, fmt_count
+from tuneui.contract.modelinfo import ModelFiles, ModelInfo
+from tuneui.screens.base import StepScreen
+from tuneui.screens.views import fmt_bytes, fmt_count
 
 SOURCES = ("demo", "local", "hub")
 PLACEHOLDER = {"demo": "the offline demo model needs nothing else",
@@ -20,35 +21,45 @@ PLACEHOLDER = {"demo": "the offline demo model needs nothing else",
                "hub": "org/name, e.g. Qwen/Qwen2.5-0.5B-Instruct"}
 
 
-def model_lines(info: Any, files: dict) -> list[str]:
-    d = as_dict(info)
-    if not d:
+@dataclass
+class ModelInspected(Message):
+    model: str
+    info: ModelInfo
+    files: ModelFiles
+
+
+@dataclass
+class ModelInspectionFailed(Message):
+    model: str
+    error: Exception
+
+
+def model_lines(info: ModelInfo | None, files: ModelFiles) -> list[str]:
+    if info is None:
         return []
-    params = d.get("total_params") or d.get("num_parameters")
-    active = d.get("active_params")
-    dtype = d.get("dtype") or "?"
+    params, active = info.total_params, info.active_params
     lines = [
-        f"[b]{d.get('name', '?')}[/b]  ({d.get('source', '')})",
-        f"architecture: {d.get('model_type', '?')}"
-        + (f", mixture of {d['num_experts']} experts" if d.get("num_experts") else ""),
+        f"[b]{info.name}[/b]  ({info.source})",
+        f"architecture: {info.model_type}"
+        + (f", mixture of {info.num_experts} experts" if info.num_experts else ""),
         f"parameters: {fmt_count(params)}" + (f" ({fmt_count(active)} active per token)"
                                               if active and params and active != params else ""),
-        f"layers: {d.get('num_layers', '?')}, hidden size {d.get('hidden_size', '?')}, "
-        f"heads {d.get('num_heads', '?')} (kv {d.get('num_kv_heads', '?')}), vocabulary {d.get('vocab_size', '?')}",
-        f"context length: {d.get('max_position_embeddings') or 'not stated'}",
-        f"weights dtype: {dtype}",
+        f"layers: {info.num_layers}, hidden size {info.hidden_size}, "
+        f"heads {info.num_heads} (kv {info.num_kv_heads}), vocabulary {info.vocab_size}",
+        f"context length: {info.max_position_embeddings or 'not stated'}",
+        f"weights dtype: {info.dtype or '?'}",
     ]
-    if files.get("weights_bytes"):
-        lines.append(f"size on disk: {fmt_bytes(files['weights_bytes'])}")
+    if files.weights_bytes:
+        lines.append(f"size on disk: {fmt_bytes(files.weights_bytes)}")
     elif params:
         lines.append(f"size: about {fmt_bytes(params * 2)} in bf16 (weights not on disk here)")
-    if files.get("license_file"):
-        lines.append(f"license: {files['license_file']}")
-    elif d.get("source") == "demo":
+    if files.license_file:
+        lines.append(f"license: {files.license_file}")
+    elif info.source == "demo":
         lines.append("license: built by tuneui, yours to use")
     else:
         lines.append("license: no LICENSE file found — check the model card before you share a tune")
-    for warning in d.get("warnings") or []:
+    for warning in info.warnings:
         lines.append(f"[yellow]note:[/yellow] {warning}")
     return lines
 
@@ -106,7 +117,7 @@ class ModelScreen(StepScreen):
 
     @on(Input.Submitted, "#model-path")
     @on(Button.Pressed, "#inspect")
-    def _inspect_pressed(self, event) -> None:
+    def _inspect_pressed(self, event: Input.Submitted | Button.Pressed) -> None:
         event.stop()
         model = "demo" if self.state.model_source == "demo" else self.query_one("#model-path", Input).value.strip()
         if not model:
@@ -116,7 +127,7 @@ class ModelScreen(StepScreen):
 
     @on(Button.Pressed, "#browse")
     def _browse(self) -> None:
-        from screens.widgets.file_picker import FilePicker
+        from tuneui.screens.widgets.file_picker import FilePicker
 
         current = self.query_one("#model-path", Input).value.strip()
 
@@ -135,14 +146,16 @@ class ModelScreen(StepScreen):
     @work(thread=True, exclusive=True, group="inspect")
     def _inspect(self, model: str) -> None:
         try:
-            info = self.services.inspect_model(model)
-            files = model_files(model) if model != "demo" else {}
+            info = self.engine.inspect_model(model)
+            files = self.engine.model_files(model) if model != "demo" else ModelFiles()
         except Exception as exc:
-            self.deliver(self._failed, model, exc)
+            self.post_result(ModelInspectionFailed(model, exc))
             return
-        self.deliver(self._inspected, model, info, files)
+        self.post_result(ModelInspected(model, info, files))
 
-    def _inspected(self, model: str, info: Any, files: dict) -> None:
+    @on(ModelInspected)
+    def _inspected(self, message: ModelInspected) -> None:
+        model, info, files = message.model, message.info, message.files
         if model != self.state.config.model:
             # another model invalidates everything derived from the old one
             self.state.recommendation = None
@@ -153,7 +166,9 @@ class ModelScreen(StepScreen):
         self._show(info)
         self.set_status("model ready — Next picks the dataset")
 
-    def _failed(self, model: str, exc: Exception) -> None:
+    @on(ModelInspectionFailed)
+    def _failed(self, message: ModelInspectionFailed) -> None:
+        model, exc = message.model, message.error
         self.state.model_info = None
         text = str(exc)
         if self.state.model_source == "hub" and ("offline" in text.lower() or "cache" in text.lower()
@@ -162,9 +177,8 @@ class ModelScreen(StepScreen):
         self.query_one("#model-info", Static).update(f"[red]Cannot use {model}:[/red] {text}")
         self.show_error(exc, "Model")
 
-    def _show(self, info: Any) -> None:
-        files = getattr(self.state, "model_files", {}) or {}
-        self.query_one("#model-info", Static).update("\n".join(model_lines(info, files)))
+    def _show(self, info: ModelInfo) -> None:
+        self.query_one("#model-info", Static).update("\n".join(model_lines(info, self.state.model_files)))
 
     def validate_step(self) -> str | None:
         if self.state.model_info is None:

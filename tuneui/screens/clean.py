@@ -1,0 +1,233 @@
+"""Step 4: what cleaning removes and why, filter toggles, token lengths, and the trained example."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from rich.markup import escape
+from textual import on, work
+from textual.app import ComposeResult
+from textual.containers import Horizontal, Vertical
+from textual.message import Message
+from textual.widgets import Checkbox, DataTable, Label, Select, Static
+
+from tuneui.contract.cleaning import CleanOptions, CleanResult, FilterStats
+from tuneui.contract.datasets import LoadResult, TokenInsight
+from tuneui.screens.base import StepScreen
+from tuneui.screens.widgets.plots import TokenHistogram
+from tuneui.screens.widgets.rendered import RenderedExample
+from tuneui.screens.widgets.table import Table
+
+# The on/off switches of CleanOptions the step shows as checkboxes (thresholds stay in run.toml).
+TOGGLES = [name for name, info in CleanOptions.model_fields.items() if info.annotation in (bool, "bool")]
+
+
+@dataclass
+class Cleaned(Message):
+    load: LoadResult
+    options: CleanOptions
+    result: CleanResult
+
+
+@dataclass
+class TokensMeasured(Message):
+    insight: TokenInsight
+
+
+def example_text(example: dict[str, Any]) -> str:
+    """One caught example as the report records it: where it was, an excerpt, and why."""
+    where = example.get("line", example.get("index"))
+    prefix = f"#{where} " if where is not None else ""
+    reason = example.get("reason") or ""
+    return f"{prefix}{str(example.get('text', ''))[:160]}" + (f"  ({reason})" if reason else "")
+
+
+class CleanScreen(StepScreen):
+    STEP = "clean"
+
+    def __init__(self) -> None:
+        super().__init__()
+        self._rows: list[FilterStats] = []
+        # What the shown cleaning belongs to: a new dataset or new options mean cleaning again.
+        self._for_load: LoadResult | None = None
+        self._for_options: CleanOptions | None = None
+
+    def compose_body(self) -> ComposeResult:
+        yield Static("", id="clean-summary")
+        with Horizontal(id="clean-cols"):
+            with Vertical(classes="panel", id="toggles-box"):
+                yield Label("Filters (Space toggles)", classes="panel-title")
+                yield Checkbox("clean the data", value=True, id="clean-on")
+                yield Vertical(id="toggles")
+            with Vertical(classes="panel", id="removed-box"):
+                yield Label("Removed per filter (select one to see examples)", classes="panel-title")
+                yield Table(id="filters", cursor_type="row")
+                yield Static("", id="examples")
+        with Vertical(classes="panel"):
+            yield TokenHistogram(id="histogram")
+            yield Static("", id="length-line", classes="muted")
+        with Vertical(classes="panel"):
+            yield Label("One example exactly as it will be trained", classes="panel-title")
+            yield RenderedExample("", id="rendered")
+
+    def on_mount(self) -> None:
+        self.query_one("#filters", DataTable).add_columns("filter", "on", "removed", "changed", "what it catches")
+        self.refresh_from_state()
+
+    def refresh_from_state(self) -> None:
+        self.query_one("#clean-on", Checkbox).value = bool(self.state.config.clean)
+        if self.state.load_result is None:
+            self.query_one("#clean-summary", Static).update("Load a dataset first (step 3).")
+            return
+        self._build_toggles()
+        if (self.state.clean_result is None or self._for_load is not self.state.load_result
+                or self._for_options != self.state.config.cleaning):
+            self.run_clean()
+        else:
+            self._show_result()
+        if self.state.token_insight is None:
+            self.measure()
+        else:
+            self._show_insight()
+
+    def _build_toggles(self) -> None:
+        box = self.query_one("#toggles", Vertical)
+        if box.children:  # the options' keys never change; their values are kept in the widgets
+            return
+        options = self.state.config.cleaning
+        toggles: list[Checkbox | Select[str]] = [
+            Checkbox(k.replace("_", " "), value=bool(getattr(options, k)), id=f"opt-{k}", classes="opt")
+            for k in TOGGLES]
+        # personal data: mask it, drop the example, or leave it
+        toggles.append(Select([("personal data: mask", "mask"), ("personal data: drop example", "drop"),
+                               ("personal data: keep", "off")], value=options.pii, allow_blank=False,
+                              id="opt-pii", compact=True))
+        box.mount_all(toggles)
+
+    @on(Checkbox.Changed)
+    def _toggled(self, event: Checkbox.Changed) -> None:
+        cid = event.checkbox.id or ""
+        if cid == "clean-on":
+            if self.state.config.clean != event.value:
+                self.state.config.clean = event.value
+                self._show_result()
+                self.measure()
+            return
+        if cid.startswith("opt-"):
+            self._set_option(cid[4:], event.value)
+
+    @on(Select.Changed, "#opt-pii")
+    def _pii(self, event: Select.Changed) -> None:
+        self._set_option("pii", event.value)
+
+    def _set_option(self, key: str, value: object) -> None:
+        options = self.state.config.cleaning
+        if getattr(options, key) != value:
+            self.state.config = self.state.config.updated(cleaning={**options.to_dict(), key: value})
+            self.run_clean()
+
+    def run_clean(self) -> None:
+        # Status first, on the UI thread: a worker that starts late must not overwrite a newer message.
+        load = self.state.load_result
+        if load is None:
+            return
+        self.set_status(f"cleaning {len(load.conversations)} examples…")
+        self._run_clean(load, self.state.config.cleaning)
+
+    @work(thread=True, exclusive=True, group="clean")
+    def _run_clean(self, load: LoadResult, options: CleanOptions) -> None:
+        try:
+            self.post_result(Cleaned(load, options, self.engine.clean(load.conversations, options)))
+        except Exception as exc:
+            self.post_failure("Cleaning", exc)
+
+    @on(Cleaned)
+    def _cleaned(self, message: Cleaned) -> None:
+        self._for_load, self._for_options = message.load, message.options
+        self.state.clean_result = message.result
+        self._show_result()
+        self.set_status("Next: the training technique")
+        self.measure()
+
+    def _show_result(self) -> None:
+        result = self.state.clean_result
+        if result is None:
+            return
+        report = result.report
+        removed = report.removed_total
+        summary = (f"[b]{report.before}[/b] examples → [b]{report.after}[/b] after cleaning ({removed} removed)"
+                   if self.state.config.clean
+                   else f"[yellow]cleaning is off:[/yellow] all {report.before} examples will be trained")
+        self.query_one("#clean-summary", Static).update(summary)
+        table = self.query_one("#filters", DataTable)
+        table.clear()
+        self._rows = list(report.filters)
+        for r in self._rows:
+            table.add_row(r.name.replace("_", " "), "on" if r.enabled else "off", str(r.removed),
+                          str(r.modified or ""), r.description[:60])
+        self._show_examples(0)
+
+    @on(DataTable.RowHighlighted, "#filters")
+    def _highlight(self, event: DataTable.RowHighlighted) -> None:
+        self._show_examples(event.cursor_row)
+
+    def _show_examples(self, row: int) -> None:
+        box = self.query_one("#examples", Static)
+        if not self._rows or row >= len(self._rows):
+            box.update("")
+            return
+        r = self._rows[row]
+        name = r.name.replace("_", " ")
+        if not r.removed and not r.modified:
+            box.update(f"{name}: nothing caught" + ("" if r.enabled else " (filter is off)"))
+            return
+        shown = [f"• {escape(example_text(e))}" for e in r.examples[:3]]
+        box.update(f"[b]{name}[/b] caught, for example:\n" + "\n".join(shown or ["(no examples)"]))
+
+    def measure(self) -> None:
+        convs = self.state.conversations()
+        if not convs:
+            return
+        self.query_one("#rendered", RenderedExample).update("measuring token lengths with the model's tokenizer…")
+        self._measure(convs)
+
+    @work(thread=True, exclusive=True, group="tokens")
+    def _measure(self, convs: list) -> None:
+        try:
+            self.post_result(TokensMeasured(self.engine.token_insight(convs, self.state.config)))
+        except Exception as exc:
+            self.post_failure("Token statistics", exc)
+
+    @on(TokensMeasured)
+    def _measured(self, message: TokensMeasured) -> None:
+        self.state.token_insight = message.insight
+        self._show_insight()
+
+    def _show_insight(self) -> None:
+        insight = self.state.token_insight
+        if insight is None:
+            return
+        stats = insight.stats
+        lengths = stats.lengths
+        self.query_one(TokenHistogram).show(lengths.histogram, insight.max_seq_length, stats.over_max, stats.measured)
+        pct = lengths.percentiles
+        cut = ""
+        if stats.over_max:
+            cut = (f"; truncation cuts part of the answer in {stats.answer_cut} and all of it in "
+                   f"{stats.answer_lost} examples — raise max_seq_length in Settings or drop them")
+        self.query_one("#length-line", Static).update(
+            f"median {pct.get('p50', '?')} tokens, 95% under {pct.get('p95', '?')}, longest {lengths.max}" + cut)
+        self.query_one(RenderedExample).show(insight.preview.segments if insight.preview else [])
+
+    def validate_step(self) -> str | None:
+        if self.state.load_result is None:
+            return "Load a dataset first (step 3)."
+        if self.state.config.clean and self.state.clean_result is None:
+            return "Cleaning is still running…"
+        if not self.state.conversations():
+            return "Nothing left to train on: switch some filters off."
+        return None
+
+
+SCREEN = CleanScreen
