@@ -19,7 +19,7 @@ figure is the median over rounds, with the spread (min-max).
   python benchmarks/masking_speed.py --full     # 7 rounds; old also at 2000
 
 Ends with one JSON line: typical_conversations_per_s, old_typical_conversations_per_s, typical_speedup,
-typical_span_finding_speedup, seconds_10k_messages, speedup_1000_messages, growth_exponent_new, growth_exponent_old.
+typical_span_finding_speedup, seconds_10k_messages, seconds_10k_messages_span_finding, speedup_1000_messages, growth_exponent_new, growth_exponent_old.
 """
 
 from __future__ import annotations
@@ -106,6 +106,7 @@ def main() -> None:
     t_new, t_old, s_new, s_old = [], [], [], []
     l_new = {n: [] for n in new_sizes}
     l_old = {n: [] for n in old_sizes}
+    spans_10k = []
     for r in range(rounds):
         t_old.append(_time(lambda: [old_encode(tok, c, 1 << 30) for c in convs]))
         t_new.append(_time(lambda: [new_encode(tok, c, 1 << 30) for c in convs]))
@@ -115,6 +116,7 @@ def main() -> None:
             if n in l_old:
                 l_old[n].append(_time(lambda conv=longs[n]: old_encode(tok, conv, 1 << 30)))
             l_new[n].append(_time(lambda conv=longs[n]: new_encode(tok, conv, 1 << 30)))
+        spans_10k.append(_time(lambda: new_spans(tok, longs[10_000])))
         print(f"round {r + 1}/{rounds} done", file=sys.stderr)
 
     print(f"\nLoss masking, SmolLM2 tokenizer + ChatML template, {rounds} interleaved rounds, median (min-max)\n")
@@ -129,6 +131,7 @@ def main() -> None:
         old_cell = sec(l_old[n]) if n in l_old else "not run (quadratic)"
         ratio = f"{_med(l_old[n])[0] / _med(l_new[n])[0]:>8.1f}x" if n in l_old else ""
         print(f"{f'one conversation, {n:,} msgs':<28}{old_cell:>26}{sec(l_new[n]):>26}{ratio:>9}")
+    print(f"{'  span finding only':<28}{'':>26}{sec(spans_10k):>26}   (the rest is the tokenizer)")
 
     def exponent(series, a, b):
         return math.log(_med(series[b])[0] / _med(series[a])[0]) / math.log(b / a)
@@ -143,6 +146,7 @@ def main() -> None:
         "typical_speedup": round(m_old / m_new, 2),
         "typical_span_finding_speedup": round(spans_ratio, 2),
         "seconds_10k_messages": round(_med(l_new[10_000])[0], 3),
+        "seconds_10k_messages_span_finding": round(_med(spans_10k)[0], 3),
         "speedup_1000_messages": round(_med(l_old[1000])[0] / _med(l_new[1000])[0], 1),
         "growth_exponent_new": round(e_new, 2),
         "growth_exponent_old": round(e_old, 2),
