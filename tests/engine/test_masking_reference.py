@@ -38,7 +38,7 @@ READS_REASONING = {"qwen3"}  # the templates among these that read a reasoning f
 def _params():
     for name in SOURCES:
         no_reasoning_copy = (TEMPLATES / f"{name}.generation-no-reasoning.jinja").exists()
-        for case, conv, tools in cases_for(name):
+        for case, _conv, _tools in cases_for(name):
             for kind in ("bytelevel", "metaspace"):
                 yield pytest.param(name, case, kind, True, id=f"{name}-{case}-{kind}")
                 # train_reasoning=False changes nothing unless the template renders reasoning itself.

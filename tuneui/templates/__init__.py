@@ -19,7 +19,7 @@ Rules:
 - Where a span cannot be determined the example is refused with `MaskingRefused`, whose `reason`
   callers count and name. There is never a silent fallback.
 
-This package is engine level: stdlib, `tuneui.errors`, a tokenizer passed in, and transformers'
+This package is engine level: stdlib, `tuneui.contract.errors`, a tokenizer passed in, and transformers'
 Jinja environment imported inside functions.
 """
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from tuneui.errors import DataError
+from tuneui.contract.errors import DataError
 
 # Stable machine codes (callers count refusals by these and show the human message beside them).
 NO_CHAT_TEMPLATE = "no_chat_template"  # the tokenizer has no chat template

@@ -4,10 +4,11 @@ A copy of the chat template is instrumented at the syntax-tree level: every `{% 
 starts with a statement that outputs nothing and calls back with the loop variable, and every loop
 is followed by one that calls back when the loop is done. When the variable is one of the
 conversation's messages, the callbacks record how much text has been rendered so far: a message's
-output runs from the start of its iteration to the start of the next one (or the loop's end). Jinja renders into a generator, so when a statement runs every
-earlier piece of output has already been handed over: the recorded length is the exact position in
-the final text (transformers' own `{% generation %}` tracker relies on the same property). The
-rendered text is unchanged; `template_facts` checks that against transformers' own rendering.
+output runs from the start of its iteration to the start of the next one (or the loop's end). Jinja
+renders into a generator, so when a statement runs every earlier piece of output has already been
+handed over: the recorded length is the exact position in the final text (transformers' own
+`{% generation %}` tracker relies on the same property). The rendered text is unchanged;
+`template_facts` checks that against transformers' own rendering.
 
 The template sees exactly what `tokenizer.apply_chat_template` gives it (same Jinja environment,
 same variables, messages prepared the same way), so the text is the one inference will use.

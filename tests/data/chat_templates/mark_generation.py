@@ -93,7 +93,8 @@ def _edits(name: str, s: str) -> dict[str, str]:
                          + "{{ message['content'] | trim + '<|eot_id|>' }}" + E + "{% else %}{{ content }}{% endif %}")}
     if name in ("llama-3.1-instruct", "llama-3.2-instruct"):
         nl = "\\n\\n"
-        old = "{{- '<|start_header_id|>' + message['role'] + '<|end_header_id|>" + nl + "'+ message['content'] | trim + '<|eot_id|>' }}"
+        old = ("{{- '<|start_header_id|>' + message['role'] + '<|end_header_id|>" + nl
+               + "'+ message['content'] | trim + '<|eot_id|>' }}")
         s = _sub(s, old, "{%- if message.role == 'assistant' %}{{- '<|start_header_id|>assistant<|end_header_id|>" + nl
                  + "' }}" + G + "{{ message['content'] | trim + '<|eot_id|>' }}" + E + "{%- else %}" + old + "{%- endif %}")
         if name == "llama-3.2-instruct":
