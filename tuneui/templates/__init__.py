@@ -31,7 +31,13 @@ from tuneui.templates.encode import (
     trained_labels,
 )
 from tuneui.templates.refusals import REASONS, MaskingRefused
-from tuneui.templates.spans import RenderOptions, check_conversations, render_spans
+from tuneui.templates.spans import (
+    RenderOptions,
+    check_conversations,
+    fold_system_prompt,
+    reasoning_text,
+    render_spans,
+)
 
 __all__ = [
     "IGNORE_INDEX",
@@ -41,6 +47,8 @@ __all__ = [
     "RenderOptions",
     "check_conversations",
     "encode_conversation",
+    "fold_system_prompt",
+    "reasoning_text",
     "render_spans",
     "segments",
     "trained_labels",

@@ -92,6 +92,7 @@ def _learn(tokenizer, source: str, variables: dict, specials: tuple[str, ...], t
                              prompt.rstrip().endswith(THINK_OPEN), specials)
     # A template that cannot render even "Hi" rejects every conversation (e.g. a tool_use template
     # given no tools): its own message says why.
+    assert last_error is not None  # every probe failed, so one error was kept
     raise MaskingRefused(TEMPLATE_REJECTED, f"{last_error.message} (even a one-message conversation fails)")
 
 

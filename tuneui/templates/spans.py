@@ -90,17 +90,19 @@ def plan_spans(tokenizer, messages, *, tools=None, options: RenderOptions = DEFA
     text = rendered.text
     headers = {i: _header(text, rendered.blocks[i], facts) for i in replies}
     # A reply whose block starts with the generation prompt continues it, exactly as at inference.
-    prompted = {i: rendered.blocks[i] is not None and text.startswith(
-        facts.generation_prompt, rendered.blocks[i][0], rendered.blocks[i][1]) for i in replies}
+    prompted = {i: (b := rendered.blocks[i]) is not None and text.startswith(facts.generation_prompt, b[0], b[1])
+                for i in replies}
     unknown = [i for i in replies if headers[i] is None]
     if unknown:
         _find_headers(tpl, msgs, unknown, headers, text, rendered.blocks, tools, variables)
 
     plan = SpanPlan(text)
     for i in replies:
-        start, end = rendered.blocks[i]
+        span, found = rendered.blocks[i], headers[i]
+        assert span is not None and found is not None  # _find_headers refuses the example otherwise
+        start, end = span
+        head: int = found
         block = text[start:end]
-        head = headers[i]
         stop = _reply_end(block, head, facts)
         in_think = facts.opens_reasoning and prompted[i]
         if i == len(msgs) - 1 and facts.opens_reasoning and not in_think and _asked_to_think(
@@ -126,12 +128,9 @@ def plan_spans(tokenizer, messages, *, tools=None, options: RenderOptions = DEFA
 def _shape(messages, facts: TemplateFacts, options: RenderOptions) -> tuple[list[dict], list[str]]:
     """The messages as the template will see them, and each one's reasoning text ("" if none)."""
     msgs = prepare_messages(messages)
-    if options.fold_system and msgs and msgs[0]["role"] == "system":
-        first_user = next((m for m in msgs[1:] if m["role"] == "user"), None)
-        if first_user is not None and isinstance(msgs[0].get("content"), str):
-            first_user["content"] = msgs[0]["content"] + "\n\n" + (first_user.get("content") or "")
-            msgs = msgs[1:]
-    reasoning = [_reasoning(m) if m["role"] == "assistant" else "" for m in msgs]
+    if options.fold_system:
+        msgs = _fold_system(msgs)
+    reasoning = [reasoning_text(m) if m["role"] == "assistant" else "" for m in msgs]
     if not facts.reads_reasoning and any(k in m for m in msgs for k in REASONING_FIELDS):
         for m in msgs:
             field_text = next((m[k] for k in REASONING_FIELDS if isinstance(m.get(k), str)), None)
@@ -143,7 +142,25 @@ def _shape(messages, facts: TemplateFacts, options: RenderOptions) -> tuple[list
     return msgs, reasoning
 
 
-def _reasoning(message) -> str:
+def fold_system_prompt(messages) -> list[dict]:
+    """The conversation with its system prompt written at the head of the first user turn, separated
+    by a blank line (what Gemma-3's template does, and Google documents for Gemma): for templates
+    with no system role. Prompts at inference must be folded the same way. Copies; never changes
+    the caller's messages."""
+    return _fold_system([dict(m) if isinstance(m, dict) else m for m in messages])
+
+
+def _fold_system(msgs: list) -> list:
+    if msgs and isinstance(msgs[0], dict) and msgs[0].get("role") == "system":
+        first_user = next((m for m in msgs[1:] if isinstance(m, dict) and m.get("role") == "user"), None)
+        if first_user is not None and isinstance(msgs[0].get("content"), str):
+            first_user["content"] = msgs[0]["content"] + "\n\n" + (first_user.get("content") or "")
+            return msgs[1:]
+    return msgs
+
+
+def reasoning_text(message) -> str:
+    """A reply's reasoning: its reasoning field, else the `<think>` block in its content; "" if none."""
     for k in REASONING_FIELDS:
         if isinstance(message.get(k), str):
             return message[k]
