@@ -80,11 +80,14 @@ def find_rejections(tokenizer, conversations: list, origins: list[Origin], *, op
                     tools: list | None = None) -> list[Rejection]:
     """Every refused example, in order, each with the remedy its model family documents (if any)."""
     out = []
+    remedies: dict[tuple, str | None] = {}  # the same message on the same role sequence: the same remedy
     for index, reason, message in check_conversations(tokenizer, conversations, tools_per_row=tools, options=options):
         conv = conversations[index]
         row_tools = tools[index] if tools is not None else None
-        out.append(Rejection(index, origins[index], reason, message,
-                             remedy_for(tokenizer, conv, reason, options, row_tools)))
+        key = (reason, message, tuple(m.get("role") for m in conv if isinstance(m, dict)))
+        if row_tools is not None or key not in remedies:
+            remedies[key] = remedy_for(tokenizer, conv, reason, options, row_tools)
+        out.append(Rejection(index, origins[index], reason, message, remedies[key]))
     return out
 
 
