@@ -80,11 +80,12 @@ class LocalEngine:
 
     def token_insight(self, conversations: list[Conversation], config: RunConfig) -> TokenInsight:
         from tuneui.data.insight import token_insight
+        from tuneui.data.template_check import render_options
         from tuneui.modelload import load_tokenizer
 
         with _HEAVY_LOCK:
             tokenizer = load_tokenizer(config)
-        return token_insight(conversations, tokenizer, config.max_seq_length)
+        return token_insight(conversations, tokenizer, config.max_seq_length, options=render_options(config))
 
     # Technique --------------------------------------------------------------------------------------
     def recommend(self, model: ModelInfo, hardware: HardwareProfile,

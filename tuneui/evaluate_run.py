@@ -28,9 +28,10 @@ def _evaluate(model, tokenizer, val_examples, val_convs, limit: int, max_new_tok
 def evaluate_run(run_dir: str | Path, *, limit: int | None = None, write: bool = True,
                  progress=None) -> EvaluationReport:
     """The new report (also written to RUN_DIR/report.json unless write=False)."""
+    from tuneui.data.template_check import render_options
     from tuneui.evaluate import build_report
     from tuneui.runload import load_causal_lm, load_tokenizer_for, load_tuned, locate
-    from tuneui.training.dataset import encode_all, read_split
+    from tuneui.training.dataset import as_prompted, encode_all, read_split
 
     run_dir = Path(run_dir)
     art = locate(run_dir)
@@ -42,9 +43,9 @@ def evaluate_run(run_dir: str | Path, *, limit: int | None = None, write: bool =
     say = progress or (lambda msg: None)
     tokenizer = load_tokenizer_for(art)
     data = read_split(art.run_dir)
-    val_examples, _ = encode_all(tokenizer, data.val, cfg.max_seq_length)
+    val_examples, _ = encode_all(tokenizer, data.val, cfg.max_seq_length, options=render_options(cfg))
     n = cfg.eval_max_examples if limit is None else limit
-    args = (tokenizer, val_examples, data.val, n, cfg.eval_max_new_tokens)
+    args = (tokenizer, val_examples, as_prompted(cfg, data.val), n, cfg.eval_max_new_tokens)
     say("loading the tuned model")
     model = load_tuned(art)
     say("evaluating the tuned model")

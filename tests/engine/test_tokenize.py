@@ -1,10 +1,11 @@
-"""Loss masking: only assistant tokens are trained; fully masked examples are dropped and counted."""
+"""Loss masking through the training encoder: each reply and the end-of-turn token that closes it are
+trained (not the newline the template writes after it); refused examples are dropped and counted by reason."""
 
 from __future__ import annotations
 
 import pytest
 
-from tuneui.data.tokenize import IGNORE_INDEX, encode_conversation, segments
+from tuneui.templates import IGNORE_INDEX, encode_conversation, segments
 from tuneui.training.dataset import encode_all
 
 
@@ -19,9 +20,10 @@ def test_known_example_trains_exactly_the_reply_and_its_end_token(demo_tokenizer
     enc = encode_conversation(tok, conv, 256)
     trained = [i for i, lab in zip(enc.input_ids, enc.labels) if lab != IGNORE_INDEX]
     masked = [i for i, lab in zip(enc.input_ids, enc.labels) if lab == IGNORE_INDEX]
-    assert _decode(tok, trained) == "mib mur<|im_end|>\n"
-    assert _decode(tok, masked) == "<|im_start|>user\nTranslate to Zorbish: bread blue<|im_end|>\n<|im_start|>assistant\n"
-    assert enc.trained_tokens == len(tok("mib mur<|im_end|>\n", add_special_tokens=False)["input_ids"])
+    assert _decode(tok, trained) == "mib mur<|im_end|>"
+    assert _decode(tok, masked) == ("<|im_start|>user\nTranslate to Zorbish: bread blue<|im_end|>\n"
+                                    "<|im_start|>assistant\n\n")
+    assert enc.trained_tokens == len(tok("mib mur<|im_end|>", add_special_tokens=False)["input_ids"])
     assert all(lab == i for i, lab in zip(enc.input_ids, enc.labels) if lab != IGNORE_INDEX)
 
 
@@ -34,17 +36,21 @@ def test_multi_turn_trains_every_reply_and_masks_system_and_user(demo_tokenizer)
             {"role": "assistant", "content": "moon sun"}]
     enc = encode_conversation(tok, conv, 256)
     segs = segments(enc)
-    assert [s["text"] for s in segs if s["trained"]] == ["cat<|im_end|>\n", "moon sun<|im_end|>\n"]
+    assert [s["text"] for s in segs if s["trained"]] == ["cat<|im_end|>", "moon sun<|im_end|>"]
     assert "".join(s["text"] for s in segs) == enc.text
     assert "Answer with the result only." in segs[0]["text"] and not segs[0]["trained"]
 
 
-def test_truncation_that_cuts_every_reply_drops_the_example(demo_tokenizer):
+def test_truncation_that_cuts_every_reply_is_a_counted_refusal(demo_tokenizer):
     long_prompt = {"role": "user", "content": "Reverse the order of these words: " + "red " * 80}
     convs = [[long_prompt, {"role": "assistant", "content": "red"}],
              [{"role": "user", "content": "What is the last word of: sun"}, {"role": "assistant", "content": "sun"}]]
     examples, stats = encode_all(demo_tokenizer, convs, max_seq_length=32)
-    assert stats.total == 2 and stats.kept == 1 and stats.dropped_all_masked == 1 and stats.truncated == 1
+    assert stats.total == 2 and stats.kept == 1 and stats.dropped == 1
+    assert stats.refused == {"no_reply_after_truncation": 1}
+    assert stats.refusal_messages["no_reply_after_truncation"].startswith("example 1: no reply token is left")
+    assert stats.truncated == 0  # counted among the kept examples only; this one is not trained at all
+    assert "raise max_seq_length (now 32)" in stats.advice(32)
     assert len(examples) == 1
     assert all(len(e["input_ids"]) <= 32 for e in examples)
 

@@ -1,10 +1,13 @@
 """`tuneui data inspect FILE` and `tuneui data clean FILE -o OUT`: the data steps of the wizard, headless.
 
 inspect: format (with confidence and evidence), columns, row count, every problem with its line,
-length statistics, and with --model the token statistics and a preview of what will be trained.
+length statistics, and with --model: every example rendered once by the model's chat template
+(`FILE:LINE: row N: message [reason]` for each one it refuses, with the model family's remedy), the
+token statistics and one example exactly as it will be trained.
 clean: cleaned train/val Parquet files and report.json in OUT; FILE is never modified.
 Both exit 2 with one line naming the file and line when the input has bad lines (clean accepts
---skip-bad to skip them; inspect still prints its full report first).
+--skip-bad to skip them; inspect still prints its full report first); inspect also when the chat
+template rejects examples training could not use.
 """
 
 from __future__ import annotations
@@ -33,6 +36,11 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         p.add_argument("--seq-len", type=int, default=defaults.MAX_SEQ_LENGTH, metavar="N",
                        help=f"max sequence length ({defaults.MAX_SEQ_LENGTH})")
         p.add_argument("--json", action="store_true", help="print one JSON object instead of text")
+        p.add_argument("--fold-system", action="store_true",
+                       help="with --model: fold the system prompt into the first user turn, for chat templates "
+                            "with no system role (training: --set fold_system=true)")
+        p.add_argument("--train-reasoning", action=argparse.BooleanOptionalAction, default=True,
+                       help="with --model: train the replies' reasoning (<think>...</think>) (default: yes)")
 
     ins = sub.add_parser("inspect", help="format, columns, problems with line numbers, length statistics")
     common(ins)
@@ -102,12 +110,20 @@ def run_inspect(args: argparse.Namespace) -> int:
     out = result.to_dict(max_problems=args.problems)
     out["lengths"] = word_stats(result.conversations).to_dict()
     tok = _tokenizer(args.model)
+    refused = None
     if tok is not None and result.conversations:
-        from tuneui.data.preview import preview_example
+        from tuneui.commands.data_template import template_section
+        from tuneui.data.preview import preview_first
         from tuneui.data.stats import token_stats
+        from tuneui.templates import RenderOptions
 
-        out["tokens"] = token_stats(result.conversations, tok, args.seq_len).to_dict()
-        out["preview"] = preview_example(tok, result.conversations[0], args.seq_len).to_dict()
+        options = RenderOptions(train_reasoning=args.train_reasoning, fold_system=args.fold_system)
+        # Rendered once per example before anything else: what the template refuses is named by row,
+        # and the statistics and preview below never meet an example they cannot encode unawares.
+        out["template"], refused = template_section(tok, result, options, args.problems)
+        out["tokens"] = token_stats(result.conversations, tok, args.seq_len, options=options).to_dict()
+        preview = preview_first(tok, result.conversations, args.seq_len, options=options)
+        out["preview"] = preview.to_dict() if preview else None
     if args.json:
         print(json.dumps(out, ensure_ascii=False))
     else:
@@ -115,6 +131,9 @@ def run_inspect(args: argparse.Namespace) -> int:
     first = result.first_error_message()
     if first:
         print(f"tuneui: error: {first}", file=sys.stderr)
+        return 2
+    if refused:
+        print(f"tuneui: error: the chat template refuses the data: {refused}", file=sys.stderr)
         return 2
     return 0
 
@@ -134,11 +153,20 @@ def _print_inspect(d: dict, args: argparse.Namespace) -> None:
     if total > shown:
         print(f"  ... and {total - shown} more (--problems N or --json)")
     print(f"length (words): {_stats_line(d['lengths'])}")
+    if "template" in d:
+        from tuneui.commands.data_template import print_template
+
+        print_template(d["template"])
     if "tokens" in d:
+        from tuneui.commands.data_template import print_preview
+
         t = d["tokens"]
-        print(f"length (tokens): {_stats_line(t['lengths'])}")
+        refused = sum(r["count"] for r in t["refusals"])
+        print(f"length (tokens): {_stats_line(t['lengths'])}"
+              + (f" ({refused} refused examples not measured)" if refused else ""))
         print(f"over --seq-len {t['max_seq_length']}: {t['over_max']} examples (answer cut in {t['answer_cut']}, "
               f"answer lost entirely in {t['answer_lost']}, only prompt tokens cut in {t['prompt_only_cut']})")
+        print_preview(d.get("preview"))
     elif d["examples"]:
         print("token statistics: pass --model (e.g. --model demo) to measure with a tokenizer")
 

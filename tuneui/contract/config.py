@@ -43,6 +43,10 @@ class RunConfig(BaseModel):
     val_fraction: float = Field(defaults.VAL_FRACTION, ge=0.0, lt=1.0)
     clean: bool = Field(True, description="run the cleaning pipeline before training")
     cleaning: CleanOptions = Field(default_factory=CleanOptions, description="the cleaning steps and thresholds")
+    train_reasoning: bool = Field(True, description="train the reasoning (<think>...</think> or reasoning_content) "
+                                  "in replies; off trains only the answer and its end token")
+    fold_system: bool = Field(False, description="write the system prompt at the head of the first user turn, for "
+                              "chat templates with no system role (Gemma, Mistral v1)")
 
     # Technique
     technique: Technique = "lora"

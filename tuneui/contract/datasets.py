@@ -145,6 +145,18 @@ class LengthStats:
 
 
 @dataclass
+class Refusal:
+    """Examples the loss masking refuses for one reason (tuneui.templates.REASONS): how many, and
+    the first one's row (1-based position in the data), message and remedy."""
+
+    reason: str
+    count: int
+    row: int
+    message: str
+    remedy: str | None = None  # what the model family documents for it (e.g. fold_system), when known
+
+
+@dataclass
 class TokenStats:
     lengths: LengthStats
     max_seq_length: int
@@ -157,6 +169,11 @@ class TokenStats:
     trained_tokens_cut: int = 0
     measured: int = 0  # examples tokenized (a seeded sample of large datasets)
     total: int = 0
+    refusals: list[Refusal] = field(default_factory=list)  # measured examples training would drop, by reason
+
+    @property
+    def refused(self) -> int:
+        return sum(r.count for r in self.refusals)
 
     def to_dict(self) -> dict:
         d = asdict(self)
@@ -172,10 +189,16 @@ class Preview:
     trained_tokens: int = 0
     truncated: bool = False
     max_seq_length: int = 0
+    row: int = 1  # which example this is (1-based): the first one the masking accepts
+    train_reasoning: bool = True
+    reasoning: str = ""  # how this example's reasoning is handled, in words ("" when it has none)
+    refusal: Refusal | None = None  # set when no example could be shown: why the first was refused
 
     def to_dict(self) -> dict:
         return {"segments": self.segments, "tokens": self.tokens, "trained_tokens": self.trained_tokens,
-                "truncated": self.truncated, "max_seq_length": self.max_seq_length}
+                "truncated": self.truncated, "max_seq_length": self.max_seq_length, "row": self.row,
+                "train_reasoning": self.train_reasoning, "reasoning": self.reasoning,
+                "refusal": asdict(self.refusal) if self.refusal else None}
 
 
 @dataclass

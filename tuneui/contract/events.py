@@ -50,7 +50,8 @@ class Started(_Event):
     total_steps: int | None = None
     train_examples: int | None = None
     val_examples: int | None = None
-    dropped_examples: int | None = None
+    dropped_examples: int | None = None  # refused by the loss masking, all reasons together
+    refusals: dict[str, int] | None = None  # the same, per reason (tuneui.templates.REASONS)
     truncated_examples: int | None = None
     trainable_params: int | None = None
     total_params: int | None = None

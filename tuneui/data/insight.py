@@ -1,19 +1,26 @@
-"""Token insight for the wizard's Clean step: length statistics with the run's own tokenizer and one
-example exactly as it will be trained, from the same encoder training uses."""
+"""Token insight for the wizard's Clean step: length statistics with the run's own tokenizer, the
+examples the chat template refuses (with the documented remedy), and one example exactly as it will
+be trained, from the same encoder training uses."""
 
 from __future__ import annotations
 
 from tuneui.contract.datasets import TokenInsight
-from tuneui.data.preview import preview_example
+from tuneui.data.preview import preview_first
 from tuneui.data.schema import Conversation
 from tuneui.data.stats import token_stats
+from tuneui.data.template_check import remedy_for
+from tuneui.templates import RenderOptions
 
 # Tokenizing every example of a large file would take longer than the user waits on this screen; a
 # seeded sample of this many gives percentiles within a token or two.
 SAMPLE = 5000
 
 
-def token_insight(conversations: list[Conversation], tokenizer, max_seq_length: int) -> TokenInsight:
-    stats = token_stats(conversations, tokenizer, max_seq_length, sample=SAMPLE)
-    preview = preview_example(tokenizer, conversations[0], max_seq_length) if conversations else None
+def token_insight(conversations: list[Conversation], tokenizer, max_seq_length: int, *,
+                  options: RenderOptions | None = None) -> TokenInsight:
+    options = options or RenderOptions()
+    stats = token_stats(conversations, tokenizer, max_seq_length, sample=SAMPLE, options=options)
+    for refusal in stats.refusals:
+        refusal.remedy = remedy_for(tokenizer, conversations[refusal.row - 1], refusal.reason, options)
+    preview = preview_first(tokenizer, conversations, max_seq_length, options=options)
     return TokenInsight(stats=stats, preview=preview, max_seq_length=max_seq_length)

@@ -1,43 +1,60 @@
 """A preview of exactly what will be trained: one example rendered through the chat template by
-the training engine's own encoder, as segments the UI can colour (trained = assistant tokens)."""
+the training engine's own encoder (`tuneui.templates`), as segments the UI can colour (trained =
+assistant replies and the end-of-turn token that closes each), with how its reasoning is handled.
+
+An example the masking refuses never raises here: the preview shows the first example it accepts
+and, when none is accepted, says why the first one was refused.
+"""
 
 from __future__ import annotations
 
 from tuneui.contract import defaults
-from tuneui.contract.datasets import Preview
+from tuneui.contract.datasets import Preview, Refusal
 from tuneui.data.schema import Conversation
+from tuneui.templates import MaskingRefused, RenderOptions, encode_conversation, reasoning_text, segments
+
+# Looking further for an example the template accepts is pointless: the statistics count refusals.
+TRIES = 50
 
 
-def _segments(enc) -> list[dict]:
-    """Runs of trained/masked text covering the kept text exactly. Characters between token
-    offsets (whitespace that some tokenizers leave out of every token) join the following token,
-    so the preview reads as the real rendered text."""
-    from tuneui.data.tokenize import IGNORE_INDEX
-
-    out: list[dict] = []
-    pos = 0
-    for (_a, b), label in zip(enc.offsets, enc.labels):
-        if b <= pos:  # tokens sharing characters (byte-level pieces of one character)
-            continue
-        trained = label != IGNORE_INDEX
-        piece = enc.text[pos:b]
-        pos = b
-        if out and out[-1]["trained"] == trained:
-            out[-1]["text"] += piece
-        else:
-            out.append({"text": piece, "trained": trained})
-    if not enc.truncated and pos < len(enc.text):
-        tail = enc.text[pos:]
-        if out and not out[-1]["trained"]:
-            out[-1]["text"] += tail
-        else:
-            out.append({"text": tail, "trained": False})
-    return out
-
-
-def preview_example(tokenizer, conversation: Conversation, max_seq_length: int = defaults.MAX_SEQ_LENGTH) -> Preview:
+def preview_example(tokenizer, conversation: Conversation, max_seq_length: int = defaults.MAX_SEQ_LENGTH, *,
+                    options: RenderOptions | None = None, tools: list | None = None, row: int = 1) -> Preview:
     """Built on the training engine's encoder, so the trained/masked split is exactly training's."""
-    from tuneui.data.tokenize import encode_conversation
+    options = options or RenderOptions()
+    try:
+        enc = encode_conversation(tokenizer, conversation, max_seq_length, tools=tools, options=options)
+    except MaskingRefused as exc:
+        return Preview(max_seq_length=max_seq_length, row=row, train_reasoning=options.train_reasoning,
+                       refusal=Refusal(exc.reason, 1, row, exc.message))
+    return Preview(segments(enc), len(enc.input_ids), enc.trained_tokens, enc.truncated, max_seq_length, row=row,
+                   train_reasoning=options.train_reasoning,
+                   reasoning=describe_reasoning(conversation, enc.reasoning_dropped, options))
 
-    enc = encode_conversation(tokenizer, conversation, max_seq_length)
-    return Preview(_segments(enc), len(enc.input_ids), enc.trained_tokens, enc.truncated, max_seq_length)
+
+def preview_first(tokenizer, conversations: list[Conversation], max_seq_length: int = defaults.MAX_SEQ_LENGTH, *,
+                  options: RenderOptions | None = None) -> Preview | None:
+    """The first example the masking accepts (None for no data); if none of the first TRIES is
+    accepted, the first one's refusal."""
+    first = None
+    for i, conv in enumerate(conversations[:TRIES]):
+        preview = preview_example(tokenizer, conv, max_seq_length, options=options, row=i + 1)
+        if preview.refusal is None:
+            return preview
+        first = first or preview
+    return first
+
+
+def describe_reasoning(conversation: Conversation, reasoning_dropped: int, options: RenderOptions) -> str:
+    has = any(isinstance(m, dict) and m.get("role") == "assistant" and reasoning_text(m).strip()
+              for m in conversation)
+    if not has:
+        return ""
+    text = ("reasoning (<think>...</think>) is trained with each reply (train_reasoning = true)"
+            if options.train_reasoning else
+            "reasoning is shown to the model but not trained: only the answer and its end token are "
+            "(train_reasoning = false)")
+    if reasoning_dropped:
+        replies = "reply" if reasoning_dropped == 1 else "replies"
+        text += (f"; the chat template leaves out the reasoning of {reasoning_dropped} earlier {replies}, "
+                 "as it does at inference")
+    return text

@@ -1,8 +1,9 @@
 """Length statistics: percentiles and a histogram, in words (no tokenizer needed) or in tokens of
 the chosen tokenizer, with what truncation at max_seq_length would cut.
 
-Token counts come from `tuneui.data.tokenize.encode_conversation`, the exact encoding training
-uses (chat template, masking), so "answer cut" here means trained tokens really lost.
+Token counts come from `tuneui.templates.encode_conversation`, the exact encoding training
+uses (chat template, masking), so "answer cut" here means trained tokens really lost. Examples the
+masking refuses are counted by reason (with the first one's row and message), never raised.
 """
 
 from __future__ import annotations
@@ -10,8 +11,9 @@ from __future__ import annotations
 import random
 
 from tuneui.contract import defaults
-from tuneui.contract.datasets import LengthStats, TokenStats
+from tuneui.contract.datasets import LengthStats, Refusal, TokenStats
 from tuneui.data.schema import Conversation, word_count
+from tuneui.templates import RenderOptions
 
 PERCENTILES = (50, 90, 95, 99)
 HIST_BINS = 20
@@ -41,20 +43,28 @@ def word_stats(conversations: list[Conversation]) -> LengthStats:
 
 def token_stats(
     conversations: list[Conversation], tokenizer, max_seq_length: int = defaults.MAX_SEQ_LENGTH, sample: int | None = 5000,
-    seed: int = 0,
+    seed: int = 0, options: RenderOptions | None = None,
 ) -> TokenStats:
     """Token lengths of every example (or of a seeded sample of `sample` examples: percentiles need
     no more, and rendering the chat template costs about a millisecond per example) and what
-    truncation to `max_seq_length` would cut: prompt tokens only, part of the answer, or all of it."""
-    from tuneui.data.tokenize import IGNORE_INDEX, encode_conversation
+    truncation to `max_seq_length` would cut: prompt tokens only, part of the answer, or all of it.
+    `options` are the run's RenderOptions (fold_system changes the rendering)."""
+    from tuneui.templates import IGNORE_INDEX, MaskingRefused, encode_conversation
 
     idx = list(range(len(conversations)))
     if sample is not None and len(idx) > sample:
         idx = sorted(random.Random(seed).sample(idx, sample))
     lengths: list[int] = []
     st = TokenStats(LengthStats("tokens", 0), max_seq_length, measured=len(idx), total=len(conversations))
+    refusals: dict[str, Refusal] = {}
     for i in idx:
-        enc = encode_conversation(tokenizer, conversations[i], max_seq_length=2**31 - 1)
+        try:
+            enc = encode_conversation(tokenizer, conversations[i], max_seq_length=2**31 - 1,
+                                      options=options or RenderOptions())
+        except MaskingRefused as exc:
+            refusal = refusals.setdefault(exc.reason, Refusal(exc.reason, 0, i + 1, exc.message))
+            refusal.count += 1
+            continue
         n = len(enc.input_ids)
         lengths.append(n)
         trained = [t for t, lab in enumerate(enc.labels) if lab != IGNORE_INDEX]
@@ -72,4 +82,5 @@ def token_stats(
         else:
             st.prompt_only_cut += 1
     st.lengths = length_stats(lengths, "tokens")
+    st.refusals = list(refusals.values())
     return st

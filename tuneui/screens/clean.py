@@ -43,6 +43,25 @@ def example_text(example: dict[str, Any]) -> str:
     return f"{prefix}{str(example.get('text', ''))[:160]}" + (f"  ({reason})" if reason else "")
 
 
+def example_note(insight: TokenInsight) -> str:
+    """Which example the preview shows, how its reasoning is trained, and what the masking refuses."""
+    lines = []
+    preview, stats = insight.preview, insight.stats
+    if preview is not None and preview.refusal is not None:
+        r = preview.refusal
+        lines.append(f"No example to show: example {r.row}: {r.message} [{r.reason}]")
+    elif preview is not None:
+        setting = "true" if preview.train_reasoning else "false"
+        said = preview.reasoning[:1].upper() + preview.reasoning[1:] + "."
+        lines.append(f"Example {preview.row}. " + (said if preview.reasoning else (
+            f"No reasoning in it; <think> blocks in replies are {'trained' if preview.train_reasoning else 'masked'} "
+            f"(train_reasoning = {setting}, in Settings).")))
+    for r in stats.refusals:
+        lines.append(f"{r.count} of {stats.measured} examples cannot be trained [{r.reason}], e.g. example {r.row}: "
+                     f"{r.message}" + (f"; remedy: {r.remedy}" if r.remedy else ""))
+    return "\n".join(lines)
+
+
 class CleanScreen(StepScreen):
     STEP = "clean"
 
@@ -70,6 +89,7 @@ class CleanScreen(StepScreen):
         with Vertical(classes="panel"):
             yield Label("One example exactly as it will be trained", classes="panel-title")
             yield RenderedExample("", id="rendered")
+            yield Static("", id="example-note", classes="muted")
 
     def on_mount(self) -> None:
         self.query_one("#filters", DataTable).add_columns("filter", "on", "removed", "changed", "what it catches")
@@ -219,6 +239,7 @@ class CleanScreen(StepScreen):
         self.query_one("#length-line", Static).update(
             f"median {pct.get('p50', '?')} tokens, 95% under {pct.get('p95', '?')}, longest {lengths.max}" + cut)
         self.query_one(RenderedExample).show(insight.preview.segments if insight.preview else [])
+        self.query_one("#example-note", Static).update(escape(example_note(insight)))
 
     def validate_step(self) -> str | None:
         if self.state.load_result is None:

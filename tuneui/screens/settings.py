@@ -43,6 +43,8 @@ ADVANCED = {
     "seed": "random seed, for reproducible runs",
     "save_total_limit": "how many checkpoints to keep",
     "eval_max_examples": "validation examples used for the task metric",
+    "train_reasoning": "train the <think> reasoning in replies; off trains only the answers",
+    "fold_system": "put the system prompt in the first user turn (templates with no system role, e.g. Gemma)",
 }
 
 

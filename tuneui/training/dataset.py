@@ -1,8 +1,9 @@
 """From a RunConfig's dataset to tokenized train/val examples, and the batch collators.
 
 The cleaned split the run used is written to `<run>/data/` (Parquet) so the run is reproducible
-and inspectable. Examples whose labels are all masked after truncation (the reply was cut off
-entirely) are dropped and counted: training on them would add zero-loss noise to every average.
+and inspectable. Each example is encoded by `tuneui.templates` (exact loss masking, see
+docs/masking.md); an example it refuses (nothing to train, a reply it cannot locate, every reply
+token cut by truncation) is dropped and counted by reason, never trained on a guess.
 """
 
 from __future__ import annotations
@@ -15,20 +16,46 @@ from tuneui.contract.config import RunConfig
 from tuneui.contract.errors import DataError
 from tuneui.contract.fsutil import atomic_write_text
 from tuneui.data.schema import Conversation
-from tuneui.data.tokenize import IGNORE_INDEX, encode_conversation
+from tuneui.data.template_check import Origin, origins_for
+from tuneui.templates import IGNORE_INDEX, MaskingRefused, RenderOptions, encode_conversation, fold_system_prompt
+from tuneui.templates.refusals import NO_REPLY, NO_REPLY_AFTER_TRUNCATION
 
 
 @dataclass
 class EncodeStats:
     total: int = 0
     kept: int = 0
-    dropped_all_masked: int = 0
     truncated: int = 0
     trained_tokens: int = 0
     tokens: int = 0
+    refused: dict[str, int] = field(default_factory=dict)  # reason -> examples dropped for it
+    refusal_messages: dict[str, str] = field(default_factory=dict)  # reason -> its first message
+    reasoning_dropped: int = 0  # replies whose reasoning the template leaves out (as at inference)
+
+    @property
+    def dropped(self) -> int:
+        return sum(self.refused.values())
+
+    def refuse(self, exc: MaskingRefused, row: int) -> None:
+        self.refused[exc.reason] = self.refused.get(exc.reason, 0) + 1
+        self.refusal_messages.setdefault(exc.reason, f"example {row + 1}: {exc.message}")
+
+    def summary(self) -> str:
+        """`3 no_reply (example 4: ...), 1 reply_not_found (...)`."""
+        return ", ".join(f"{n} {reason} ({self.refusal_messages[reason]})" for reason, n in self.refused.items())
+
+    def advice(self, max_seq_length: int) -> str:
+        advice = []
+        if NO_REPLY_AFTER_TRUNCATION in self.refused:
+            advice.append(f"raise max_seq_length (now {max_seq_length}) or shorten the prompts")
+        if NO_REPLY in self.refused:
+            advice.append("give those examples an assistant reply")
+        if set(self.refused) - {NO_REPLY_AFTER_TRUNCATION, NO_REPLY}:
+            advice.append("`tuneui data inspect FILE --model MODEL` lists each refused row (docs/masking.md)")
+        return "; ".join(advice)
 
     def to_dict(self) -> dict:
-        return dict(self.__dict__)
+        return {**self.__dict__, "dropped": self.dropped}
 
 
 @dataclass
@@ -36,6 +63,15 @@ class RunData:
     train: list[Conversation]
     val: list[Conversation]
     report: dict = field(default_factory=dict)
+    # Where each example came from (file, line, row), for errors that name rows; None when resumed.
+    train_origins: list[Origin] | None = None
+    val_origins: list[Origin] | None = None
+
+
+def as_prompted(cfg: RunConfig, convs: list[Conversation]) -> list[Conversation]:
+    """Conversations as generation must see them: with fold_system, a system prompt the template
+    cannot take is folded into the first user turn, as it was for training."""
+    return [fold_system_prompt(c) for c in convs] if cfg.fold_system else convs
 
 
 def dataset_path(name: str) -> str:
@@ -52,35 +88,46 @@ def prepare_run_data(cfg: RunConfig, run_dir: Path, *, write: bool = True) -> Ru
     Deterministic, so every process of a multi-process run derives the same split; only the
     main one writes it.
     """
-    from tuneui.data import load_conversations
-
-    convs = load_conversations(dataset_path(cfg.dataset), fmt=cfg.dataset_format, columns=cfg.columns or None,
-                               skip_bad=cfg.skip_bad_lines)
+    convs, origins = _load(cfg, cfg.dataset)
     report: dict = {"loaded": len(convs)}
     if cfg.clean:
         from tuneui.cleaning import clean
 
         result = clean(convs, cfg.cleaning)
         convs = result.kept
+        origins = [origins[i] for i in result.kept_indices]
         report["cleaning"] = result.report.to_dict()
     if cfg.val_dataset:
-        train = convs
-        val = load_conversations(dataset_path(cfg.val_dataset), fmt=cfg.dataset_format,
-                                 columns=cfg.columns or None, skip_bad=cfg.skip_bad_lines)
+        train, train_origins = convs, origins
+        val, val_origins = _load(cfg, cfg.val_dataset)
     elif cfg.val_fraction > 0:
         from tuneui.cleaning import train_val_split
 
         split = train_val_split(convs, cfg.val_fraction, cfg.seed, deduplicated=cfg.clean)
         train, val = split.train, split.val
+        train_origins = [origins[i] for i in split.train_indices]
+        val_origins = [origins[i] for i in split.val_indices]
         report["leakage"] = split.leakage
     else:
-        train, val = convs, []
+        train, val, train_origins, val_origins = convs, [], origins, []
     if not train:
         raise DataError("no training examples left after loading and cleaning", source=cfg.dataset)
     report.update(train=len(train), val=len(val))
     if write:
         write_split(run_dir / "data", train, val, report)
-    return RunData(train=train, val=val, report=report)
+    return RunData(train=train, val=val, report=report, train_origins=train_origins, val_origins=val_origins)
+
+
+def _load(cfg: RunConfig, name: str) -> tuple[list[Conversation], list[Origin]]:
+    """The file's conversations (strict unless skip_bad_lines) and where each one is in the file."""
+    from tuneui.data import load_dataset
+
+    result = load_dataset(dataset_path(name), fmt=cfg.dataset_format, columns=cfg.columns or None)
+    if result.errors and not cfg.skip_bad_lines:
+        raise DataError(f"{result.first_error_message()}; fix them or skip them (--skip-bad)")
+    if not result.conversations:
+        raise DataError("no usable examples", source=result.path)
+    return result.conversations, origins_for(result.path, result.unit, result.lines, len(result.conversations))
 
 
 def write_split(out: Path, train: list[Conversation], val: list[Conversation], report: dict) -> None:
@@ -107,18 +154,28 @@ def read_split(run_dir: Path) -> RunData:
     return RunData(train=train, val=val, report=report)
 
 
-def encode_all(tokenizer, convs: list[Conversation], max_seq_length: int) -> tuple[list[dict], EncodeStats]:
+def encode_all(tokenizer, convs: list[Conversation], max_seq_length: int, *, tools: list | None = None,
+               options: RenderOptions | None = None) -> tuple[list[dict], EncodeStats]:
+    """Token ids and labels for every example the masking accepts; the rest are counted by reason.
+
+    Messages reach the chat template as they are (extra keys such as `tool_calls`,
+    `reasoning_content`, `name`, `tool_call_id` included); `tools`, when given, holds each example's
+    tool list (or None), rendered by the template's own tools support.
+    """
+    options = options or RenderOptions()
     stats = EncodeStats(total=len(convs))
     examples = []
-    for conv in convs:
-        enc = encode_conversation(tokenizer, conv, max_seq_length)
-        stats.truncated += enc.truncated
-        n = enc.trained_tokens
-        if n == 0:
-            stats.dropped_all_masked += 1
+    for i, conv in enumerate(convs):
+        try:
+            enc = encode_conversation(tokenizer, conv, max_seq_length, options=options,
+                                      tools=tools[i] if tools is not None else None)
+        except MaskingRefused as exc:
+            stats.refuse(exc, i)
             continue
+        stats.truncated += enc.truncated
+        stats.reasoning_dropped += enc.reasoning_dropped
         stats.kept += 1
-        stats.trained_tokens += n
+        stats.trained_tokens += enc.trained_tokens
         stats.tokens += len(enc.input_ids)
         examples.append({"input_ids": enc.input_ids, "labels": enc.labels})
     return examples, stats

@@ -59,6 +59,7 @@ class TrainingRun:
     def setup(self) -> None:
         from transformers import set_seed
 
+        from tuneui.data.template_check import refuse_if_rejected, render_options
         from tuneui.modelload import load_tokenizer
         from tuneui.training.dataset import (
             encode_all,
@@ -82,20 +83,28 @@ class TrainingRun:
             self.data = read_split(self.run_dir)  # exactly the examples the interrupted run used
         else:
             self.data = prepare_run_data(cfg, self.run_dir, write=self.is_main)
-        self.train_examples, self.train_stats = encode_all(self.tokenizer, self.data.train, cfg.max_seq_length)
-        self.val_examples, self.val_stats = encode_all(self.tokenizer, self.data.val, cfg.max_seq_length)
+        options = render_options(cfg)
+        if self.data.train_origins is not None and self.data.val_origins is not None:
+            # One rendering per example before any tokenizing: a template that rejects the data
+            # stops the run here, naming the rows, instead of mid-run with a raw TemplateError.
+            refuse_if_rejected(self.tokenizer, [(self.data.train, self.data.train_origins),
+                                                (self.data.val, self.data.val_origins)],
+                               options=options, skip=cfg.skip_bad_lines)
+        self.train_examples, self.train_stats = encode_all(self.tokenizer, self.data.train, cfg.max_seq_length,
+                                                           options=options)
+        self.val_examples, self.val_stats = encode_all(self.tokenizer, self.data.val, cfg.max_seq_length,
+                                                       options=options)
         if not self.train_examples:
-            raise TuneuiError(
-                f"no trainable examples: all {self.train_stats.total} lost every reply token to truncation at "
-                f"max_seq_length={cfg.max_seq_length} (raise max_seq_length)", source=cfg.dataset)
+            raise TuneuiError(f"no trainable examples: all {self.train_stats.total} were refused by the loss "
+                              f"masking: {self.train_stats.summary()}", source=cfg.dataset)
         for note in self.notes:
             self.events.emit(ev.Warning(step=0, reason=note, advice=""))
-        if self.train_stats.dropped_all_masked:
-            self.events.emit(
-                ev.Warning(step=0,
-                reason=f"{self.train_stats.dropped_all_masked} of {self.train_stats.total} training examples "
-                       f"dropped: no reply tokens left after truncation to {cfg.max_seq_length} tokens",
-                advice="raise max_seq_length or shorten the prompts"))
+        for name, stats in (("training", self.train_stats), ("validation", self.val_stats)):
+            if stats.dropped:
+                self.events.emit(ev.Warning(
+                    step=0, reason=f"{stats.dropped} of {stats.total} {name} examples dropped by the loss masking: "
+                                   f"{stats.summary()}",
+                    advice=stats.advice(cfg.max_seq_length)))
         self.collator = make_collator(cfg, self.tokenizer)
         set_seed(cfg.seed)
         self.model = build_model(cfg, self.tokenizer)
@@ -120,10 +129,10 @@ class TrainingRun:
     # -- evaluation ------------------------------------------------------------------------------
     def evaluate(self, model) -> dict:
         from tuneui.evaluate import evaluate_model
-        from tuneui.training.dataset import PaddingCollator
+        from tuneui.training.dataset import PaddingCollator, as_prompted
 
         return evaluate_model(
-            model, self.tokenizer, self.val_examples, self.data.val,
+            model, self.tokenizer, self.val_examples, as_prompted(self.cfg, self.data.val),
             PaddingCollator(self.tokenizer.pad_token_id),
             limit=self.cfg.eval_max_examples, max_new_tokens=self.cfg.eval_max_new_tokens,
         )
@@ -151,7 +160,8 @@ class TrainingRun:
             ev.Started(step=self.resume_from.step if self.resume_from else 0, run_dir=str(self.run_dir),
             model=cfg.model, technique=cfg.technique, total_steps=self._total_steps(),
             train_examples=len(self.train_examples), val_examples=len(self.val_examples),
-            dropped_examples=self.train_stats.dropped_all_masked, truncated_examples=self.train_stats.truncated,
+            dropped_examples=self.train_stats.dropped, refusals=dict(self.train_stats.refused),
+            truncated_examples=self.train_stats.truncated,
             trainable_params=self.trainable_params, total_params=self.total_params,
             resumed_from=str(self.resume_from.path) if self.resume_from else None, pid=os.getpid(),
         ))
