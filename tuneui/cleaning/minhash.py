@@ -11,7 +11,7 @@ Memory: only `bands` 64-bit keys per document are kept, not the signatures.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 
 import numpy as np
 
@@ -36,7 +36,7 @@ def _fmix64(h: np.ndarray) -> np.ndarray:
     return h
 
 
-def _lsh_params(threshold: float, num_perm: int) -> tuple[int, int]:
+def lsh_params(threshold: float, num_perm: int) -> tuple[int, int]:
     from datasketch.lsh import _optimal_param
 
     return _optimal_param(threshold, num_perm, 0.1, 0.9)
@@ -123,9 +123,12 @@ def _chunks(texts: Sequence[str], budget: int = _CHUNK_SHINGLES):
         start = end
 
 
-def _band_keys(hasher: MinHasher, texts: Sequence[str], bands: int, rows: int, min_words: int = 0) -> np.ndarray:
+def band_keys(hasher: MinHasher, texts: Sequence[str], bands: int, rows: int, min_words: int = 0,
+              ids: Sequence[int] | None = None) -> np.ndarray:
     """One 64-bit key per (document, band): documents sharing any key are candidates. Documents
-    under `min_words` words get keys of their own, so they are never candidates."""
+    under `min_words` words get keys of their own (from `ids`, unique across batches, else their
+    position), so they are never candidates."""
+    uid = np.asarray(ids, dtype=np.uint64) if ids is not None else np.arange(len(texts), dtype=np.uint64)
     rng = np.random.default_rng(12345)
     band_mult = rng.integers(1, 2**63, rows, dtype=np.uint64) | np.uint64(1)
     keys = np.empty((len(texts), bands), dtype=np.uint64)
@@ -142,11 +145,11 @@ def _band_keys(hasher: MinHasher, texts: Sequence[str], bands: int, rows: int, m
             d0 = d1
         short = np.flatnonzero(lens < min_words)
         if len(short):
-            keys[start + short] = ((start + short).astype(np.uint64) | np.uint64(1 << 63))[:, None]
+            keys[start + short] = (uid[start + short] | np.uint64(1 << 63))[:, None]
     return keys
 
 
-def _candidates(keys: np.ndarray) -> set[tuple[int, int]]:
+def candidates(keys: np.ndarray) -> set[tuple[int, int]]:
     pairs: set[tuple[int, int]] = set()
     for j in range(keys.shape[1]):
         col = keys[:, j]
@@ -177,14 +180,20 @@ def near_duplicate_pairs(
     if len(texts) < 2:
         return []
     hasher = MinHasher(ngram, num_perm, seed)
-    bands, rows = _lsh_params(threshold, num_perm)
-    keys = _band_keys(hasher, texts, bands, rows, min_words)
-    cands = sorted(_candidates(keys))
+    bands, rows = lsh_params(threshold, num_perm)
+    keys = band_keys(hasher, texts, bands, rows, min_words)
+    return verify_pairs(hasher, sorted(candidates(keys)), lambda ids: [texts[i] for i in ids], threshold)
+
+
+def verify_pairs(hasher: MinHasher, cands: list[tuple[int, int]], texts_of: Callable[[list[int]], list[str]],
+                 threshold: float) -> list[tuple[int, int, float]]:
+    """The candidate pairs whose true word-n-gram Jaccard similarity reaches `threshold`, with it.
+    `texts_of(ids)` gives the texts of documents (read in batches, so a spool can serve them)."""
     docs = sorted({i for pair in cands for i in pair})
     sets: dict[int, np.ndarray] = {}
     for start in range(0, len(docs), 256):
         batch = docs[start : start + 256]
-        sets.update(zip(batch, hasher.shingle_sets([texts[i] for i in batch])))
+        sets.update(zip(batch, hasher.shingle_sets(texts_of(batch))))
     out = []
     for i, j in cands:
         a, b = sets[i], sets[j]

@@ -8,6 +8,7 @@ uses (chat template, masking), so "answer cut" here means trained tokens really 
 from __future__ import annotations
 
 import random
+from collections.abc import Sequence
 
 from tuneui.contract import defaults
 from tuneui.contract.datasets import LengthStats, TokenStats
@@ -17,8 +18,8 @@ PERCENTILES = (50, 90, 95, 99)
 HIST_BINS = 20
 
 
-def length_stats(lengths: list[int], unit: str, bins: int = HIST_BINS) -> LengthStats:
-    if not lengths:
+def length_stats(lengths: Sequence[int], unit: str, bins: int = HIST_BINS) -> LengthStats:
+    if len(lengths) == 0:
         return LengthStats(unit, 0)
     import numpy as np
 
