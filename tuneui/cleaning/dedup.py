@@ -86,7 +86,7 @@ class Dedup:
         for d, o in zip(shown, originals):
             ex, line = got[d]
             oex, oline = got[o]
-            where = {"index": int(self.input_index[o]), "line": oline}
+            where: dict[str, Any] = {"index": int(self.input_index[o]), "line": oline}
             why = reason if sims is None else f"{sims[d]:.0%} similar to an earlier example"
             entry = {"index": int(self.input_index[d]), "line": line, "action": "removed", "reason": why,
                      "text": example_excerpt(ex), "duplicate_of": where}

@@ -12,11 +12,12 @@ from __future__ import annotations
 import re
 from collections.abc import Callable
 from dataclasses import replace
+from typing import Any
 
 from tuneui.cleaning import pii
 from tuneui.cleaning.code import code_spans
 from tuneui.cleaning.quality import gopher_reason
-from tuneui.contract.datasets import Conversation, Example
+from tuneui.contract.datasets import Example
 
 Result = tuple[Example | None, str]
 # What code legitimately holds (a regex for e-mails, an address in a test, an IP in a config) is left
@@ -74,7 +75,7 @@ def is_placeholder(text: str, reply: bool = False) -> bool:
 
 def _map_messages(ex: Example, fn: Callable[[dict], dict]) -> Example:
     """The example with `fn` applied to every message of every part (the same object if nothing changed)."""
-    changed: dict[str, Conversation] = {}
+    changed: dict[str, Any] = {}
     for name, conv in ex.parts():
         new = [fn(m) for m in conv]
         if any(a is not b for a, b in zip(new, conv)):
@@ -174,6 +175,9 @@ def mask_pii(ex: Example, kinds: tuple[str, ...], drop: bool, in_code: bool = Fa
 
 
 def boilerplate(ex: Example) -> Result:
+    if ex.tools:
+        # With functions on offer, "I can't do that, my functions only ..." is the behaviour taught.
+        return ex, ""
     conv = ex.messages
     for i, m in enumerate(conv):
         if m["role"] != "assistant":

@@ -54,8 +54,8 @@ class SplitWriter:
 
         self.out_dir, self.kind = Path(out_dir), kind
         self.out_dir.mkdir(parents=True, exist_ok=True)
-        base = schema(COLUMNS[kind])
-        self.schema = pa.schema([pa.field(n, f.type) for n, f in zip(_names(kind), base)])
+        full = schema()
+        self.schema = pa.schema([pa.field(n, full.field(c).type) for n, c in zip(_names(kind), COLUMNS[kind])])
         self.parts = {"train": TRAIN_FILE} | ({"val": VAL_FILE} if with_val else {})
         self.tmp = {k: self.out_dir / f".{v}.tmp" for k, v in self.parts.items()}
         self.writers = {k: pq.ParquetWriter(str(p), self.schema, compression="zstd") for k, p in self.tmp.items()}

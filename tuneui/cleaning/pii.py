@@ -39,6 +39,7 @@ _PHONE = (
 _SECRET_RE, _SECRET_LONG_RE, _SECRET_KV_RE, _EMAIL_RE, _CARD_RE, _PHONE_RE, _IP_RE, _IP6_RE = (
     re.compile(p) for p in (_SECRET, _SECRET_LONG, _SECRET_KV, _EMAIL, _CARD, _PHONE, _IP, _IP6))
 _DIGITS = "0123456789"
+_URL_RE = re.compile(r"\b(?:https?|ftp)://[^\s<>\"')\]]+")
 # Every known key format is one unbroken token of 15+ characters (AKIA + 16, xoxb-..., sk-...).
 _TOKEN15 = re.compile(r"[A-Za-z0-9+/_=-]{15}")
 _SECRET_PREFIXES = ("-----BEGIN", "sk-", "sk_live_", "AKIA", "ghp_", "gho_", "ghu_", "ghs_", "ghr_", "github_pat_",
@@ -132,12 +133,18 @@ def find(text: str, kinds: tuple[str, ...] = KINDS) -> list[tuple[str, int, int]
     if not text:
         return []
     out = []
+    urls: list[tuple[int, int]] | None = None
     for pattern in _scans(text):
         for m in pattern.finditer(text):
             kind = "secret" if m.lastgroup == "secret_kv" else m.lastgroup
             start, end = m.span(m.lastgroup)
             if kind == "ip" and not _ip_bounded(text, start, end):
                 continue
+            if pattern is _SECRET_LONG_RE:
+                # a long random-looking path or file name inside a URL is an address, not a key
+                urls = [u.span() for u in _URL_RE.finditer(text)] if urls is None else urls
+                if any(a <= start < b for a, b in urls):
+                    continue
             if kind in kinds and (m.lastgroup == "secret_kv" or _accept(kind, text[start:end])):
                 out.append((kind, start, end))
     out.sort(key=lambda f: f[1])

@@ -102,17 +102,18 @@ class RowCleaner:
         for k, ex in enumerate(examples):
             index, line = first_index + k, lines[k]
             out.words_before.append(example_words(ex))
-            cur: Example | None = ex
+            cur = ex
+            dropped = False
             for name, step in self.steps:
                 new, reason = step(cur)
                 if new is None:
                     self._remove(out, name, index, line, cur, reason)
-                    cur = None
+                    dropped = True
                     break
                 if new is not cur:
                     self._modify(out, name, index, line, new, reason)
                     cur = new
-            if cur is None:
+            if dropped:
                 continue
             if self.enabled["pii"]:
                 new, reason, found = filters.mask_pii(cur, self.pii_kinds, o.pii == "drop", o.pii_in_code)

@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import Any
 
 from tuneui.contract.datasets import Example
+from tuneui.data.spool import Spool
 
 
 class Stage:
@@ -15,7 +16,7 @@ class Stage:
         self.path = path
         self._memory: list[Any] = []
         self._writer = None
-        self._reader = None
+        self._reader: Spool | None = None
         if path is not None:
             from tuneui.data.spool import SpoolWriter
 
@@ -34,8 +35,6 @@ class Stage:
 
     def _spool(self):
         if self._reader is None and self.path is not None:
-            from tuneui.data.spool import Spool
-
             self._reader = Spool(self.path)
         return self._reader
 

@@ -13,7 +13,9 @@ from tuneui.data.stats import token_stats
 SAMPLE = 5000
 
 
-def token_insight(conversations: list[Conversation], tokenizer, max_seq_length: int) -> TokenInsight:
+def token_insight(conversations: list[Conversation], tokenizer, max_seq_length: int, *, tools=None) -> TokenInsight:
+    """`tools`: the first example's function definitions, rendered in its preview as training will."""
     stats = token_stats(conversations, tokenizer, max_seq_length, sample=SAMPLE)
-    preview = preview_example(tokenizer, conversations[0], max_seq_length) if conversations else None
+    preview = (preview_example(tokenizer, conversations[0], max_seq_length, **({"tools": tools} if tools else {}))
+               if conversations else None)
     return TokenInsight(stats=stats, preview=preview, max_seq_length=max_seq_length)

@@ -113,7 +113,8 @@ def _multimodal(records: list[dict]) -> list[str]:
     specific: dict[str, int] = {}
     generic: dict[str, int] = {}
     for r in records:
-        seen_s, seen_g = set(), set()
+        seen_s: set[str] = set()
+        seen_g: set[str] = set()
         for v in r.values():
             for text in _texts(v, prompts_only=True):
                 seen_s.update(m.group().split(">")[0] + ">" for m in _SPECIFIC.finditer(text))
@@ -177,8 +178,9 @@ def _preference(records: list[dict], keys: set[str]) -> KindGuess | None:
     pair = _pair_columns(keys)
     if pair is None:
         return None
-    label = next((c for c in keys if c.lower() in LABEL_COLUMNS), None)
-    prompt_col = next((c for c in keys if c.lower() in ("prompt", "question", "instruction", "query", "input")), None)
+    label = next((c for c in sorted(keys) if c.lower() in LABEL_COLUMNS), None)
+    asked: str | None = next((c for c in sorted(keys) if c.lower() in ("prompt", "question", "instruction", "query",
+                                                                      "input")), None)
     if label is None:
         what = (f"two candidate answers per row ('{pair[0]}' and '{pair[1]}') and no column saying which is "
                 "better")
@@ -186,8 +188,8 @@ def _preference(records: list[dict], keys: set[str]) -> KindGuess | None:
                          f"{what}: neither SFT nor preference training can use them as they are; to train one of "
                          f"them as SFT, map it (e.g. --column output={pair[0]}), or add a preference label")
     cols = {"first": pair[0], "second": pair[1], "label": label}
-    if prompt_col:
-        cols["prompt"] = prompt_col
+    if asked:
+        cols["prompt"] = asked
     return KindGuess("preference", [f"two answers per row ('{pair[0]}', '{pair[1]}') and '{label}' naming the "
                                     "better one"], "labelled_pair", cols)
 
@@ -203,7 +205,7 @@ def _kto(records: list[dict], keys: set[str]) -> KindGuess | None:
     reply = next((c for c in ("messages", "conversations", "completion", "output", "response") if c in keys), None)
     if reply is None:
         return None
-    cols = {"label": label, "reply": reply}
+    cols: dict[str, str] = {"label": label, "reply": reply}
     prompt = next((c for c in ("prompt", "instruction", "question", "query") if c in keys), None)
     if prompt and reply not in ("messages", "conversations"):
         cols["prompt"] = prompt

@@ -97,14 +97,14 @@ def to_preference(rec: dict, shape: str, cols: dict[str, str], coerce: Coercions
         r = _messages(rec.get(cols["rejected"]), cols["rejected"], coerce)
         prompt, chosen, rejected = split_transcripts(c, r)
     elif shape == "implicit_text":
-        c, r = (coerce.text(rec.get(cols[k]), f"field '{cols[k]}'", cols[k]) for k in ("chosen", "rejected"))
+        cs, rs = (coerce.text(rec.get(cols[k]), f"field '{cols[k]}'", cols[k]) for k in ("chosen", "rejected"))
         n = 0
-        while n < min(len(c), len(r)) and c[n] == r[n]:
+        while n < min(len(cs), len(rs)) and cs[n] == rs[n]:
             n += 1
-        if not c[:n].strip():
+        if not cs[:n].strip():
             raise RowError("chosen and rejected share no prompt, and there is no prompt column", "missing_field")
-        prompt, chosen, rejected = ([{"role": "user", "content": c[:n]}], [{"role": "assistant", "content": c[n:]}],
-                                    [{"role": "assistant", "content": r[n:]}])
+        prompt, chosen, rejected = ([{"role": "user", "content": cs[:n]}], [{"role": "assistant", "content": cs[n:]}],
+                                    [{"role": "assistant", "content": rs[n:]}])
     elif shape == "labelled_pair":
         first, second = (_reply(rec.get(cols[k]), cols[k], coerce) for k in ("first", "second"))
         prompt = _prompt(rec, cols, coerce) if "prompt" in cols else []

@@ -35,9 +35,11 @@ def _segments(enc) -> list[dict]:
     return out
 
 
-def preview_example(tokenizer, conversation: Conversation, max_seq_length: int = defaults.MAX_SEQ_LENGTH) -> Preview:
-    """Built on the training engine's encoder, so the trained/masked split is exactly training's."""
+def preview_example(tokenizer, conversation: Conversation, max_seq_length: int = defaults.MAX_SEQ_LENGTH, *,
+                    tools=None) -> Preview:
+    """Built on the training engine's encoder, so the trained/masked split is exactly training's (the
+    example's tools rendered by the template, as they will be)."""
     from tuneui.data.tokenize import encode_conversation
 
-    enc = encode_conversation(tokenizer, conversation, max_seq_length)
+    enc = encode_conversation(tokenizer, conversation, max_seq_length, **({"tools": tools} if tools else {}))
     return Preview(_segments(enc), len(enc.input_ids), enc.trained_tokens, enc.truncated, max_seq_length)

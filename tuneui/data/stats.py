@@ -9,16 +9,20 @@ from __future__ import annotations
 
 import random
 from collections.abc import Sequence
+from typing import TYPE_CHECKING
 
 from tuneui.contract import defaults
 from tuneui.contract.datasets import LengthStats, TokenStats
 from tuneui.data.schema import Conversation, word_count
 
+if TYPE_CHECKING:
+    import numpy as np
+
 PERCENTILES = (50, 90, 95, 99)
 HIST_BINS = 20
 
 
-def length_stats(lengths: Sequence[int], unit: str, bins: int = HIST_BINS) -> LengthStats:
+def length_stats(lengths: Sequence[int] | np.ndarray, unit: str, bins: int = HIST_BINS) -> LengthStats:
     if len(lengths) == 0:
         return LengthStats(unit, 0)
     import numpy as np

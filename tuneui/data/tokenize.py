@@ -30,21 +30,23 @@ class EncodedExample:
         return sum(1 for x in self.labels if x != IGNORE_INDEX)
 
 
-def _render(tokenizer, messages: Conversation, add_generation_prompt: bool) -> str:
+def _render(tokenizer, messages: Conversation, add_generation_prompt: bool, tools=None) -> str:
+    # tools go through the template's own tools support, so training sees what inference will
     return tokenizer.apply_chat_template(
-        messages, tokenize=False, add_generation_prompt=add_generation_prompt
+        messages, tokenize=False, add_generation_prompt=add_generation_prompt, **({"tools": tools} if tools else {})
     )
 
 
-def trained_char_spans(tokenizer, messages: Conversation) -> tuple[str, list[tuple[int, int]]]:
-    """The rendered text and the [start, end) character spans of every assistant turn."""
-    full = _render(tokenizer, messages, add_generation_prompt=False)
+def trained_char_spans(tokenizer, messages: Conversation, tools=None) -> tuple[str, list[tuple[int, int]]]:
+    """The rendered text and the [start, end) character spans of every assistant turn (a reply the
+    data marks `train: False` is rendered but not trained)."""
+    full = _render(tokenizer, messages, add_generation_prompt=False, tools=tools)
     spans: list[tuple[int, int]] = []
     for i, msg in enumerate(messages):
-        if msg["role"] != "assistant":
+        if msg["role"] != "assistant" or msg.get("train") is False:
             continue
-        before = _render(tokenizer, messages[:i], add_generation_prompt=True) if i else ""
-        upto = _render(tokenizer, messages[: i + 1], add_generation_prompt=False)
+        before = _render(tokenizer, messages[:i], add_generation_prompt=True, tools=tools) if i else ""
+        upto = _render(tokenizer, messages[: i + 1], add_generation_prompt=False, tools=tools)
         if full.startswith(upto) and upto.startswith(before):
             spans.append((len(before), len(upto)))
             continue
@@ -56,12 +58,12 @@ def trained_char_spans(tokenizer, messages: Conversation) -> tuple[str, list[tup
     return full, spans
 
 
-def encode_conversation(tokenizer, messages: Conversation, max_seq_length: int) -> EncodedExample:
+def encode_conversation(tokenizer, messages: Conversation, max_seq_length: int, *, tools=None) -> EncodedExample:
     if not getattr(tokenizer, "chat_template", None):
         raise DataError(
             "the tokenizer has no chat template; choose a chat/instruct model or set one on the tokenizer"
         )
-    text, spans = trained_char_spans(tokenizer, messages)
+    text, spans = trained_char_spans(tokenizer, messages, tools)
     enc = tokenizer(text, add_special_tokens=False, return_offsets_mapping=True)
     ids: list[int] = enc["input_ids"]
     offsets: list[tuple[int, int]] = [tuple(o) for o in enc["offset_mapping"]]

@@ -52,10 +52,16 @@ def normalise_tools(value: Any) -> list[dict[str, Any]] | None:
     return out or None
 
 
+def function_of(entry: dict[str, Any]) -> dict[str, Any]:
+    """The function schema or call inside an OpenAI-style wrapper (or the entry itself)."""
+    inner = entry.get("function")
+    return inner if isinstance(inner, dict) else entry
+
+
 def tool_names(tools: list[dict[str, Any]] | None) -> list[str]:
     names = []
     for t in tools or []:
-        fn = t.get("function") if isinstance(t.get("function"), dict) else t
+        fn = function_of(t)
         # OpenAI's built-in code interpreter is called as the function 'python' (functionary, Assistants)
         names.append(str(fn.get("name") or ("python" if t.get("type") == "code_interpreter" else t.get("type"))))
     return names
@@ -75,7 +81,7 @@ def _call(call: Any) -> dict[str, Any]:
     call = _parsed(call)
     if not isinstance(call, dict):
         raise ToolFormatError("a call is not an object")
-    fn = call.get("function") if isinstance(call.get("function"), dict) else call
+    fn = function_of(call)
     if "name" not in fn:
         raise ToolFormatError("a call has no function name")
     if "arguments" in fn or "parameters" in fn:

@@ -77,13 +77,17 @@ class TrainingRun:
                                   f"start the run again without --resume (or with -o NEW_DIR)")
             checkpoints.check_compatible(self.resume_from.path, cfg)
         set_seed(cfg.seed)
-        self.tokenizer = load_tokenizer(cfg, notes=self.notes)
+        # The data first: what this run cannot train is refused before a model or tokenizer is fetched.
         if self.resume:
             self.data = read_split(self.run_dir)  # exactly the examples the interrupted run used
         else:
             self.data = prepare_run_data(cfg, self.run_dir, write=self.is_main)
-        self.train_examples, self.train_stats = encode_all(self.tokenizer, self.data.train, cfg.max_seq_length)
-        self.val_examples, self.val_stats = encode_all(self.tokenizer, self.data.val, cfg.max_seq_length)
+        self.notes += self.data.report.get("warnings", [])
+        self.tokenizer = load_tokenizer(cfg, notes=self.notes)
+        self.train_examples, self.train_stats = encode_all(self.tokenizer, self.data.train, cfg.max_seq_length,
+                                                           tools=self.data.train_tools)
+        self.val_examples, self.val_stats = encode_all(self.tokenizer, self.data.val, cfg.max_seq_length,
+                                                       tools=self.data.val_tools)
         if not self.train_examples:
             raise TuneuiError(
                 f"no trainable examples: all {self.train_stats.total} lost every reply token to truncation at "
