@@ -52,8 +52,8 @@ BOILERPLATE = re.compile(
     re.IGNORECASE,
 )
 # Every BOILERPLATE alternative contains one of these; checking them first is ~8x cheaper than the regex.
-_HINTS = ("as an ai", "language model", "an ai", "sorry", "cannot", "can't", "unable", "apologi", "openai", "cutoff",
-          "cut-off")
+_HINTS = ("an ai", "language model", "sorry", "cannot", "can't", "unable", "not able", "won't be able", "apologi",
+          "openai", "cutoff", "cut-off")
 # A user asking who or what the assistant is: the reply states an identity, whatever its wording.
 IDENTITY_QUESTION = re.compile(
     r"\bwho (?:are|r) (?:you|u)\b|\bwhat(?:'s| is) your name\b|\bwhat are you\b|\bintroduce yourself\b"
@@ -64,6 +64,8 @@ IDENTITY_QUESTION = re.compile(
 
 
 def is_placeholder(text: str, reply: bool = False) -> bool:
+    if len(text) > 60 and text[:1] not in "[<lL \t\n":
+        return False  # every placeholder is short, or starts like "[insert", "<your", "Lorem ipsum"
     t = text.strip()
     if not t:
         return True
@@ -77,13 +79,24 @@ def _map_messages(ex: Example, fn: Callable[[dict], dict]) -> Example:
     """The example with `fn` applied to every message of every part (the same object if nothing changed)."""
     changed: dict[str, Any] = {}
     for name, conv in ex.parts():
-        new = [fn(m) for m in conv]
-        if any(a is not b for a, b in zip(new, conv)):
+        new = None
+        for j, m in enumerate(conv):
+            out = fn(m)
+            if out is not m:
+                new = new if new is not None else list(conv)
+                new[j] = out
+        if new is not None:
             changed[name] = new
     return replace(ex, **changed) if changed else ex
 
 
+def _all_ascii(ex: Example) -> bool:
+    return all(m["content"].isascii() for _, conv in ex.parts() for m in conv)
+
+
 def fix_encoding(ex: Example, drop_unrepairable: bool) -> Result:
+    if _all_ascii(ex):
+        return ex, ""  # nothing to repair, and no replacement character
     import ftfy
 
     repaired: list[str] = []
@@ -106,8 +119,10 @@ def fix_encoding(ex: Example, drop_unrepairable: bool) -> Result:
 def empty_turns(ex: Example, placeholders: bool) -> Result:
     """Empty or placeholder turns. An empty system turn is removed; an empty reply among others is left
     out of training (the conversation keeps its shape); a prompt turn that is empty drops the example."""
-    notes: list[str] = []
     conv = ex.messages
+    if all(len(m["content"]) > 60 and m["content"][:1] not in "[<lL \t\n" for m in conv):
+        return ex, ""  # the common case: every turn is real text
+    notes: list[str] = []
     out: list[dict] = []
     for i, m in enumerate(conv, 1):
         text = m["content"]

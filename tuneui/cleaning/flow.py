@@ -37,6 +37,31 @@ def clean_loaded(load: LoadResult, options: CleanOptions | None, *, workdir: str
                               tokenizer=tokenizer, progress=progress, workers=workers)
 
 
+def load_and_clean(path: str | Path, fmt: str, columns: dict[str, str] | None, options: CleanOptions | None, *,
+                   workdir: str | Path, enabled: bool = True, progress: Progress | None = None,
+                   tokenizer: Any = None, workers: int | None = None) -> tuple[LoadResult, Cleaned | None]:
+    """Load and clean in one streaming pass (the workers that parse a chunk also clean it). Cleaned is
+    None when the file's kind is only counted (refused)."""
+    from tuneui.cleaning.pipeline import Collector, rows_step
+    from tuneui.data import load_dataset
+
+    opts = (options or CleanOptions()).validate_all()
+    if not enabled:
+        opts = CleanOptions.from_dict({**opts.to_dict(), **NO_FILTERS})
+    made: list[Collector] = []
+
+    def hook(kind: str):
+        collector = Collector(opts, kind, workdir, tokenizer)
+        made.append(collector)
+        return (rows_step, (opts, kind, tokenizer)), collector.add
+
+    load = load_dataset(path, fmt=fmt, columns=columns, hook=hook, progress=progress,
+                        workers=1 if tokenizer is not None else workers)
+    if not made:
+        return load, None
+    return load, made[0].finish(progress)
+
+
 def split_cleaned(cleaned: Cleaned, val_fraction: float | None, seed: int, out_dir: Path, kind: str, *,
                   threshold: float = 0.8, min_words: int = 16) -> tuple[dict[str, Any], dict[str, str]]:
     """Split the kept examples (no near-duplicate pair and no prompt across the split) and write

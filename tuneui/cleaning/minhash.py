@@ -22,7 +22,7 @@ _WORD_BYTE[0x80:] = True
 _LOWER = np.arange(256, dtype=np.uint8)
 _LOWER[ord("A") : ord("Z") + 1] += 32
 _WORDS_PER_BATCH = 1 << 16  # words split and hashed per numpy batch
-_CHUNK_SHINGLES = 1 << 13  # shingles per numpy batch: 8 MiB of temporaries at 128 permutations (cache-sized)
+_CHUNK_SHINGLES = 1 << 16  # shingles per numpy batch (one-permutation hashing keeps num_perm values per document)
 
 
 def _fmix64(h: np.ndarray) -> np.ndarray:
@@ -101,6 +101,21 @@ class MinHasher:
         # The shift is monotonic, so taking it after the minimum saves a pass over the matrix.
         return (np.minimum.reduceat(buf, offsets, axis=1) >> np.uint64(32)).T
 
+    def oph(self, sh: np.ndarray, counts: np.ndarray) -> np.ndarray:
+        """One-permutation MinHash: each shingle hash falls in one of num_perm bins by its top bits and
+        each bin keeps its smallest value, so a document costs one pass over its shingles instead of
+        num_perm. Empty bins borrow from the next filled one (rotation densification, Shrivastava & Li
+        2014), so similar documents still agree bin by bin with probability close to their Jaccard."""
+        k = self.num_perm
+        bits = k.bit_length() - 1
+        if 1 << bits != k:
+            return self.minhash(sh, counts)
+        nd = len(counts)
+        cell = np.repeat(np.arange(nd, dtype=np.int64) * k, counts) + (sh >> np.uint64(64 - bits)).astype(np.int64)
+        sig = np.full(nd * k, _EMPTY, dtype=np.uint64)
+        np.minimum.at(sig, cell, sh & np.uint64(0xFFFFFFFF))
+        return _densify(sig.reshape(nd, k))
+
     def signatures(self, texts: Sequence[str]) -> np.ndarray:
         """(len(texts), num_perm) MinHash signatures, values < 2**32."""
         return self.minhash(*self.shingles(*self.word_hashes(texts)))
@@ -109,6 +124,24 @@ class MinHasher:
         sh, counts = self.shingles(*self.word_hashes(texts))
         bounds = np.cumsum(counts)
         return [np.unique(part) for part in np.split(sh, bounds[:-1])]
+
+
+_EMPTY = np.uint64(1 << 32)
+_ROTATE = np.uint64(0x9E3779B1)  # an odd constant: each step of a borrowed value changes it
+
+
+def _densify(sig: np.ndarray) -> np.ndarray:
+    empty = sig == _EMPTY
+    if not empty.any():
+        return sig
+    nd, k = sig.shape
+    cols = np.arange(k)
+    pos = np.concatenate([np.where(~empty, cols, 3 * k), np.where(~empty, cols + k, 3 * k)], axis=1)
+    nxt = np.minimum.accumulate(pos[:, ::-1], axis=1)[:, ::-1][:, :k]  # the next filled bin, circularly
+    filled = nxt < 2 * k
+    src = np.where(filled, nxt % k, 0)
+    borrowed = (sig[np.arange(nd)[:, None], src] + (nxt - cols).astype(np.uint64) * _ROTATE) & np.uint64(0xFFFFFFFF)
+    return np.where(empty & filled, borrowed, sig)
 
 
 def _chunks(texts: Sequence[str], budget: int = _CHUNK_SHINGLES):
@@ -140,7 +173,7 @@ def band_keys(hasher: MinHasher, texts: Sequence[str], bands: int, rows: int, mi
         while d0 < len(counts):  # the signature matrix is built a cache-sized slice at a time
             lo = int(bounds[d0 - 1]) if d0 else 0
             d1 = max(d0 + 1, int(np.searchsorted(bounds, lo + _CHUNK_SHINGLES, side="right")))
-            sig = hasher.minhash(sh[lo : int(bounds[d1 - 1])], counts[d0:d1])
+            sig = hasher.oph(sh[lo : int(bounds[d1 - 1])], counts[d0:d1])
             keys[start + d0 : start + d1] = (sig[:, : bands * rows].reshape(-1, bands, rows) * band_mult).sum(axis=2)
             d0 = d1
         short = np.flatnonzero(lens < min_words)

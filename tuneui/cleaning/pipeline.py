@@ -36,15 +36,29 @@ def is_text_corpus(conversations: list[Conversation]) -> bool:
 
 
 def _batch_worker(opts: CleanOptions, kind: str) -> Callable[[tuple[Any, int]], tuple[Any, BatchOut]]:
-    """Per-process: an Arrow batch of examples -> (Arrow batch of the kept ones, what was caught)."""
-    from tuneui.data.spool import from_batch, to_batch
+    """Per-process: (Arrow batch of examples, batch number) -> (Arrow batch of the kept, what was caught)."""
+    from tuneui.data.spool import from_batch
 
-    cleaner = RowCleaner(opts, kind)
+    step = rows_step(opts, kind)
 
     def run(item: tuple[Any, int]) -> tuple[Any, BatchOut]:
-        batch, first = item
+        batch, number = item
         examples, lines = from_batch(batch)
-        out = cleaner.run(examples, lines, first)
+        return step(examples, lines, number)
+
+    return run
+
+
+def rows_step(opts: CleanOptions, kind: str, tokenizer: Any = None
+              ) -> Callable[[list[Example], list[int], int], tuple[Any, BatchOut]]:
+    """Per-process: (examples, their lines, batch number) -> (Arrow batch of the kept, what was caught).
+    Indices in the result count from 0 within the batch; the Collector shifts them."""
+    from tuneui.data.spool import to_batch
+
+    cleaner = RowCleaner(opts, kind, tokenizer)
+
+    def run(examples: list[Example], lines: list[int], number: int) -> tuple[Any, BatchOut]:
+        out = cleaner.run(examples, lines, 0, uid_base=number << 32)
         kept = to_batch(out.kept, out.kept_lines)
         out.kept, out.kept_lines = [], []
         return kept, out
@@ -59,7 +73,7 @@ class Cleaned:
     report: CleanReport
     stage: Stage
     keep: np.ndarray  # bool per stage row: survived deduplication too
-    input_index: np.ndarray  # int64 per stage row: its position in the input
+    input_index: np.ndarray  # int64 per stage row: its position among the input examples
     removed: dict[str, list[int]] = field(default_factory=dict)  # filter -> input positions it removed
     prompts: np.ndarray | None = None  # uint64 per stage row (pairs: the split keeps a prompt together)
     near_pairs: list[tuple[int, int, float]] = field(default_factory=list)  # among kept stage rows
@@ -101,20 +115,64 @@ class _Report:
         self.removed: dict[str, list[int]] = {name: [] for name in ORDER}
         self.pii: dict[str, int] = {}
 
-    def add(self, out: BatchOut) -> None:
+    def add(self, out: BatchOut, offset: int) -> None:
         limit = self.opts.examples_per_filter
         for name, idx in out.removed.items():
             self.stats[name].removed += len(idx)
-            self.removed[name] += idx
+            self.removed[name] += [i + offset for i in idx]
         for name, n in out.modified.items():
             self.stats[name].modified += n
         for name, samples in out.samples.items():
             shown = self.stats[name].examples
-            for s in samples:
-                if sum(1 for e in shown if e["action"] == s["action"]) < limit:
-                    shown.append(s)
+            for sample in samples:
+                if sum(1 for e in shown if e["action"] == sample["action"]) < limit:
+                    shown.append(sample | {"index": sample["index"] + offset})
         for k, n in out.pii_found.items():
             self.pii[k] = self.pii.get(k, 0) + n
+
+
+class Collector:
+    """Gathers the per-batch results in order (stage rows, keys, counts), then deduplicates."""
+
+    def __init__(self, opts: CleanOptions, kind: str, workdir: str | Path | None, tokenizer: Any = None):
+        self.opts, self.kind, self.tokenizer = opts, kind, tokenizer
+        self.start = time.perf_counter()
+        self.rep = _Report(opts, kind, 0, tokenizer)
+        self.stage = Stage(Path(workdir) / "stage.arrow" if workdir is not None else None)
+        self.parts: dict[str, list] = {k: [] for k in ("keys", "tools", "prompts", "bands", "index", "before",
+                                                      "after")}
+        self.offset = 0
+
+    def add(self, result: tuple[Any, BatchOut]) -> None:
+        kept, out = result
+        self.rep.add(out, self.offset)
+        self.stage.write(kept)
+        p = self.parts
+        p["keys"].append(out.keys)
+        p["tools"].append(out.tools)
+        p["prompts"].append(out.prompts)
+        p["bands"].append(out.bands)
+        p["index"].append(np.asarray(out.kept_index, dtype=np.int64) + self.offset)
+        p["before"].append(np.asarray(out.words_before, dtype=np.int32))
+        p["after"].append(np.asarray(out.words_after, dtype=np.int32))
+        self.offset += len(out.words_before)
+
+    def finish(self, progress: Progress | None = None) -> Cleaned:
+        self.stage.close()
+        rep, p = self.rep, self.parts
+        rep.report.before = self.offset
+        if progress is not None:
+            progress(LoadProgress("deduplicating", self.offset, time.perf_counter() - self.start, None))
+        index = _concat(p["index"], np.int64)
+        dedup = Dedup(self.opts, self.stage, _concat(p["keys"], np.uint64), _concat(p["tools"], np.uint64),
+                      _bands(p["bands"]), index)
+        keep = dedup.run(rep)
+        cleaned = Cleaned(rep.report, self.stage, keep, index, rep.removed,
+                          _concat(p["prompts"], np.uint64) if self.kind in ("preference", "kto") else None,
+                          dedup.kept_pairs(keep))
+        _finish(rep, cleaned, _concat(p["before"], np.int32), _concat(p["after"], np.int32), self.tokenizer,
+                self.start)
+        return cleaned
 
 
 def clean_examples(batches: Iterable[Any], options: CleanOptions | None = None, *, kind: str = "sft",
@@ -123,59 +181,27 @@ def clean_examples(batches: Iterable[Any], options: CleanOptions | None = None, 
     """Clean a stream of Arrow example batches (a spool's); the survivors go to a stage in `workdir`
     (memory when None). `total` (the number of input examples, when known) drives progress and the
     choice of worker processes."""
-    from tuneui.cleaning.parallel import default_workers, ordered_map
+    from tuneui.data.parallel import default_workers, ordered_map
 
     opts = (options or CleanOptions()).validate_all()
-    start = time.perf_counter()
     if workers is None:
         workers = default_workers() if total is not None and total >= PARALLEL_ROWS and tokenizer is None else 1
-    rep = _Report(opts, kind, 0, tokenizer)
-    stage = Stage(Path(workdir) / "stage.arrow" if workdir is not None else None)
-    keys, tools, prompts, bands, index, words_before, words_after = [], [], [], [], [], [], []
-
-    def items() -> Iterator[tuple[Any, int]]:
-        first = 0
-        for batch in batches:
-            yield batch, first
-            first += batch.num_rows
-
+    collector = Collector(opts, kind, workdir, tokenizer)
+    items = ((batch, n) for n, batch in enumerate(batches))
     if tokenizer is not None:  # token lengths need the tokenizer, which stays in this process
-        cleaner = RowCleaner(opts, kind, tokenizer)
-        from tuneui.data.spool import from_batch, to_batch
+        from tuneui.data.spool import from_batch
 
-        def local(item: tuple[Any, int]) -> tuple[Any, BatchOut]:
-            examples, lines = from_batch(item[0])
-            out = cleaner.run(examples, lines, item[1])
-            return to_batch(out.kept, out.kept_lines), out
-
-        results: Iterable[tuple[Any, BatchOut]] = map(local, items())
+        step = rows_step(opts, kind, tokenizer)
+        results: Iterable[tuple[Any, BatchOut]] = (step(*from_batch(b), n) for b, n in items)
     else:
-        results = ordered_map(_batch_worker, (opts, kind), items(), workers)
-    done = 0
-    for kept, out in results:
-        rep.add(out)
-        stage.write(kept)
-        keys.append(out.keys)
-        tools.append(out.tools)
-        prompts.append(out.prompts)
-        bands.append(out.bands)
-        index.append(np.asarray(out.kept_index, dtype=np.int64))
-        words_before.append(np.asarray(out.words_before, dtype=np.int32))
-        words_after.append(np.asarray(out.words_after, dtype=np.int32))
-        done += len(out.words_before)
+        results = ordered_map(_batch_worker, (opts, kind), items, workers)
+    for result in results:
+        collector.add(result)
         if progress is not None:
-            progress(LoadProgress("cleaning", done, time.perf_counter() - start, done / total if total else None))
-    stage.close()
-    rep.report.before = done
-    cat = _concat
-    dedup = Dedup(opts, stage, cat(keys, np.uint64), cat(tools, np.uint64), _bands(bands), cat(index, np.int64))
-    if progress is not None:
-        progress(LoadProgress("deduplicating", done, time.perf_counter() - start, None))
-    keep = dedup.run(rep)
-    cleaned = Cleaned(rep.report, stage, keep, cat(index, np.int64), rep.removed,
-                      cat(prompts, np.uint64) if kind in ("preference", "kto") else None, dedup.kept_pairs(keep))
-    _finish(rep, cleaned, cat(words_before, np.int32), cat(words_after, np.int32), tokenizer, start)
-    return cleaned
+            done = collector.offset
+            progress(LoadProgress("cleaning", done, time.perf_counter() - collector.start,
+                                  done / total if total else None))
+    return collector.finish(progress)
 
 
 def _concat(parts: list, dtype) -> np.ndarray:

@@ -14,7 +14,7 @@ from typing import Any
 import numpy as np
 
 from tuneui.cleaning import filters
-from tuneui.cleaning.text import example_excerpt, example_key, example_text, prompt_key, tools_key
+from tuneui.cleaning.text import example_excerpt, features, prompt_key, tools_key
 from tuneui.contract.cleaning import CleanOptions
 from tuneui.contract.datasets import Example
 from tuneui.data.schema import example_words
@@ -95,13 +95,17 @@ class RowCleaner:
         out.modified[name] = out.modified.get(name, 0) + 1
         self._sample(out, name, index, line, ex, reason, "modified")
 
-    def run(self, examples: list[Example], lines: list[int], first_index: int) -> BatchOut:
+    def run(self, examples: list[Example], lines: list[int], first_index: int, uid_base: int | None = None
+            ) -> BatchOut:
+        """Filter a batch. Indices in the result start at `first_index`; `uid_base` (unique per batch)
+        keeps the band keys of short examples apart across batches (default: the indices)."""
         out = BatchOut()
+        self._uid = uid_base if uid_base is not None else first_index
+        self._first = first_index
         o = self.opts
-        survivors: list[tuple[int, int, Example]] = []
+        survivors: list[tuple[int, int, Example, Example]] = []
         for k, ex in enumerate(examples):
             index, line = first_index + k, lines[k]
-            out.words_before.append(example_words(ex))
             cur = ex
             dropped = False
             for name, step in self.steps:
@@ -113,33 +117,36 @@ class RowCleaner:
                 if new is not cur:
                     self._modify(out, name, index, line, new, reason)
                     cur = new
-            if dropped:
-                continue
-            if self.enabled["pii"]:
+            if not dropped and self.enabled["pii"]:
                 new, reason, found = filters.mask_pii(cur, self.pii_kinds, o.pii == "drop", o.pii_in_code)
                 for kind, n in found.items():
                     out.pii_found[kind] = out.pii_found.get(kind, 0) + n
                 if new is None:
                     masked = filters.mask_pii(cur, self.pii_kinds, False, o.pii_in_code)[0]
                     self._remove(out, "pii", index, line, masked or cur, reason)  # never show what it removed
-                    continue
-                if new is not cur:
+                    dropped = True
+                elif new is not cur:
                     self._modify(out, "pii", index, line, new, reason)
                     cur = new
-            survivors.append((index, line, cur))
+            if dropped:
+                out.words_before.append(example_words(ex))
+            else:
+                survivors.append((index, line, cur, ex))
         self._lengths(out, survivors)
         return out
 
-    def _lengths(self, out: BatchOut, survivors: list[tuple[int, int, Example]]) -> None:
+    def _lengths(self, out: BatchOut, survivors: list[tuple[int, int, Example, Example]]) -> None:
         o = self.opts
         unit = "tokens" if self.tokenizer is not None else "words"
+        feats = [features(cur) for _, _, cur, _ in survivors]
         if self.tokenizer is not None and survivors:
-            texts = [example_text(ex) for _, _, ex in survivors]
-            lengths = [len(ids) for ids in self.tokenizer(texts, add_special_tokens=False)["input_ids"]]
+            ids = self.tokenizer([f[0] for f in feats], add_special_tokens=False)["input_ids"]
+            lengths = [len(x) for x in ids]
         else:
-            lengths = [example_words(ex) for _, _, ex in survivors]
-        keys, tools, prompts = [], [], []
-        for (index, line, ex), n in zip(survivors, lengths):
+            lengths = [f[1] for f in feats]
+        keys, tools, prompts, texts = [], [], [], []
+        for (index, line, ex, original), (text, words, key), n in zip(survivors, feats, lengths):
+            out.words_before.append(words if ex is original else example_words(original))
             if self.enabled["too_short"] and n < o.min_length:
                 self._remove(out, "too_short", index, line, ex, f"{n} {unit} (min {o.min_length})")
                 continue
@@ -149,12 +156,13 @@ class RowCleaner:
             out.kept.append(ex)
             out.kept_lines.append(line)
             out.kept_index.append(index)
-            out.words_after.append(example_words(ex) if unit == "tokens" else n)
-            keys.append(example_key(ex))
+            out.words_after.append(words)
+            keys.append(key)
             tools.append(tools_key(ex))
             prompts.append(prompt_key(ex) if self.kind in PAIRED else b"\0" * 8)
+            texts.append(text)
         out.keys, out.tools, out.prompts = _u64(keys), _u64(tools), _u64(prompts)
         from tuneui.cleaning.minhash import band_keys
 
-        out.bands = band_keys(self.hasher, [example_text(ex) for ex in out.kept], self.bands, self.rows,
-                              o.near_dup_min_words, ids=out.kept_index)
+        ids = [self._uid + (i - self._first) for i in out.kept_index]
+        out.bands = band_keys(self.hasher, texts, self.bands, self.rows, o.near_dup_min_words, ids=ids)

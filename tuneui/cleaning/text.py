@@ -30,9 +30,7 @@ def _calls(m: dict) -> str:
 
 def example_text(ex: Example) -> str:
     """All the text of an example (prompt, replies, calls), as near-duplicate detection compares it."""
-    if ex.chosen is None and ex.completion is None:
-        return joined(ex.messages)
-    return "\n".join(joined(part) for _, part in ex.parts())
+    return features(ex)[0]
 
 
 def words(text: str) -> list[str]:
@@ -69,17 +67,41 @@ def tools_key(ex: Example) -> bytes:
     return _digest([json.dumps(ex.tools, sort_keys=True, ensure_ascii=False)]) if ex.tools else b"\0" * 8
 
 
-def example_key(ex: Example) -> bytes:
-    """`exact_key` of every part of the example, its tools and its label: the whole pair for preferences."""
-    parts: list[str] = []
+def features(ex: Example) -> tuple[str, int, bytes]:
+    """(text for the near-duplicate search, words, exact key) of an example, in one pass over its text.
+
+    The key is equal for examples that differ only in case, whitespace or Unicode compatibility forms,
+    and covers every part (the whole pair for preferences), function calls, tools and a KTO label."""
+    key: list[str] = []
+    texts: list[str] = []
+    n = 0
     for name, conv in ex.parts():
-        parts.append("\x1b" + name)
-        _conv_key(conv, parts)
+        if name != "messages":
+            key.append("\x1b" + name)
+        for m in conv:
+            c = m["content"]
+            w = (c if c.isascii() else unicodedata.normalize("NFKC", c)).split()
+            n += len(w)
+            key.append(m["role"])
+            key.append(" ".join(w))
+            texts.append(c)
+            if m.get("tool_calls"):
+                calls = _calls(m)
+                key.append(calls)
+                texts.append(calls)
+            if m.get("train") is False:
+                key.append("\x1c")
     if ex.tools:
-        parts.append(json.dumps(ex.tools, sort_keys=True, ensure_ascii=False))
+        key.append(json.dumps(ex.tools, sort_keys=True, ensure_ascii=False))
     if ex.label is not None:
-        parts.append(f"label={ex.label}")
-    return _digest(parts)
+        key.append(f"label={ex.label}")
+    digest = hashlib.blake2b("\x1f".join(key).lower().encode("utf-8", "surrogatepass"), digest_size=8).digest()
+    return "\n".join(texts), n, digest
+
+
+def example_key(ex: Example) -> bytes:
+    """The exact-duplicate key of `features`."""
+    return features(ex)[2]
 
 
 def prompt_key(ex: Example) -> bytes:

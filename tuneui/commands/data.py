@@ -188,10 +188,9 @@ def run_clean(args: argparse.Namespace) -> int:
     import tempfile
     from pathlib import Path
 
-    from tuneui.cleaning.flow import clean_loaded, large_removal_lines, split_cleaned
+    from tuneui.cleaning.flow import large_removal_lines, load_and_clean, split_cleaned
     from tuneui.cleaning.output import check_output_dir, write_report
     from tuneui.commands.progress import ProgressPrinter
-    from tuneui.data import load_dataset
 
     options = _options(args.options)
     if args.val_fraction is not None and not 0 <= args.val_fraction < 1:
@@ -199,18 +198,17 @@ def run_clean(args: argparse.Namespace) -> int:
     out_dir = Path(args.output)
     check_output_dir(out_dir, [Path(args.file)])
     printer = ProgressPrinter(quiet=args.json)
+    tok = _tokenizer(args.model)
     with tempfile.TemporaryDirectory(prefix="tuneui-clean-") as tmp:
         try:
-            loaded = load_dataset(args.file, fmt=args.format, columns=_columns(args.column),
-                                  spool=Path(tmp) / "examples.arrow", progress=printer)
+            loaded, cleaned = load_and_clean(args.file, args.format, _columns(args.column), options, workdir=tmp,
+                                             progress=printer, tokenizer=tok)
             if loaded.errors and not args.skip_bad:
                 raise DataError(f"{loaded.first_error_message()}; fix them or pass --skip-bad to skip them")
-            if loaded.kind in ("multimodal", "pretokenized") or not loaded.spool:
+            if loaded.kind in ("multimodal", "pretokenized") or cleaned is None:
                 raise DataError(loaded.refusal or "no usable examples", source=loaded.path)
             if not loaded.examples:
                 raise DataError("no usable examples", source=loaded.path)
-            tok = _tokenizer(args.model)
-            cleaned = clean_loaded(loaded, options, workdir=tmp, progress=printer, tokenizer=tok)
             if not cleaned.count:
                 top = sorted(((n, f) for f, n in cleaned.report.removed.items() if n), reverse=True)[:3]
                 raise DataError("cleaning removed every example (" + ", ".join(f"{f}: {n}" for n, f in top)

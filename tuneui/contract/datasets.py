@@ -61,6 +61,8 @@ class Example:
 
     def parts(self) -> list[tuple[str, Conversation]]:
         """(name, messages) of every message list the example holds, prompt first."""
+        if self.chosen is None and self.completion is None:
+            return [("messages", self.messages)]
         out = [("messages", self.messages)]
         for name in ("chosen", "rejected", "completion"):
             value = getattr(self, name)

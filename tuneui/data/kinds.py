@@ -86,15 +86,15 @@ def _media_parts(value) -> set[str]:
     return found
 
 
+_MEDIA_SET = frozenset(MEDIA_COLUMNS)
+
+
 def media_in_row(rec: dict) -> str | None:
-    """Why one record is multimodal (a media column with a value, or media content parts), else None."""
-    for col in MEDIA_COLUMNS:
-        if rec.get(col) not in (None, "", [], {}):
+    """Why one record is multimodal (a media column with a value), else None. Media content parts are
+    caught where the content is read (`tuneui.data.messages.content_text`)."""
+    for col in _MEDIA_SET.intersection(rec):
+        if rec[col] not in (None, "", [], {}):
             return f"column '{col}' holds media"
-    for key, value in rec.items():
-        parts = _media_parts(value) if isinstance(value, list) else set()
-        if parts:
-            return f"'{key}' has content parts of type {', '.join(sorted(parts))}"
     return None
 
 

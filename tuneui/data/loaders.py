@@ -10,11 +10,11 @@ as files grow (a JSON array file is the exception: JSON has no way to read one e
 
 from __future__ import annotations
 
-import itertools
 import time
 from array import array
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import Any
 
 from tuneui.contract.datasets import (
     KIND_NAMES,
@@ -28,15 +28,12 @@ from tuneui.contract.datasets import (
     ProblemLog,
 )
 from tuneui.contract.errors import DataError
-from tuneui.data.formats import detect_format, type_name
+from tuneui.data.formats import detect_format
 from tuneui.data.kinds import KindGuess, detect_kind, refusal_for
-from tuneui.data.messages import RowError
-from tuneui.data.normalise import Normaliser, Plan
+from tuneui.data.normalise import Plan
 from tuneui.data.readers import Source, open_source
-from tuneui.data.schema import example_words
 
 DETECT_SAMPLE = 200
-BATCH = 2048
 Progress = Callable[[LoadProgress], None]
 
 
@@ -64,118 +61,119 @@ def _decide(sample: list[dict], src: Source, fmt: str, columns: dict[str, str] |
     return None, guess, Plan("sft", guess.name, dict(guess.columns))
 
 
+CHUNK = 2048
+PARALLEL_BYTES = 16 * 2**20  # files larger than this are read by worker processes
+# (kind) -> ((factory, args) building a per-worker step on each chunk's examples, consumer of its results)
+Hook = Callable[[str], tuple[tuple[Callable[..., Any], tuple], Callable[[Any], None]]]
+
+
+def _items(src: Source, buffered: list[tuple[int, dict]], rest) -> Iterator[tuple[int, list]]:
+    """(chunk number, [(position, record or raw line or problem)]) in order."""
+    chunk: list = list(buffered)
+    n = 0
+    for item in rest:
+        chunk.append(item)
+        if len(chunk) >= CHUNK:
+            yield n, chunk
+            n += 1
+            chunk = []
+    if chunk:
+        yield n, chunk
+
+
 def load_dataset(path: str | Path, fmt: str = "auto", columns: dict[str, str] | None = None, *,
-                 spool: str | Path | None = None, progress: Progress | None = None) -> LoadResult:
-    """Read, detect, normalise and validate; raises DataError only when nothing sensible can be read."""
+                 spool: str | Path | None = None, progress: Progress | None = None, hook: Hook | None = None,
+                 workers: int | None = None) -> LoadResult:
+    """Read, detect, normalise and validate; raises DataError only when nothing sensible can be read.
+
+    `spool` receives every usable example (Arrow); `hook(kind)` adds a step that runs on each chunk's
+    examples in the same (worker) pass, e.g. cleaning; `workers` processes read large files (default:
+    every core for files over 16 MiB)."""
+    from tuneui.contract.datasets import MAX_KEPT
+    from tuneui.data.chunks import ChunkOut, make_reader
+    from tuneui.data.parallel import default_workers, ordered_map
+
     start = time.perf_counter()
     src: Source = open_source(path, text_hint=(fmt == "text"))
-    log = ProblemLog()
-    col_types: dict[str, dict[str, int]] = {}
-    first_pos: dict[tuple[str, str], int] = {}
-    records = 0
+    raw = src.file_type == "jsonl" and src.encoding is not None and src.encoding.startswith("utf-8")
+    stream = _raw_lines(src) if raw else _problems_as_items(src)
+    buffered = []
+    sample: list[dict] = []
+    early: list[Problem] = []
+    for pos, item in stream:  # detection reads the first records in this process
+        buffered.append((pos, item))
+        if isinstance(item, dict):
+            sample.append(item)
+        elif isinstance(item, str):
+            from tuneui.data.chunks import _json_record
 
-    def good_records():
-        """The readable records, noting column types; unreadable lines go to the problem log."""
-        nonlocal records
-        assert src.records is not None  # open_source always sets the stream
-        for pos, rec, problem in src.records:
-            records += 1
-            if problem:
-                problem.unit = src.unit
-                log.add(problem)
-                log.bad_lines += problem.severity == "error"
-                continue
-            assert rec is not None  # a reader yields either a record or a problem
-            for key, value in rec.items():
-                t = type_name(value)
-                per = col_types.get(key)
-                if per is None:
-                    per = col_types[key] = {}
-                if t in per:
-                    per[t] += 1
-                else:
-                    per[t] = 1
-                    first_pos[(key, t)] = pos
-            yield pos, rec
-
-    stream = good_records()
-    buffered = list(itertools.islice(stream, DETECT_SAMPLE))
-    if not buffered:
-        if log.kept:
-            raise DataError(f"no readable examples: {log.kept[0].located(src.path)}"
-                            + (f" (and {log.bad_lines - 1} more bad {src.unit}s)" if log.bad_lines > 1 else ""))
+            rec, problem = _json_record(pos, item, src.unit)
+            if rec is not None:
+                sample.append(rec)
+            elif problem is not None:
+                early.append(problem)
+        else:
+            early.append(item)
+        if len(sample) >= DETECT_SAMPLE:
+            break
+    if not sample:
+        bad = [p for p in early if p.severity == "error"]
+        if bad:
+            first = bad[0]
+            first.unit = src.unit
+            raise DataError(f"no readable examples: {first.located(src.path)}"
+                            + (f" (and {len(bad) - 1} more bad {src.unit}s)" if len(bad) > 1 else ""))
         raise DataError("no examples in the file", source=src.path)
-    kind, guess, plan = _decide([r for _, r in buffered], src, fmt, columns)
-    result = LoadResult(src.path, src.file_type, src.unit, src.encoding, guess, log, notes=src.notes)
+    kind, guess, plan = _decide(sample, src, fmt, columns)
+    if plan is not None and plan.kind == "sft" and _all_documents(plan, sample):
+        plan.kind = "text"  # every sampled example is one document: clean it as a text corpus
+    result = LoadResult(src.path, src.file_type, src.unit, src.encoding, guess, ProblemLog(), notes=src.notes)
     if kind is not None:
         result.kind, result.kind_evidence = kind.kind, list(kind.evidence)
-
+    kind_name = plan.kind if plan is not None else result.kind
+    after, consume = hook(kind_name) if hook is not None and plan is not None else (None, None)
+    if workers is None:
+        workers = default_workers() if (src.size or 0) >= PARALLEL_BYTES or (
+            src.file_type == "parquet" and (src.size or 0) >= 50_000) else 1
     writer = None
     if spool is not None and plan is not None:
         from tuneui.data.spool import SpoolWriter
 
         writer = SpoolWriter(spool)
-    norm = Normaliser(plan) if plan is not None else None
-    words = array("i")
-    batch: list[Example] = []
-    batch_lines: list[int] = []
-    texts = multimodal = 0
-    first_multimodal: int | None = None
-    next_tick = 0
+    log = result.problems
+    words: list[Any] = []
+    col_types: dict[str, dict[str, int]] = {}
+    first_pos: dict[tuple[str, str], int] = {}
+    totals = ChunkOut()
+    to_arrow = writer is not None
     try:
-        for pos, rec in itertools.chain(buffered, stream):
-            if progress is not None and records >= next_tick:
-                next_tick = records + 5000
-                progress(LoadProgress("reading", records, time.perf_counter() - start, src.fraction()))
-            if norm is None:
-                result.examples += 1  # a refused kind: counted, not normalised
-                continue
-            try:
-                ex = norm.example(rec)
-            except RowError as exc:
-                if exc.kind == "multimodal":
-                    multimodal += 1
-                    first_multimodal = first_multimodal or pos
-                log.add(Problem(str(exc), pos, kind=exc.kind, unit=src.unit))
-                log.bad_lines += 1
-                continue
-            errors, warnings = norm.check(ex)
-            for k, msg in warnings:
-                log.add(Problem(msg, pos, severity="warning", kind=k, unit=src.unit))
-            if errors:
-                for k, msg in errors:
-                    log.add(Problem(msg, pos, kind=k, unit=src.unit))
-                log.bad_lines += 1
-                continue
-            result.examples += 1
-            texts += ex.kind == "text"
-            words.append(example_words(ex))
+        chunks = _items(src, buffered, stream)
+        for out in ordered_map(make_reader, (plan, src.unit, after, to_arrow), chunks, workers):
+            _merge(out, totals, col_types, first_pos, log, MAX_KEPT)
+            words.append(array("i", out.words))
+            if writer is not None and out.batch is not None:
+                writer.write(out.batch)
             if len(result.preview) < PREVIEW_ROWS:
-                result.preview.append(ex)
-                result.preview_lines.append(pos)
-            if writer is not None:
-                batch.append(ex)
-                batch_lines.append(pos)
-                if len(batch) >= BATCH:
-                    writer.write_examples(batch, batch_lines)
-                    batch, batch_lines = [], []
-        if writer is not None:
-            writer.write_examples(batch, batch_lines)
+                _preview(result, out)
+            if consume is not None:
+                consume(out.extra)
+            if progress is not None:
+                progress(LoadProgress("reading", totals.records, time.perf_counter() - start, src.fraction()))
     finally:
         if writer is not None:
             writer.close()
     if writer is not None:
         result.spool = str(writer.path)
-    result.records = records
+    result.records, result.examples = totals.records, totals.usable
     result.file_type, result.encoding = src.file_type, src.encoding or result.encoding or "utf-8"
     result.columns = col_types
-    result.coerced = dict(norm.coerce) if norm is not None else {}
-    if norm is not None and result.kind == "sft" and result.examples and texts == result.examples:
-        result.kind = "text"
-    if multimodal:
+    result.coerced = totals.coerced
+    if plan is not None and result.kind in ("sft", "text") and result.examples:
+        result.kind = "text" if totals.texts == result.examples else "sft"
+    if totals.multimodal:
         result.kind = "multimodal"
-        result.kind_evidence.append(f"{multimodal} {src.unit}s carry images, audio or video (first at {src.unit} "
-                                    f"{first_multimodal})")
+        result.kind_evidence.append(f"{totals.multimodal} {src.unit}s carry images, audio or video (first at "
+                                    f"{src.unit} {totals.first_multimodal})")
     result.refusal = kind.refusal if kind is not None and kind.refusal else refusal_for(result.kind)
     if not result.kind_evidence:
         result.kind_evidence = ([f"every example is one document: {KIND_NAMES['text']}"] if result.kind == "text"
@@ -186,11 +184,83 @@ def load_dataset(path: str | Path, fmt: str = "auto", columns: dict[str, str] | 
     _mixed_types(col_types, first_pos, log, src.unit)
     from tuneui.data.stats import length_stats
 
-    result.lengths = length_stats(words, "words")
+    result.lengths = length_stats([n for part in words for n in part], "words")
     result.seconds = time.perf_counter() - start
     if progress is not None:
-        progress(LoadProgress("reading", records, result.seconds, 1.0))
+        progress(LoadProgress("reading", result.records, result.seconds, 1.0))
     return result
+
+
+def _all_documents(plan: Plan, sample: list[dict]) -> bool:
+    from tuneui.data.messages import RowError
+    from tuneui.data.normalise import Normaliser
+
+    norm = Normaliser(plan)
+    kinds = set()
+    for rec in sample:
+        try:
+            kinds.add(norm.example(rec).kind)
+        except RowError:
+            continue
+    return kinds == {"text"}
+
+
+def _raw_lines(src: Source) -> Iterator[tuple[int, Any]]:
+    """JSON Lines as raw text (parsed in the workers), problems as they come."""
+    from tuneui.data.encoding import iter_lines
+
+    bare_noted = False
+    for lineno, line, problem in iter_lines(Path(src.path), meter=src.meter):
+        if problem is not None:
+            yield lineno, problem
+        elif line is not None and line.strip():
+            if not bare_noted and line.lstrip().startswith("["):
+                bare_noted = True
+                src.notes.append("each line is a bare list of messages: read as one conversation per line")
+            yield lineno, line
+
+
+def _problems_as_items(src: Source) -> Iterator[tuple[int, Any]]:
+    assert src.records is not None  # open_source always sets the stream
+    for pos, rec, problem in src.records:
+        yield pos, (problem if problem is not None else rec)
+
+
+def _merge(out: Any, totals: Any, col_types: dict, first_pos: dict, log: ProblemLog, limit: int) -> None:
+    totals.records += out.records
+    totals.usable += out.usable
+    totals.texts += out.texts
+    totals.multimodal += out.multimodal
+    if totals.first_multimodal is None:
+        totals.first_multimodal = out.first_multimodal
+    for k, n in out.coerced.items():
+        totals.coerced[k] = totals.coerced.get(k, 0) + n
+    for key, types in out.col_types.items():
+        per = col_types.setdefault(key, {})
+        for t, n in types.items():
+            per[t] = per.get(t, 0) + n
+    for k, pos in out.first_pos.items():
+        if k not in first_pos:
+            first_pos[k] = pos
+    for k, n in out.counts.items():
+        log.counts[k] += n
+    log.bad_lines += out.bad_lines
+    room = limit - len(log.kept)
+    if room > 0:
+        log.kept.extend(out.problems[:room])
+
+
+def _preview(result: LoadResult, out: Any) -> None:
+    need = PREVIEW_ROWS - len(result.preview)
+    if out.batch is not None:
+        from tuneui.data.spool import from_batch
+
+        examples, lines = from_batch(out.batch.slice(0, need))
+    else:
+        examples, lines = out.examples[:need], out.lines[:need]
+        out.examples = []
+    result.preview += examples
+    result.preview_lines += lines
 
 
 def _mixed_types(col_types: dict[str, dict[str, int]], first_pos: dict[tuple[str, str], int], log: ProblemLog,

@@ -105,8 +105,16 @@ def _not_trained(turn: dict) -> bool:
     return False
 
 
+# Role spellings that never need more than a rename (a ShareGPT `function_call` turn needs parsing).
+_PLAIN_ROLES = {k: v for k, v in ROLE_NAMES.items() if k != "function_call"}
+
+
 def message(turn: dict, i: int, role_key: str, content_key: str, coerce: Coercions) -> dict[str, Any]:
     """One turn as a tuneui message."""
+    if len(turn) == 2:  # the common {"role", "content"} turn, without the general path's checks
+        raw, value = turn.get(role_key), turn.get(content_key)
+        if type(value) is str and type(raw) is str and raw in _PLAIN_ROLES:
+            return {"role": _PLAIN_ROLES[raw], "content": value}
     if role_key not in turn:
         raise RowError(f"message {i} has no '{role_key}' field", "missing_field")
     raw_role = turn[role_key]
@@ -161,7 +169,7 @@ def turns(value: Any, where: str, role_key: str, content_key: str, coerce: Coerc
     for i, turn in enumerate(value, 1):
         if not isinstance(turn, dict):
             raise RowError(f"message {i} is {kind_of(turn)}, expected an object", "wrong_type")
-        pk = pair_keys(turn)
+        pk = pair_keys(turn) if role_key not in turn else None
         if pk is not None:
             out.append({"role": "user", "content": coerce.text(turn[pk[0]], f"exchange {i}", pk[0])})
             out.append({"role": "assistant", "content": coerce.text(turn[pk[1]], f"exchange {i}", pk[1])})

@@ -47,17 +47,39 @@ def schema(columns: Iterable[str] | None = None):
     return pa.schema(fields)
 
 
-def _arrow_message(m: dict) -> dict:
-    calls = m.get("tool_calls")
-    if calls is not None and not isinstance(calls, str):
-        m = {**m, "tool_calls": json.dumps(calls, ensure_ascii=False)}
-    return m
+def _conv_array(convs: list[Conversation | None]):
+    """A list<struct> Arrow array of message lists, built from flat per-field columns (much faster
+    than converting nested Python dicts)."""
+    import pyarrow as pa
 
-
-def _arrow_conv(conv: Conversation | None) -> list[dict] | None:
-    if conv is None:
-        return None
-    return [_arrow_message(m) if "tool_calls" in m else m for m in conv]
+    offsets = [0]
+    fields: dict[str, list] = {k: [] for k in MESSAGE_KEYS}
+    valid = []
+    extra = ("tool_calls", "tool_call_id", "name", "reasoning_content", "train")
+    for conv in convs:
+        if conv is None:
+            valid.append(False)
+            offsets.append(offsets[-1])
+            continue
+        valid.append(True)
+        for m in conv:
+            fields["role"].append(m["role"])
+            fields["content"].append(m["content"])
+            if len(m) == 2:
+                for k in extra:
+                    fields[k].append(None)
+                continue
+            calls = m.get("tool_calls")
+            fields["tool_calls"].append(calls if calls is None or isinstance(calls, str)
+                                        else json.dumps(calls, ensure_ascii=False))
+            for k in extra[1:]:
+                fields[k].append(m.get(k))
+        offsets.append(offsets[-1] + len(conv))
+    mtype = message_type()
+    values = pa.StructArray.from_arrays([pa.array(fields[f.name], type=f.type) for f in mtype],
+                                        fields=list(mtype))
+    mask = None if all(valid) else pa.array([not v for v in valid])
+    return pa.ListArray.from_arrays(pa.array(offsets, type=pa.int32()), values, type=pa.list_(mtype), mask=mask)
 
 
 def to_batch(examples: list[Example], lines: list[int]):
@@ -65,48 +87,70 @@ def to_batch(examples: list[Example], lines: list[int]):
     import pyarrow as pa
 
     sch = schema()
-    cols: dict[str, list] = {f.name: [] for f in sch}
-    for ex, line in zip(examples, lines):
-        cols["messages"].append(_arrow_conv(ex.messages))
-        cols["tools"].append(json.dumps(ex.tools, ensure_ascii=False) if ex.tools else None)
-        cols["chosen"].append(_arrow_conv(ex.chosen))
-        cols["rejected"].append(_arrow_conv(ex.rejected))
-        cols["completion"].append(_arrow_conv(ex.completion))
-        cols["label"].append(ex.label)
-        cols["score_chosen"].append(ex.score_chosen)
-        cols["score_rejected"].append(ex.score_rejected)
-        cols["line"].append(line)
-    return pa.record_batch([pa.array(cols[f.name], type=f.type) for f in sch], schema=sch)
+    arrays = {
+        "messages": _conv_array([ex.messages for ex in examples]),
+        "tools": pa.array([json.dumps(ex.tools, ensure_ascii=False) if ex.tools else None for ex in examples],
+                          type=pa.string()),
+    }
+    for name in ("chosen", "rejected", "completion"):
+        values = [getattr(ex, name) for ex in examples]
+        arrays[name] = (_conv_array(values) if any(v is not None for v in values)
+                        else pa.nulls(len(examples), type=sch.field(name).type))
+    for name in ("label", "score_chosen", "score_rejected"):
+        arrays[name] = pa.array([getattr(ex, name) for ex in examples], type=sch.field(name).type)
+    arrays["line"] = pa.array(lines, type=pa.int64())
+    return pa.record_batch([arrays[f.name] for f in sch], schema=sch)
 
 
-def _py_message(m: dict) -> dict:
-    out = {k: v for k, v in m.items() if v is not None}
-    calls = out.get("tool_calls")
-    if isinstance(calls, str):
-        out["tool_calls"] = json.loads(calls)
+def _convs(array) -> list[Conversation | None]:
+    """A list<struct> Arrow array back to message lists, field by field (no nested to_pylist)."""
+    n = len(array)
+    if n == 0:
+        return []
+    valid = array.is_valid().to_pylist() if array.null_count else None
+    offsets = array.offsets.to_pylist()
+    values = array.values
+    cols = {f.name: values.field(f.name).to_pylist() for f in values.type}
+    roles, contents = cols.pop("role"), cols.pop("content")
+    extra = [(k, v) for k, v in cols.items() if any(x is not None for x in v)]
+    out: list[Conversation | None] = []
+    for i in range(n):
+        if valid is not None and not valid[i]:
+            out.append(None)
+            continue
+        conv = []
+        for j in range(offsets[i], offsets[i + 1]):
+            m = {"role": roles[j], "content": contents[j]}
+            for k, v in extra:
+                if v[j] is not None:
+                    m[k] = json.loads(v[j]) if k == "tool_calls" else v[j]
+            conv.append(m)
+        out.append(conv)
     return out
-
-
-def _py_conv(conv: list[dict] | None) -> Conversation | None:
-    return None if conv is None else [_py_message(m) for m in conv]
 
 
 def from_batch(batch) -> tuple[list[Example], list[int]]:
     """The examples of an Arrow batch (any subset of the spool's columns) and their source positions."""
     names = set(batch.schema.names)
     n = batch.num_rows
+    none: list = [None] * n
 
     def col(name: str) -> list:
-        return batch.column(name).to_pylist() if name in names else [None] * n
+        return batch.column(name).to_pylist() if name in names else none
 
-    messages, tools, chosen, rejected = col("messages"), col("tools"), col("chosen"), col("rejected")
-    completion, label, s_chosen, s_rejected = col("completion"), col("label"), col("score_chosen"), col("score_rejected")
+    def convs(name: str) -> list:
+        if name not in names or batch.column(name).null_count == n:
+            return none
+        return _convs(batch.column(name))
+
+    messages, chosen, rejected, completion = convs("messages"), convs("chosen"), convs("rejected"), convs("completion")
+    tools, label, s_chosen, s_rejected = col("tools"), col("label"), col("score_chosen"), col("score_rejected")
     lines = col("line")
     out = []
     for i in range(n):
         out.append(Example(
-            messages=_py_conv(messages[i]) or [], tools=json.loads(tools[i]) if tools[i] else None,
-            chosen=_py_conv(chosen[i]), rejected=_py_conv(rejected[i]), completion=_py_conv(completion[i]),
+            messages=messages[i] or [], tools=json.loads(tools[i]) if tools[i] else None,
+            chosen=chosen[i], rejected=rejected[i], completion=completion[i],
             label=label[i], score_chosen=s_chosen[i], score_rejected=s_rejected[i]))
     return out, [x if x is not None else i + 1 for i, x in enumerate(lines)]
 

@@ -71,16 +71,17 @@ def prepare_run_data(cfg: RunConfig, run_dir: Path, *, write: bool = True) -> Ru
     import shutil
     import tempfile
 
-    from tuneui.cleaning.flow import clean_loaded, large_removal_lines, split_cleaned
+    from tuneui.cleaning.flow import large_removal_lines, load_and_clean, split_cleaned
     from tuneui.cleaning.output import read_split_file, write_examples
-    from tuneui.data import load_dataset, load_examples
+    from tuneui.data import load_examples
 
     work = Path(tempfile.mkdtemp(prefix="tuneui-data-"))
     try:
-        load = load_dataset(dataset_path(cfg.dataset), fmt=cfg.dataset_format, columns=cfg.columns or None,
-                            spool=work / "examples.arrow")
+        load, maybe = load_and_clean(dataset_path(cfg.dataset), cfg.dataset_format, cfg.columns or None, cfg.cleaning,
+                                     workdir=work, enabled=cfg.clean)
         check_trainable(load, cfg)
-        cleaned = clean_loaded(load, cfg.cleaning, workdir=work, enabled=cfg.clean)
+        assert maybe is not None  # a kind that is only counted has a refusal, raised just above
+        cleaned = maybe
         report: dict = {"loaded": load.examples, "kind": load.kind, "skipped_lines": load.problems.bad_lines}
         if cfg.clean:
             report["cleaning"] = cleaned.report.to_dict()
