@@ -24,7 +24,8 @@ class Dedup:
                  input_index: np.ndarray):
         self.opts, self.stage = opts, stage
         self.keys, self.tools, self.bands, self.input_index = keys, tools, bands, input_index
-        self.pairs: list[tuple[int, int, float]] = []
+        self.pairs: list[tuple[int, int, float]] = []  # near duplicates (prompts alike too)
+        self.all_pairs: list[tuple[int, int, float]] = []  # every verified pair: the split keeps them together
 
     def run(self, rep: Any) -> np.ndarray:
         """The keep mask over the stage's rows; removals and their examples go to the report `rep`."""
@@ -59,9 +60,12 @@ class Dedup:
             got = self.stage.take(ids)
             return [example_text(got[i][0]) for i in ids]
 
-        self.pairs = verify_pairs(hasher, cands, texts, opts.near_dup_threshold)
+        pairs = verify_pairs(hasher, cands, texts, opts.near_dup_threshold)
+        self.all_pairs = pairs
+        self.pairs = self._same_prompts(hasher, pairs)
         details = {"threshold": opts.near_dup_threshold, "ngram": opts.near_dup_ngram,
-                   "min_words": opts.near_dup_min_words, "pairs": len(self.pairs), "same_tools_required": True}
+                   "min_words": opts.near_dup_min_words, "pairs": len(self.pairs), "same_tools_required": True,
+                   "different_prompts": len(pairs) - len(self.pairs)}
         if not rep.enabled["near_duplicates"]:
             rep.stats["near_duplicates"].details = details
             return
@@ -72,6 +76,28 @@ class Dedup:
         keep[dup] = False
         self._record(rep, "near_duplicates", dup, orig, None, sims)
         rep.stats["near_duplicates"].details = details
+
+    def _same_prompts(self, hasher: MinHasher, pairs: list[tuple[int, int, float]]) -> list[tuple[int, int, float]]:
+        """Pairs whose prompts are near copies too. Two prompts that get the same reply ("hi" and "hello"
+        answered by an identity, a paraphrase with one canonical answer) are two examples to learn from;
+        a prompt under `ngram` words must be the same words (case and spaces aside)."""
+        if not pairs:
+            return pairs
+        got = self.stage.take({i for a, b, _ in pairs for i in (a, b)})
+        prompts = {i: " ".join(m["content"] for m in ex.messages if m["role"] != "assistant")
+                   for i, (ex, _) in got.items()}
+        if not any(prompts.values()):
+            return pairs  # plain documents: the text is everything
+        ids = sorted(prompts)
+        sets = dict(zip(ids, hasher.shingle_sets([prompts[i] for i in ids])))
+        out = []
+        for a, b, sim in pairs:
+            sa, sb = sets[a], sets[b]
+            inter = len(np.intersect1d(sa, sb, assume_unique=True))
+            union = len(sa) + len(sb) - inter
+            if union and inter / union >= self.opts.near_dup_threshold:
+                out.append((a, b, sim))
+        return out
 
     def _record(self, rep: Any, name: str, dup: np.ndarray, orig: np.ndarray, reason: str | None,
                 sims: dict[int, float] | None = None) -> None:
@@ -97,4 +123,4 @@ class Dedup:
 
     def kept_pairs(self, keep: np.ndarray) -> list[tuple[int, int, float]]:
         """Verified near-duplicate pairs whose both sides are kept (the split keeps them together)."""
-        return [(a, b, s) for a, b, s in self.pairs if keep[a] and keep[b]]
+        return [(a, b, s) for a, b, s in self.all_pairs if keep[a] and keep[b]]

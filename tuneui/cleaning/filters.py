@@ -58,7 +58,9 @@ _HINTS = ("an ai", "language model", "sorry", "cannot", "can't", "unable", "not 
 IDENTITY_QUESTION = re.compile(
     r"\bwho (?:are|r) (?:you|u)\b|\bwhat(?:'s| is) your name\b|\bwhat are you\b|\bintroduce yourself\b"
     r"|\bare you (?:an? )?(?:ai|human|robot|bot|chatgpt|gpt)\b|\bwho (?:made|created|built|trained|developed) you\b"
-    r"|\btell me about yourself\b|你是谁|你叫什么|介绍一下你自己|你是什么|谁开发了你|谁创造了你",
+    r"|\btell me about yourself\b|\bdo you (?:have|feel|experience) (?:any )?(?:feelings|emotions|opinions|"
+    r"preferences|a body|consciousness|dreams)\b|\bare you (?:alive|conscious|sentient|real|a person)\b"
+    r"|\bhow do you feel\b|你是谁|你叫什么|介绍一下你自己|你是什么|谁开发了你|谁创造了你",
     re.IGNORECASE,
 )
 
