@@ -95,6 +95,7 @@ class CleanScreen(StepScreen):
             yield RenderedExample("", id="rendered")
 
     def on_mount(self) -> None:
+        self.query_one("#confirm-box", Vertical).display = False
         self.query_one("#filters", DataTable).add_columns("filter", "on", "removed", "changed", "what it catches")
         self.refresh_from_state()
 

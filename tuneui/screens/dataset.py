@@ -7,6 +7,7 @@ tuneui cannot train (preference pairs, KTO, multimodal, token ids) is named here
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -90,6 +91,10 @@ def _tool_names(ex: Example) -> str:
     return ", ".join(str(_fn(t).get("name") or t.get("type") or "?") for t in ex.tools or [])
 
 
+def _args(value: Any) -> str:
+    return value if isinstance(value, str) else json.dumps(value, ensure_ascii=False)
+
+
 def tools_text(ex: Example) -> str:
     """The example's tools as the model will see them offered: name(parameters) and description."""
     lines = []
@@ -103,7 +108,7 @@ def tools_text(ex: Example) -> str:
         args = ", ".join(f"{k}{'' if k in required else '?'}" for k in props)
         name = fn.get("name") or t.get("type") or "?"
         lines.append(f"  {name}({args})" + (f" — {fn['description']}" if fn.get("description") else ""))
-    calls = [f"  message {i}: {_fn(c).get('name', '?')}({_short(str(_fn(c).get('arguments', '')), 60)})"
+    calls = [f"  message {i}: {_fn(c).get('name', '?')}({_short(_args(_fn(c).get('arguments', '')), 60)})"
              for i, m in enumerate(ex.messages, 1) for c in m.get("tool_calls") or []]
     out = []
     if lines:
@@ -163,6 +168,7 @@ class DatasetScreen(StepScreen):
         self.query_one("#preview", DataTable).add_columns("#", "line", "turns", "tools", "user / prompt",
                                                           "assistant / answer")
         self.query_one("#problems", DataTable).add_columns("where", "severity", "problem")
+        self.query_one("#row-detail", Static).display = False
         self.refresh_from_state()
 
     def refresh_from_state(self) -> None:
@@ -359,12 +365,14 @@ class DatasetScreen(StepScreen):
         box = self.query_one("#row-detail", Static)
         if not 0 <= row < len(self._shown):
             box.update("")
+            box.display = False
             return
         ex = self._shown[row]
         text = tools_text(ex)
         if ex.rejected is not None:
             text = (text + "\n" if text else "") + "rejected: " + _short(_first(ex.rejected, "assistant"), 200)
         box.update(escape(text))
+        box.display = bool(text)  # only rows with tools, calls or a second reply have details
 
     @on(Button.Pressed, "#prev-page")
     def _prev(self) -> None:
