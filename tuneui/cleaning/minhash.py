@@ -19,8 +19,8 @@ _WORD_BYTE = np.zeros(256, dtype=bool)
 for _c in b"abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_":
     _WORD_BYTE[_c] = True
 _WORD_BYTE[0x80:] = True
-_LOWER = np.arange(256, dtype=np.uint8)
-_LOWER[ord("A") : ord("Z") + 1] += 32
+# The low k bytes of a little-endian 64-bit load: the part of it that belongs to a word of k bytes.
+_KEEP_BYTES = np.array([(1 << (8 * k)) - 1 for k in range(8)] + [(1 << 64) - 1], dtype=np.uint64)
 _WORDS_PER_BATCH = 1 << 16  # words split and hashed per numpy batch
 _CHUNK_SHINGLES = 1 << 16  # shingles per numpy batch (one-permutation hashing keeps num_perm values per document)
 
@@ -55,24 +55,29 @@ class MinHasher:
         """64-bit hashes of the lower-cased words of every text, flattened, and the words per text.
 
         Runs in numpy over the UTF-8 bytes (no Python code per word): a word is a run of ASCII
-        letters, digits and '_' or of any non-ASCII bytes; ASCII is lower-cased.
+        letters, digits and '_' or of any non-ASCII bytes. A word's hash mixes its first and last
+        8 bytes and its length, read as two 64-bit loads per word (work per word, not per byte);
+        words over 16 bytes that agree in both ends and length would share a hash, which only
+        nudges a similarity estimate.
         """
-        enc = [t.encode("utf-8", "surrogatepass") for t in texts]
+        enc = [t.lower().encode("utf-8", "surrogatepass") for t in texts]
         blen = np.fromiter(map(len, enc), dtype=np.int64, count=len(enc))
-        buf = np.frombuffer(b"\x00".join(enc), dtype=np.uint8)
-        isw = _WORD_BYTE[buf].astype(np.int8)
-        edges = np.diff(isw, prepend=np.int8(0), append=np.int8(0))
+        raw = b"\x00".join(enc)
+        buf = np.frombuffer(raw + b"\x00" * 8, dtype=np.uint8)
+        isw = _WORD_BYTE[buf[: len(raw)]]
+        edges = np.diff(isw.view(np.int8), prepend=np.int8(0), append=np.int8(0))
         wstart = np.flatnonzero(edges == 1)
         wlen = np.flatnonzero(edges == -1) - wstart
         doc_start = np.cumsum(blen + 1) - (blen + 1)
         lens = np.bincount(np.searchsorted(doc_start, wstart, side="right") - 1, minlength=len(texts))
         if not len(wstart):
             return np.zeros(0, dtype=np.uint64), lens.astype(np.int64)
-        packed_start = np.cumsum(wlen) - wlen
-        rank = np.arange(int(wlen.sum())) - np.repeat(packed_start, wlen)
-        data = _LOWER[buf[isw.astype(bool)]].astype(np.uint64) + np.uint64(1)
-        contrib = data * self.byte_mult[rank & 63]
-        return _fmix64(np.add.reduceat(contrib, packed_start)), lens.astype(np.int64)
+        window = np.lib.stride_tricks.sliding_window_view(buf, 8)
+        keep = _KEEP_BYTES[np.minimum(wlen, 8)]
+        first = np.ascontiguousarray(window[wstart]).view("<u8").ravel() & keep
+        last = np.ascontiguousarray(window[wstart + np.maximum(wlen - 8, 0)]).view("<u8").ravel() & keep
+        mixed = first * self.byte_mult[0] + last * self.byte_mult[1] + wlen.astype(np.uint64) * self.byte_mult[2]
+        return _fmix64(mixed), lens.astype(np.int64)
 
     def shingles(self, w: np.ndarray, lens: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """Hashes of every word n-gram of every doc (docs shorter than n give one shingle, padded)

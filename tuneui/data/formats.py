@@ -256,11 +256,12 @@ def to_conversation(rec: dict, fmt: str, cols: dict[str, str], coerce: Coercions
         role_col = cols.get("role", "role" if fmt == "messages" else "from")
         content_col = cols.get("content", "content" if fmt == "messages" else "value")
         conv = turns(rec[turns_col], turns_col, role_col, content_col, coerce)
-        if conv and all(m["role"] == "pretrain" for m in conv):  # xtuner's pre-training rows
-            return [{"role": "assistant", "content": "\n".join(m["content"] for m in conv)}]
-        if any(m["role"] == "pretrain" for m in conv):
+        roles = {m["role"] for m in conv}
+        if "pretrain" in roles:
+            if roles == {"pretrain"}:  # xtuner's pre-training rows
+                return [{"role": "assistant", "content": "\n".join(m["content"] for m in conv)}]
             raise RowError("role 'pretrain' mixed with chat roles", "bad_role")
-        if not any(m["role"] == "system" for m in conv):
+        if "system" in cols and "system" not in roles:
             conv = _system(rec, cols, coerce) + conv
         return conv
     if fmt == "text":

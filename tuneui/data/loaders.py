@@ -133,8 +133,11 @@ def load_dataset(path: str | Path, fmt: str = "auto", columns: dict[str, str] | 
     kind_name = plan.kind if plan is not None else result.kind
     after, consume = hook(kind_name) if hook is not None and plan is not None else (None, None)
     if workers is None:
-        workers = default_workers() if (src.size or 0) >= PARALLEL_BYTES or (
-            src.file_type == "parquet" and (src.size or 0) >= 50_000) else 1
+        # Starting workers costs a second or two: worth it for cleaning sooner than for reading alone.
+        big = PARALLEL_BYTES if hook is not None else 4 * PARALLEL_BYTES
+        rows = 50_000 if hook is not None else 200_000
+        workers = default_workers() if (src.size or 0) >= big or (
+            src.file_type == "parquet" and (src.size or 0) >= rows) else 1
     writer = None
     if spool is not None and plan is not None:
         from tuneui.data.spool import SpoolWriter

@@ -56,7 +56,7 @@ class Normaliser:
             errors, warnings = check_pair(ex)
         else:
             errors, warnings = check_conversation(ex.messages)
-        if ex.tools is not None or any(m.get("tool_calls") for _, part in ex.parts() for m in part):
+        if ex.tools is not None or any("tool_calls" in m for _, part in ex.parts() for m in part):
             warnings += _undefined_calls(ex)
         return errors, warnings
 
