@@ -13,9 +13,10 @@ from pathlib import Path
 
 from tuneui.contract.cleaning import CleanOptions, CleanResult
 from tuneui.contract.config import RunConfig
-from tuneui.contract.datasets import Conversation, LoadResult, TokenInsight
+from tuneui.contract.datasets import Conversation, Example, LoadResult, TokenInsight
 from tuneui.contract.environment import Check
 from tuneui.contract.evaluation import EvaluationReport
+from tuneui.contract.facade import DataProgress
 from tuneui.contract.hardware import HardwareProfile
 from tuneui.contract.loop import (
     ChatSession,
@@ -35,7 +36,56 @@ from tuneui.contract.runs import EventSource, RunHandle, RunRow, RunSummary
 _HEAVY_LOCK = threading.Lock()
 
 
+class _Spools:
+    """The dataset copies this engine wrote: the newest is kept for cleaning and paging, older ones are
+    deleted, and all of them go when the process ends."""
+
+    def __init__(self) -> None:
+        import atexit
+        import tempfile
+
+        self.root = Path(tempfile.mkdtemp(prefix="tuneui-spool-"))
+        self.current: str | None = None
+        self._n = 0
+        atexit.register(self.close)
+
+    def new(self) -> Path:
+        self._n += 1
+        return self.root / f"dataset-{self._n}.arrow"
+
+    def keep(self, path: str | None) -> None:
+        if self.current and self.current != path:
+            self.discard(Path(self.current))
+        self.current = path
+
+    def discard(self, path: Path) -> None:
+        path.unlink(missing_ok=True)
+
+    def workdir(self) -> Path:
+        import tempfile
+
+        return Path(tempfile.mkdtemp(prefix="clean-", dir=self.root))
+
+    def discard_dir(self, path: Path) -> None:
+        import shutil
+
+        shutil.rmtree(path, ignore_errors=True)
+
+    def close(self) -> None:
+        import shutil
+
+        shutil.rmtree(self.root, ignore_errors=True)
+
+
 class LocalEngine:
+    # The normalised copy of the loaded dataset lives in a cache file this engine owns.
+    @property
+    def _spools(self) -> _Spools:
+        spools = self.__dict__.get("_spool_files")
+        if spools is None:
+            spools = self.__dict__["_spool_files"] = _Spools()
+        return spools
+
     # Hardware and model -----------------------------------------------------------------------------
     def check_environment(self) -> list[Check]:
         from tuneui.envcheck import check_environment
@@ -68,24 +118,52 @@ class LocalEngine:
 
         return Path(sample_dataset_path())
 
-    def load_dataset(self, path: Path, fmt: str = "auto", columns: dict[str, str] | None = None) -> LoadResult:
+    def load_dataset(self, path: Path, fmt: str = "auto", columns: dict[str, str] | None = None,
+                     progress: DataProgress | None = None) -> LoadResult:
         from tuneui.data import load_dataset
 
-        return load_dataset(path, fmt=fmt, columns=columns or None)
+        spool = self._spools.new()
+        try:
+            result = load_dataset(path, fmt=fmt, columns=columns or None, spool=spool, progress=progress)
+        except BaseException:
+            self._spools.discard(spool)
+            raise
+        self._spools.keep(result.spool)
+        return result
 
-    def clean(self, conversations: list[Conversation], options: CleanOptions) -> CleanResult:
-        from tuneui.cleaning import clean
+    def dataset_page(self, result: LoadResult, start: int, count: int) -> tuple[list[Example], list[int]]:
+        if start + count <= len(result.preview):
+            return result.preview[start:start + count], result.preview_lines[start:start + count]
+        if result.spool is None or not Path(result.spool).exists():
+            return result.preview[start:start + count], result.preview_lines[start:start + count]
+        from tuneui.data.spool import Spool
 
-        return clean(conversations, options)
+        with Spool(result.spool) as spool:
+            return spool.page(start, count)
 
-    def token_insight(self, conversations: list[Conversation], config: RunConfig) -> TokenInsight:
+    def clean(self, load: LoadResult, options: CleanOptions, progress: DataProgress | None = None) -> CleanResult:
+        from tuneui.cleaning.flow import clean_loaded
+        from tuneui.contract.datasets import PREVIEW_ROWS
+
+        workdir = self._spools.workdir()
+        try:
+            cleaned = clean_loaded(load, options, workdir=workdir, progress=progress)
+            result = CleanResult(cleaned.report, cleaned.preview(PREVIEW_ROWS), cleaned.count)
+            cleaned.stage.remove()
+        finally:
+            self._spools.discard_dir(workdir)
+        return result
+
+    def token_insight(self, examples: list[Example], config: RunConfig) -> TokenInsight:
         from tuneui.data.insight import token_insight
         from tuneui.data.template_check import render_options
         from tuneui.modelload import load_tokenizer
 
         with _HEAVY_LOCK:
             tokenizer = load_tokenizer(config)
-        return token_insight(conversations, tokenizer, config.max_seq_length, options=render_options(config))
+        sft = [ex for ex in examples if ex.kind in ("sft", "text")]
+        return token_insight([ex.messages for ex in sft], tokenizer, config.max_seq_length,
+                             options=render_options(config), tools=[ex.tools for ex in sft])
 
     # Technique --------------------------------------------------------------------------------------
     def recommend(self, model: ModelInfo, hardware: HardwareProfile,

@@ -43,7 +43,8 @@ def evaluate_run(run_dir: str | Path, *, limit: int | None = None, write: bool =
     say = progress or (lambda msg: None)
     tokenizer = load_tokenizer_for(art)
     data = read_split(art.run_dir)
-    val_examples, _ = encode_all(tokenizer, data.val, cfg.max_seq_length, options=render_options(cfg))
+    val_examples, _ = encode_all(tokenizer, data.val, cfg.max_seq_length, options=render_options(cfg),
+                                 tools=data.val_tools or None)
     n = cfg.eval_max_examples if limit is None else limit
     args = (tokenizer, val_examples, as_prompted(cfg, data.val), n, cfg.eval_max_new_tokens)
     say("loading the tuned model")

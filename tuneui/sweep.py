@@ -71,9 +71,11 @@ def prepare_slice(cfg: RunConfig, out_dir: Path, max_train: int, max_val: int) -
 
     data = prepare_run_data(cfg, out_dir)  # writes out_dir/data/ (the full split, for reference)
     files = {}
-    for name, rows, n in (("train", data.train, max_train), ("val", data.val, max_val)):
+    for name, rows, tools, n in (("train", data.train, data.train_tools, max_train),
+                                 ("val", data.val, data.val_tools, max_val)):
         path = out_dir / f"slice_{name}.jsonl"
-        atomic_write_text(path, "".join(json.dumps({"messages": c}, ensure_ascii=False) + "\n" for c in rows[:n]))
+        atomic_write_text(path, "".join(json.dumps({"messages": c, **({"tools": t} if t else {})}, ensure_ascii=False)
+                                        + "\n" for c, t in zip(rows[:n], tools[:n])))
         files[name] = str(path)
     updates = {"dataset": files["train"], "dataset_format": "messages", "columns": {}, "clean": False}
     if data.val:

@@ -8,6 +8,7 @@ import json
 
 import pytest
 
+from tests.engine.data_helpers import convs
 from tuneui.contract.errors import DataError
 from tuneui.data import encoding as encoding_mod
 from tuneui.data import load_conversations, load_dataset
@@ -36,21 +37,21 @@ def only_problem(res):
     ('{"messages": "hello"}', "wrong_type", "expected a list of turns"),
     ('{"messages": [{"role": "user"}, {"role": "assistant", "content": "x"}]}', "missing_field",
      "message 1 has no 'content' field"),
-    ('{"messages": [{"role": "user", "content": 5}, {"role": "assistant", "content": "x"}]}', "wrong_type",
-     "message 1: content is a number"),
+    ('{"messages": [{"role": "user", "content": {"a": 5}}, {"role": "assistant", "content": "x"}]}', "wrong_type",
+     "message 1: content is an object"),
     ('{"messages": [{"role": "wizard", "content": "x"}]}', "bad_role", "unknown role 'wizard'"),
     (messages(("assistant", "x"), ("user", "y"), ("assistant", "z")), "role_order", "must be 'user'"),
     (messages(("user", "a"), ("user", "b"), ("assistant", "c")), "role_order", "message 2 is 'user' right after"),
     (messages(("user", "a"), ("assistant", "b"), ("system", "c"), ("user", "d"), ("assistant", "e")), "role_order",
      "system message 3 after"),
     (messages(("system", "s"), ("user", "only a question")), "no_assistant", "nothing to train on"),
-    ('{"messages": [{"role": "user", "content": [{"type": "image_url"}]}, {"role": "assistant", "content": "x"}]}',
-     "wrong_type", "content part of type 'image_url' is not supported"),
+    ('{"messages": [{"role": "user", "content": [{"type": "blob"}]}, {"role": "assistant", "content": "x"}]}',
+     "wrong_type", "content part of type 'blob' is not text"),
 ])
 def test_bad_line_is_reported_and_good_lines_survive(tmp_path, bad_line, kind, message):
     path = lines_file(tmp_path, "d.jsonl", [json.dumps(GOOD), bad_line, json.dumps(GOOD)])
     res = load_dataset(path)
-    assert len(res.conversations) == 2 and res.lines == [1, 3]
+    assert len(convs(res)) == 2 and res.preview_lines == [1, 3]
     errors = [p for p in res.problems.kept if p.severity == "error"]
     assert len(errors) == 1
     p = errors[0]
@@ -60,6 +61,27 @@ def test_bad_line_is_reported_and_good_lines_survive(tmp_path, bad_line, kind, m
         load_conversations(path)
     assert str(err.value).startswith(f"{path}:2: ") and "--skip-bad" in str(err.value)
     assert len(load_conversations(path, skip_bad=True)) == 2
+
+
+def test_numbers_and_booleans_in_text_fields_become_text_and_are_counted(tmp_path):
+    rows = [{"instruction": "Half of seven?", "output": 3.5}, {"instruction": "Is 2 even?", "output": True},
+            {"instruction": 12, "output": "twelve"}]
+    res = load_dataset(lines_file(tmp_path, "a.jsonl", [json.dumps(r) for r in rows]))
+    assert [c[-1]["content"] for c in convs(res)] == ["3.5", "true", "twelve"]
+    assert convs(res)[2][0]["content"] == "12"
+    assert res.coerced == {"output": 2, "instruction": 1}
+    assert any("read as text" in n for n in res.notes) and res.to_dict()["coerced"] == res.coerced
+
+
+def test_a_multimodal_row_refuses_the_file_by_name_even_with_skip_bad(tmp_path):
+    image = {"messages": [{"role": "user", "content": [{"type": "image_url", "image_url": {"url": "cat.png"}},
+                                                       {"type": "text", "text": "What is this?"}]},
+                          {"role": "assistant", "content": "A cat."}]}
+    path = lines_file(tmp_path, "d.jsonl", [json.dumps(GOOD)] * 300 + [json.dumps(image)])
+    res = load_dataset(path)
+    assert res.kind == "multimodal" and "multimodal data" in res.refusal and "line 301" in res.kind_evidence[-1]
+    with pytest.raises(DataError, match="multimodal data"):
+        load_conversations(path, skip_bad=True)
 
 
 def test_strict_error_counts_the_other_bad_lines(tmp_path):
@@ -99,7 +121,7 @@ def test_bom_and_utf16_files_load(tmp_path, encoding, bom):
     path = tmp_path / "d.jsonl"
     path.write_bytes(bom + text.encode(encoding))
     res = load_dataset(path)
-    assert res.conversations[0][0]["content"] == "café" and not res.problems.kept
+    assert convs(res)[0][0]["content"] == "café" and not res.problems.kept
 
 
 def test_undecodable_bytes_name_line_and_column(tmp_path):
@@ -122,7 +144,7 @@ def test_huge_line_is_skipped_without_reading_it_whole(tmp_path, monkeypatch):
     res = load_dataset(path)
     p = only_problem(res)
     assert (p.line, p.kind) == (2, "huge_line") and "limit" in p.message
-    assert res.lines == [1, 3]
+    assert res.preview_lines == [1, 3]
 
 
 @pytest.mark.parametrize("name,content,message", [
@@ -150,7 +172,7 @@ def test_broken_json_array_names_the_line(tmp_path):
     path.write_text('[\n  {"text": "a"},\n  {"text": "b",,}\n]\n', encoding="utf-8")
     res = load_dataset(path)
     p = only_problem(res)
-    assert p.line == 3 and "bad JSON" in p.message and len(res.conversations) == 1
+    assert p.line == 3 and "bad JSON" in p.message and len(convs(res)) == 1
 
 
 def test_csv_row_with_wrong_field_count(tmp_path):
@@ -158,7 +180,7 @@ def test_csv_row_with_wrong_field_count(tmp_path):
     path.write_text("question,answer\nq1,a1\nonly one\nq3,a3\n", encoding="utf-8")
     res = load_dataset(path)
     p = only_problem(res)
-    assert p.line == 3 and "row has 1 fields, the header has 2" in p.message and len(res.conversations) == 2
+    assert p.line == 3 and "row has 1 fields, the header has 2" in p.message and len(convs(res)) == 2
 
 
 def test_missing_file_and_unknown_format(tmp_path):

@@ -28,9 +28,10 @@ def _load_cleanly(path) -> None:
         assert str(exc) and "Traceback" not in str(exc)
         return
     res.to_dict()  # a result must always be renderable
-    for conv in res.conversations:
-        assert all(isinstance(m["content"], str) and m["role"] in ("system", "user", "assistant", "tool")
-                   for m in conv)
+    for ex in res.preview:
+        for _, conv in ex.parts():
+            assert all(isinstance(m["content"], str) and m["role"] in ("system", "user", "assistant", "tool")
+                       for m in conv)
 
 
 @FUZZ

@@ -306,3 +306,25 @@ def test_a_reply_after_tool_results_is_found_where_the_template_puts_it():
     assert enc.text == tok.apply_chat_template(conv, tokenize=False)
     assert enc.text[:enc.spans[-1][0]] == prompt and prompt.endswith("<｜tool▁outputs▁end｜>")
     assert _trained_runs(enc) == ["<｜end▁of▁sentence｜>", "It is 18 C.<｜end▁of▁sentence｜>"]
+
+
+@pytest.mark.parametrize("name", ["llama-3.1-instruct", "qwen3", "gemma-2", "deepseek-r1-distill-qwen"])
+def test_a_reply_the_file_marks_not_to_train_is_rendered_but_not_trained(name):
+    """`train: False` (a reply the data asks not to train, e.g. ShareGPT `weight: 0`) stays in the
+    context the model sees; only the other replies are trained."""
+    tok = tokenizer_for(name)
+    conv = copy.deepcopy(CASES["multi_turn"])
+    replies = [i for i, m in enumerate(conv) if m["role"] == "assistant"]
+    assert len(replies) >= 2
+    conv[replies[0]]["train"] = False
+    enc = encode_conversation(tok, conv, 1 << 20)
+    trained = _trained(tok, enc)
+    assert conv[replies[0]]["content"] not in trained
+    assert conv[replies[0]]["content"] in enc.text
+    assert conv[replies[-1]]["content"] in trained
+    every = copy.deepcopy(conv)
+    for i in replies:
+        every[i]["train"] = False
+    with pytest.raises(MaskingRefused) as e:
+        encode_conversation(tok, every, 1 << 20)
+    assert e.value.reason == "no_reply"

@@ -19,7 +19,7 @@ from typing import Any
 
 from tuneui.contract import events as ev
 from tuneui.contract.config import RunConfig
-from tuneui.contract.datasets import Conversation, Preview, TokenInsight, TokenStats
+from tuneui.contract.datasets import Example, Preview, TokenInsight, TokenStats
 from tuneui.contract.events import EXIT_CODES, EventWriter, read_events
 from tuneui.contract.facade import Engine
 from tuneui.contract.hardware import GPUInfo, HardwareProfile
@@ -54,14 +54,14 @@ def write_dataset(path: Path, n: int = 24, bad_line: bool = True) -> Path:
     return path
 
 
-def fake_token_insight(conversations: list[Conversation], max_seq_length: int) -> TokenInsight:
+def fake_token_insight(examples: list[Example], max_seq_length: int) -> TokenInsight:
     """Token lengths as if a tokenizer had measured them (the real one needs the demo model built)."""
     from tuneui.data.stats import length_stats
 
-    lengths = [20 + (i * 7) % 40 for i in range(len(conversations))]
+    lengths = [20 + (i * 7) % 40 for i in range(len(examples))]
     over = sum(1 for n in lengths if n > max_seq_length)
     stats = TokenStats(lengths=length_stats(lengths, "tokens"), max_seq_length=max_seq_length, over_max=over,
-                       answer_cut=over, measured=len(lengths), total=len(conversations))
+                       answer_cut=over, measured=len(lengths), total=len(examples))
     preview = Preview(segments=[{"text": "### user:\nWhat is 1 plus 2?\n\n### assistant:\n", "trained": False},
                                 {"text": "1 plus 2 is 3.</s>", "trained": True}], tokens=24, trained_tokens=8,
                       max_seq_length=max_seq_length)
@@ -145,8 +145,8 @@ class FakeEngine(LocalEngine):
     def sample_dataset_path(self) -> Path:
         return self.sample
 
-    def token_insight(self, conversations: list[Conversation], config: RunConfig) -> TokenInsight:
-        return fake_token_insight(conversations, config.max_seq_length)
+    def token_insight(self, examples: list[Example], config: RunConfig) -> TokenInsight:
+        return fake_token_insight(examples, config.max_seq_length)
 
     def start_run(self, config: RunConfig, run_dir: Path | None = None, *, resume: bool = False) -> FakeHandle:
         return self.runner.start_run(config, run_dir, resume=resume)

@@ -30,7 +30,7 @@ async def test_offline_demo_path_to_a_finished_run(tmp_path):
         assert app.state.model_info is not None and app.state.model_info.name == "demo"
         await pilot.press("ctrl+n")  # -> Dataset: the bundled sample loads by itself
         await settle(pilot)
-        assert len(app.state.load_result.conversations) > 100
+        assert app.state.load_result.examples > 100
         await pilot.press("ctrl+n")  # -> Clean
         await settle(pilot, timeout=180)
         assert app.state.clean_result is not None and app.state.token_insight is not None

@@ -76,7 +76,7 @@ async def test_dataset_problems_and_unreadable_files_are_shown_inline(tmp_path):
         problems = app.screen.query_one("#problems", DataTable)
         assert problems.row_count >= 1
         assert problems.get_row_at(0)[0] == "line 4"  # the broken line, by its number in the file
-        assert len(app.state.load_result.conversations) == 10
+        assert app.state.load_result.examples == 10 and len(app.state.load_result.preview) == 10
 
 
 async def test_column_mapping_is_applied(tmp_path):
@@ -90,7 +90,7 @@ async def test_column_mapping_is_applied(tmp_path):
         app.screen.query_one("#columns", Input).value = "question=q, answer=a"
         await pilot.click("#reload")
         await settle(pilot)
-        conv = app.state.load_result.conversations[0]
+        conv = app.state.load_result.preview[0].messages
         assert conv[-1] == {"role": "assistant", "content": "4"}
         assert app.state.config.columns == {"question": "q", "answer": "a"}
 

@@ -102,35 +102,64 @@ def _stats_line(s: dict) -> str:
             f"max {s.get('max', 0)}")
 
 
-def run_inspect(args: argparse.Namespace) -> int:
-    from tuneui.data import load_dataset
-    from tuneui.data.stats import word_stats
+def _token_sample(spool: str, limit: int = 5000, seed: int = 0) -> list:
+    """A seeded sample of up to `limit` examples of a spool (token statistics need no more)."""
+    import random
 
-    result = load_dataset(args.file, fmt=args.format, columns=_columns(args.column))
-    out = result.to_dict(max_problems=args.problems)
-    out["lengths"] = word_stats(result.conversations).to_dict()
+    from tuneui.data.spool import Spool
+
+    with Spool(spool) as sp:
+        rows = range(sp.rows)
+        picked = sorted(random.Random(seed).sample(rows, limit)) if sp.rows > limit else list(rows)
+        got = sp.take(picked)
+    return [got[r][0] for r in picked]
+
+
+def run_inspect(args: argparse.Namespace) -> int:
+    import tempfile
+    from pathlib import Path
+
+    from tuneui.commands.progress import ProgressPrinter
+    from tuneui.data import load_dataset
+
+    printer = ProgressPrinter(quiet=args.json)
     tok = _tokenizer(args.model)
     refused = None
-    if tok is not None and result.conversations:
-        from tuneui.commands.data_template import template_section
-        from tuneui.data.preview import preview_first
-        from tuneui.data.stats import token_stats
-        from tuneui.templates import RenderOptions
+    with tempfile.TemporaryDirectory(prefix="tuneui-inspect-") as tmp:
+        spool = Path(tmp) / "examples.arrow" if tok is not None else None
+        try:
+            result = load_dataset(args.file, fmt=args.format, columns=_columns(args.column), spool=spool,
+                                  progress=printer)
+        finally:
+            printer.done()
+        out = result.to_dict(max_problems=args.problems)
+        out["lengths"] = result.lengths.to_dict() if result.lengths is not None else {}
+        if tok is not None and result.spool and result.kind in ("sft", "text"):
+            from tuneui.commands.data_template import template_section
+            from tuneui.data.preview import preview_first
+            from tuneui.data.stats import token_stats
+            from tuneui.templates import RenderOptions
 
-        options = RenderOptions(train_reasoning=args.train_reasoning, fold_system=args.fold_system)
-        # Rendered once per example before anything else: what the template refuses is named by row,
-        # and the statistics and preview below never meet an example they cannot encode unawares.
-        out["template"], refused = template_section(tok, result, options, args.problems)
-        out["tokens"] = token_stats(result.conversations, tok, args.seq_len, options=options).to_dict()
-        preview = preview_first(tok, result.conversations, args.seq_len, options=options)
-        out["preview"] = preview.to_dict() if preview else None
+            options = RenderOptions(train_reasoning=args.train_reasoning, fold_system=args.fold_system)
+            # Rendered once per example before anything else: what the template refuses is named by row,
+            # and the statistics and preview below never meet an example they cannot encode unawares.
+            out["template"], refused = template_section(tok, result, options, args.problems)
+            sample = _token_sample(result.spool)
+            out["tokens"] = token_stats([ex.messages for ex in sample], tok, args.seq_len, options=options,
+                                        tools=[ex.tools for ex in sample]).to_dict()
+            preview = preview_first(tok, [ex.messages for ex in result.preview], args.seq_len, options=options,
+                                    tools=[ex.tools for ex in result.preview])
+            out["preview"] = preview.to_dict() if preview else None
     if args.json:
         print(json.dumps(out, ensure_ascii=False))
     else:
         _print_inspect(out, args)
-    first = result.first_error_message()
-    if first:
-        print(f"tuneui: error: {first}", file=sys.stderr)
+    first_error = result.first_error_message()
+    if first_error:
+        print(f"tuneui: error: {first_error}", file=sys.stderr)
+        return 2
+    if result.kind in ("multimodal", "pretokenized"):
+        print(f"tuneui: error: {result.path}: {result.refusal}", file=sys.stderr)
         return 2
     if refused:
         print(f"tuneui: error: the chat template refuses the data: {refused}", file=sys.stderr)
@@ -141,10 +170,15 @@ def run_inspect(args: argparse.Namespace) -> int:
 def _print_inspect(d: dict, args: argparse.Namespace) -> None:
     fmt = d["format"]
     print(f"{d['path']}: {d['file_type']}, {d['encoding'] or 'binary'}, {d['records']} {d['unit']}s")
+    print(f"kind: {d['kind']}")
+    for line in d["kind_evidence"]:
+        print(f"  - {line}")
     print(f"format: {fmt['name']} (confidence {fmt['confidence']:.0%})")
     for line in fmt["evidence"] + d["notes"]:
         print(f"  - {line}")
     print(f"examples: {d['examples']} usable")
+    if d["refusal"]:
+        print(f"training: refused: {d['refusal']}")
     summary = d["problem_summary"]
     print(f"problems: {summary['errors']} errors on {summary['bad_lines']} {d['unit']}s, {summary['warnings']} warnings")
     for p in d["problems"]:
@@ -152,7 +186,8 @@ def _print_inspect(d: dict, args: argparse.Namespace) -> None:
     shown, total = len(d["problems"]), summary["errors"] + summary["warnings"]
     if total > shown:
         print(f"  ... and {total - shown} more (--problems N or --json)")
-    print(f"length (words): {_stats_line(d['lengths'])}")
+    if d["lengths"]:
+        print(f"length (words): {_stats_line(d['lengths'])}")
     if "template" in d:
         from tuneui.commands.data_template import print_template
 
@@ -167,55 +202,67 @@ def _print_inspect(d: dict, args: argparse.Namespace) -> None:
         print(f"over --seq-len {t['max_seq_length']}: {t['over_max']} examples (answer cut in {t['answer_cut']}, "
               f"answer lost entirely in {t['answer_lost']}, only prompt tokens cut in {t['prompt_only_cut']})")
         print_preview(d.get("preview"))
-    elif d["examples"]:
+    elif d["examples"] and d["kind"] in ("sft", "text"):
         print("token statistics: pass --model (e.g. --model demo) to measure with a tokenizer")
 
 
 def run_clean(args: argparse.Namespace) -> int:
+    import tempfile
     from pathlib import Path
 
-    from tuneui.cleaning import clean, train_val_split
-    from tuneui.cleaning.output import check_output_dir, write_cleaned
-    from tuneui.data import load_dataset
+    from tuneui.cleaning.flow import large_removal_lines, load_and_clean, split_cleaned
+    from tuneui.cleaning.output import check_output_dir, write_report
+    from tuneui.commands.progress import ProgressPrinter
 
     options = _options(args.options)
     if args.val_fraction is not None and not 0 <= args.val_fraction < 1:
         raise ConfigError(f"--val-fraction: must be in [0, 1), got {args.val_fraction}")
     out_dir = Path(args.output)
     check_output_dir(out_dir, [Path(args.file)])
-    loaded = load_dataset(args.file, fmt=args.format, columns=_columns(args.column))
-    if loaded.errors and not args.skip_bad:
-        raise DataError(loaded.first_error_message() + "; fix them or pass --skip-bad to skip them")
-    if not loaded.conversations:
-        raise DataError("no usable examples", source=loaded.path)
+    printer = ProgressPrinter(quiet=args.json)
     tok = _tokenizer(args.model)
-    result = clean(loaded.conversations, options, lines=loaded.lines, tokenizer=tok, max_seq_length=args.seq_len)
-    if not result.kept:
-        top = sorted(((n, f) for f, n in result.report.removed.items() if n), reverse=True)[:3]
-        raise DataError("cleaning removed every example (" + ", ".join(f"{f}: {n}" for n, f in top)
-                        + "); switch a filter off or relax it with --set, e.g. --set quality=false",
-                        source=loaded.path)
-    lines = [loaded.lines[i] for i in result.kept_indices]
-    split = train_val_split(result.kept, args.val_fraction, args.seed,
-                            near_dup_threshold=options.near_dup_threshold,
-                            near_dup_min_words=options.near_dup_min_words, deduplicated=options.near_dedup)
+    with tempfile.TemporaryDirectory(prefix="tuneui-clean-") as tmp:
+        try:
+            loaded, cleaned = load_and_clean(args.file, args.format, _columns(args.column), options, workdir=tmp,
+                                             progress=printer, tokenizer=tok)
+            if loaded.errors and not args.skip_bad:
+                raise DataError(f"{loaded.first_error_message()}; fix them or pass --skip-bad to skip them")
+            if loaded.kind in ("multimodal", "pretokenized") or cleaned is None:
+                raise DataError(loaded.refusal or "no usable examples", source=loaded.path)
+            if not loaded.examples:
+                raise DataError("no usable examples", source=loaded.path)
+            if not cleaned.count:
+                top = sorted(((n, f) for f, n in cleaned.report.removed.items() if n), reverse=True)[:3]
+                raise DataError("cleaning removed every example (" + ", ".join(f"{f}: {n}" for n, f in top)
+                                + "); switch a filter off or relax it with --set, e.g. --set quality=false",
+                                source=loaded.path)
+            split, outputs = split_cleaned(cleaned, args.val_fraction, args.seed, out_dir, loaded.kind,
+                                           threshold=options.near_dup_threshold,
+                                           min_words=options.near_dup_min_words)
+        finally:
+            printer.done()
+    for line in large_removal_lines(cleaned):
+        print(line, file=sys.stderr)
     load = loaded.to_dict()
     report = {
         "input": loaded.path,
+        "kind": loaded.kind,
         "format": load["format"],
-        "load": {k: load[k] for k in ("file_type", "encoding", "unit", "records", "examples", "problem_summary",
-                                      "problems")},
-        "cleaning": result.to_dict(),
-        "split": split.to_dict(),
+        "load": {k: load[k] for k in ("file_type", "encoding", "unit", "records", "examples", "kind", "kind_evidence",
+                                      "refusal", "coerced", "problem_summary", "problems", "seconds")},
+        "cleaning": cleaned.report.to_dict(),
+        "split": split,
     }
-    report["outputs"] = write_cleaned(out_dir, split.train, split.val, report,
-                                      [lines[i] for i in split.train_indices], [lines[i] for i in split.val_indices])
+    outputs["report"] = write_report(out_dir, report)
+    report["outputs"] = outputs
     if args.json:
         print(json.dumps(report, ensure_ascii=False))
         return 0
     c = report["cleaning"]
-    print(f"cleaned {loaded.path}: {c['before']} -> {c['after']} examples"
+    print(f"cleaned {loaded.path} ({loaded.kind}): {c['before']} -> {c['after']} examples"
           + (f" ({load['problem_summary']['bad_lines']} bad {loaded.unit}s skipped)" if loaded.errors else ""))
+    if loaded.refusal:
+        print(f"  note: {loaded.refusal}")
     for f in c["filters"]:
         if not f["enabled"]:
             continue
@@ -223,9 +270,10 @@ def run_clean(args: argparse.Namespace) -> int:
         for e in f["examples"][:1]:
             where = f"{loaded.unit} {e['line']}" if "line" in e else f"#{e['index']}"
             print(f"      e.g. {where}: {e['reason']}")
-    lk = split.leakage
-    print(f"split: {len(split.train)} train / {len(split.val)} val (seed {args.seed}); near-duplicate pairs across "
-          f"the split: {lk['pairs_across_split']} (a random split would have had {lk['pairs_across_random_split']})")
-    for _name, path in report["outputs"].items():
+    lk = split["leakage"]
+    print(f"split: {split['train']} train / {split['val']} val (seed {args.seed}); near-duplicate pairs across "
+          f"the split: {lk['pairs_across_split']} (a random split would have had {lk['pairs_across_random_split']})"
+          + (f"; prompts on both sides: {lk['prompts_across_split']}" if "prompts_across_split" in lk else ""))
+    for _name, path in outputs.items():
         print(f"wrote {path}")
     return 0

@@ -9,16 +9,26 @@ PREVIEW_CHARS = 1500
 
 
 def template_section(tokenizer, result, options, limit: int) -> tuple[dict, str | None]:
-    """(the JSON section, the one-line error when training would refuse the data, else None)."""
-    from tuneui.data.template_check import WHOLE_TEMPLATE, find_rejections, origins_for, summary_line
+    """(the JSON section, the one-line error when training would refuse the data, else None).
+    Every example of the load's spool is rendered once, a spool batch at a time."""
+    from tuneui.data.spool import Spool, from_batch
+    from tuneui.data.template_check import WHOLE_TEMPLATE, Origin, find_rejections, summary_line
 
-    convs = result.conversations
-    origins = origins_for(result.path, result.unit, result.lines, len(convs))
-    rejections = find_rejections(tokenizer, convs, origins, options=options)
+    rejections = []
+    checked = 0
+    with Spool(result.spool) as spool:
+        for batch in spool.batches():
+            examples, lines = from_batch(batch)
+            origins = [Origin(result.path, result.unit, line, checked + i + 1) for i, line in enumerate(lines)]
+            rejections += find_rejections(tokenizer, [ex.messages for ex in examples], origins, options=options,
+                                          tools=[ex.tools for ex in examples])
+            checked += len(examples)
+            if rejections and rejections[0].reason in WHOLE_TEMPLATE:
+                break  # the template itself is refused: every other row would say the same
     # A template-wide refusal (no template, a template that cannot be analysed) is said once.
     listed = [r for i, r in enumerate(rejections) if r.reason not in WHOLE_TEMPLATE or i == 0]
     section = {
-        "checked": len(convs),
+        "checked": result.examples,
         "train_reasoning": options.train_reasoning,
         "fold_system": options.fold_system,
         "refused": dict(Counter(r.reason for r in rejections)),
@@ -28,7 +38,7 @@ def template_section(tokenizer, result, options, limit: int) -> tuple[dict, str 
         "remedies": list(dict.fromkeys(r.remedy for r in rejections if r.remedy)),
     }
     blocking = [r for r in rejections if r.blocking]
-    return section, summary_line(blocking, len(convs)) if blocking else None
+    return section, summary_line(blocking, result.examples) if blocking else None
 
 
 def print_template(t: dict) -> None:

@@ -48,14 +48,12 @@ def dataset_stats_from_file(path: str) -> dict:
     """The same object `tuneui data inspect --json` prints (format, examples, word lengths), plus whether
     every example is a bare document, for the recommender's sequence length and RAG check."""
     from tuneui.data import load_dataset
-    from tuneui.data.stats import word_stats
 
     result = load_dataset(path)
     out = result.to_dict(max_problems=0)
-    out["lengths"] = word_stats(result.conversations).to_dict()
-    convs = result.conversations
-    out["assistant_turns"] = sum(1 for c in convs if any(m.get("role") == "assistant" for m in c))
-    if convs and all(len(c) == 1 for c in convs):
+    out["lengths"] = result.lengths.to_dict() if result.lengths is not None else {}
+    out["assistant_turns"] = result.examples
+    if result.kind == "text":
         out["format"] = "text"  # one message per example: documents with no prompt/answer structure
     return out
 

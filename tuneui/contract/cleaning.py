@@ -19,6 +19,7 @@ from pydantic import (
     model_validator,
 )
 
+from tuneui.contract.datasets import Example
 from tuneui.contract.defaults import PII_KINDS
 from tuneui.contract.errors import ConfigError
 
@@ -28,9 +29,10 @@ Conversation = list[dict[str, Any]]
 DESCRIPTIONS = {
     "encoding": "mojibake repaired (ftfy); examples with lost bytes (U+FFFD) dropped",
     "empty_turns": "empty, whitespace-only or placeholder turns",
-    "pii": "personal data and secrets: emails, phones, IPs, card numbers (Luhn), API keys",
-    "boilerplate": "canned assistant answers ('As an AI language model...', refusals)",
-    "quality": "Gopher quality and repetition rules for plain-text documents",
+    "pairs": "preference/KTO examples whose two replies are identical or empty (they teach no preference)",
+    "pii": "personal data and secrets: emails, phones, IPs, card numbers (Luhn), API keys (code left alone)",
+    "boilerplate": "canned assistant answers ('As an AI language model...', refusals); never identity answers",
+    "quality": "Gopher quality and repetition rules for web-text documents (plain-text corpora only)",
     "too_short": "examples shorter than min_length",
     "too_long": "examples longer than max_length",
     "exact_duplicates": "the same example again (ignoring case, whitespace and Unicode forms)",
@@ -51,13 +53,21 @@ class CleanOptions(BaseModel):
     # tool message is removed from the conversation; an empty user/assistant turn drops the example.
     empty_turns: bool = True
     placeholders: bool = True
+    # Preference and KTO data: a pair whose replies are identical, or a reply that is empty, teaches
+    # no preference; such examples are dropped.
+    pairs: bool = True
     # Personal data: "mask" replaces it with <EMAIL>, <PHONE>, ...; "drop" removes the example; "off".
     pii: Literal["mask", "drop", "off"] = "mask"
     pii_kinds: list[str] = Field(default_factory=lambda: list(PII_KINDS))
-    # Canned assistant answers ("As an AI language model...", refusals).
+    # Code (fenced blocks, inline code, lines that read as code) is left alone: a regex that matches
+    # e-mails or an IP in a config file is what the example teaches, not personal data.
+    pii_in_code: bool = False
+    # Canned assistant answers ("As an AI language model...", refusals). A reply that says who the
+    # assistant is (an identity dataset's whole point) is never one of them.
     boilerplate: bool = True
-    # Gopher quality and repetition rules (Rae et al. 2021) for plain-text corpora: "auto" applies
-    # them when every example is a plain-text document, true/false force them.
+    # Gopher quality and repetition rules (Rae et al. 2021), made for web pages: "auto" applies them
+    # only to plain-text corpora (every example one document), never to chat or instruction data;
+    # true/false force them.
     quality: bool | Literal["auto"] = "auto"
     quality_min_words: int = Field(50, ge=0)
     quality_max_words: int = Field(100_000, ge=1)
@@ -77,8 +87,12 @@ class CleanOptions(BaseModel):
     near_dup_num_perm: int = Field(64, ge=16, le=1024)
     # How many removed examples each filter shows in the report.
     examples_per_filter: int = Field(3, ge=0)
+    # A filter that removes more than this share of the data asks first in the wizard and warns
+    # loudly in the CLI, with examples; `accept_large` lists the filters the user let do so.
+    ask_above: float = Field(1 / 3, gt=0.0, le=1.0)
+    accept_large: list[str] = Field(default_factory=list)
 
-    @field_validator("near_dup_threshold", mode="before")
+    @field_validator("near_dup_threshold", "ask_above", mode="before")
     @classmethod
     def _int_is_a_float(cls, value: Any) -> Any:
         # strict mode refuses 1 for a float field; TOML and JSON users write it that way.
@@ -91,6 +105,14 @@ class CleanOptions(BaseModel):
         if bad:
             raise ValueError(f"unknown {', '.join(bad)} (known: {', '.join(PII_KINDS)})")
         return kinds
+
+    @field_validator("accept_large")
+    @classmethod
+    def _known_filters(cls, names: list[str]) -> list[str]:
+        bad = [n for n in names if n not in DESCRIPTIONS]
+        if bad:
+            raise ValueError(f"unknown filter {', '.join(bad)} (filters: {', '.join(DESCRIPTIONS)})")
+        return names
 
     @model_validator(mode="after")
     def _lengths(self) -> CleanOptions:
@@ -157,9 +179,23 @@ class CleanReport:
     options: dict[str, Any] = field(default_factory=dict)
     length_unit: str = "words"
     seconds: float = 0.0
+    kind: str = "sft"
+    rows_per_s: float = 0.0
 
     def filter(self, name: str) -> FilterStats:
         return next(f for f in self.filters if f.name == name)
+
+    @property
+    def large_removals(self) -> list[FilterStats]:
+        """Filters that removed more than `ask_above` of the examples (the user is asked about them)."""
+        share = float(self.options.get("ask_above", 1 / 3))
+        return [f for f in self.filters if self.before and f.removed / self.before > share]
+
+    @property
+    def unconfirmed(self) -> list[FilterStats]:
+        """Large removals the options do not accept yet."""
+        accepted = set(self.options.get("accept_large", []))
+        return [f for f in self.large_removals if f.name not in accepted]
 
     @property
     def removed(self) -> dict[str, int]:
@@ -174,16 +210,20 @@ class CleanReport:
             "before": self.before, "after": self.after, "removed_total": self.removed_total,
             "removed": self.removed, "filters": [f.to_dict() for f in self.filters],
             "stats_before": self.stats_before, "stats_after": self.stats_after, "length_unit": self.length_unit,
-            "options": self.options, "seconds": round(self.seconds, 3),
+            "options": self.options, "seconds": round(self.seconds, 3), "kind": self.kind,
+            "large_removals": [f.name for f in self.large_removals], "rows_per_s": round(self.rows_per_s, 1),
         }
 
 
 @dataclass
 class CleanResult:
-    kept: list[Conversation]
+    """What cleaning a loaded dataset gave: the report, how many examples are kept, and a preview of
+    them (the engine keeps the cleaned examples themselves in `spool`)."""
+
     report: CleanReport
-    kept_indices: list[int] = field(default_factory=list)  # position of each kept example in the input
-    removed_indices: dict[str, list[int]] = field(default_factory=dict)  # filter -> input positions it removed
+    kept: list[Example] = field(default_factory=list)  # the first kept examples (all of them when few)
+    kept_count: int = 0
+    spool: str | None = None
 
     def to_dict(self) -> dict[str, Any]:
         return self.report.to_dict()

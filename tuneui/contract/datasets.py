@@ -1,7 +1,8 @@
 """Data as the contract sees it: what loading a dataset found, and its token statistics.
 
 The engine's `tuneui.data` fills these; the wizard's Dataset and Clean steps and `tuneui data
-inspect --json` show them.
+inspect --json` show them. Loading streams: a LoadResult carries counts, statistics and a preview
+page, never every example (the engine keeps its normalised copy in `spool`).
 """
 
 from __future__ import annotations
@@ -12,6 +13,65 @@ from typing import Any
 
 Message = dict[str, Any]
 Conversation = list[Message]
+
+# What a file holds, by its structure. tuneui trains the first two; the others are recognised so that
+# they are never trained as something they are not, and are refused by name.
+KINDS: tuple[str, ...] = ("sft", "text", "preference", "kto", "multimodal", "pretokenized")
+TRAINABLE_KINDS: frozenset[str] = frozenset({"sft", "text"})
+KIND_NAMES = {
+    "sft": "supervised chat/instruction data",
+    "text": "plain text (continued pre-training)",
+    "preference": "preference data (chosen/rejected pairs)",
+    "kto": "KTO data (replies marked desirable or undesirable)",
+    "multimodal": "multimodal data",
+    "pretokenized": "pre-tokenized data",
+}
+# Rows a preview holds: enough to page through on screen; the counts cover the whole file.
+PREVIEW_ROWS = 200
+
+
+@dataclass
+class Example:
+    """One training example in tuneui's own shape.
+
+    sft/text: `messages` is the conversation (a plain-text document is one assistant message).
+    preference: `messages` is the shared prompt, `chosen`/`rejected` the two replies (message lists).
+    kto: `messages` is the prompt, `completion` the reply and `label` whether it is desirable.
+    Messages may carry what chat templates read besides role and content: `tool_calls` (assistant),
+    `tool_call_id` and `name` (tool results), `reasoning_content`, and `train: False` on a reply the
+    file asks not to train. `tools` holds the function definitions offered in this example.
+    """
+
+    messages: Conversation
+    tools: list[dict[str, Any]] | None = None
+    chosen: Conversation | None = None
+    rejected: Conversation | None = None
+    completion: Conversation | None = None
+    label: bool | None = None
+    score_chosen: float | None = None
+    score_rejected: float | None = None
+
+    @property
+    def kind(self) -> str:
+        if self.chosen is not None:
+            return "preference"
+        if self.completion is not None:
+            return "kto"
+        return "text" if len(self.messages) == 1 and self.messages[0].get("role") == "assistant" else "sft"
+
+    def parts(self) -> list[tuple[str, Conversation]]:
+        """(name, messages) of every message list the example holds, prompt first."""
+        if self.chosen is None and self.completion is None:
+            return [("messages", self.messages)]
+        out = [("messages", self.messages)]
+        for name in ("chosen", "rejected", "completion"):
+            value = getattr(self, name)
+            if value is not None:
+                out.append((name, value))
+        return out
+
+    def to_dict(self) -> dict[str, Any]:
+        return {k: v for k, v in asdict(self).items() if v is not None}
 
 
 @dataclass
@@ -86,18 +146,65 @@ class ProblemLog:
 
 
 @dataclass
+class LoadProgress:
+    """How far a long read or clean is: rows done, their rate, and the time left when it is known."""
+
+    phase: str  # "reading", "cleaning", "deduplicating", "writing"
+    rows: int = 0
+    seconds: float = 0.0
+    fraction: float | None = None  # of the input read, when its size is known
+
+    @property
+    def rows_per_s(self) -> float:
+        return self.rows / self.seconds if self.seconds > 0 else 0.0
+
+    @property
+    def eta_s(self) -> float | None:
+        if not self.fraction or self.fraction <= 0 or self.fraction >= 1:
+            return None
+        return self.seconds * (1 - self.fraction) / self.fraction
+
+    def line(self) -> str:
+        """`reading: 120,000 rows, 48,000 rows/s, about 20 s left` (what the CLI and the wizard show)."""
+        text = f"{self.phase}: {self.rows:,} rows"
+        if self.seconds >= 0.5:
+            text += f", {self.rows_per_s:,.0f} rows/s"
+        eta = self.eta_s
+        if eta is not None:
+            text += f", about {eta:,.0f} s left" if eta >= 1 else ", almost done"
+        return text
+
+
+@dataclass
 class LoadResult:
     path: str
     file_type: str
     unit: str
     encoding: str | None
     format: FormatGuess
-    conversations: list[Conversation]
-    lines: list[int]  # source position (line/row/item) of each conversation
     problems: ProblemLog
+    kind: str = "sft"  # one of KINDS
+    kind_evidence: list[str] = field(default_factory=list)
+    refusal: str | None = None  # why this version of tuneui cannot train the file, by name; None if it can
+    examples: int = 0  # usable examples in the whole file
+    preview: list[Example] = field(default_factory=list)  # the first PREVIEW_ROWS usable examples
+    preview_lines: list[int] = field(default_factory=list)  # their positions (line/row/item) in the file
     records: int = 0  # records seen, good and bad
     columns: dict[str, dict[str, int]] = field(default_factory=dict)  # column -> {type name: rows}
     notes: list[str] = field(default_factory=list)
+    coerced: dict[str, int] = field(default_factory=dict)  # field -> numbers/booleans turned into text
+    lengths: LengthStats | None = None  # words per example, over the whole file
+    spool: str | None = None  # the engine's normalised copy of every example (cleaning and paging read it)
+    seconds: float = 0.0
+
+    @property
+    def trainable(self) -> bool:
+        return self.refusal is None
+
+    @property
+    def complete(self) -> bool:
+        """The preview holds every example."""
+        return len(self.preview) == self.examples
 
     @property
     def errors(self) -> list[Problem]:
@@ -119,13 +226,19 @@ class LoadResult:
             "file_type": self.file_type,
             "encoding": self.encoding,
             "unit": self.unit,
+            "kind": self.kind,
+            "kind_evidence": self.kind_evidence,
+            "trainable": self.trainable,
+            "refusal": self.refusal,
             "format": self.format.to_dict(),
             "records": self.records,
-            "examples": len(self.conversations),
+            "examples": self.examples,
             "columns": self.columns,
             "notes": self.notes,
+            "coerced": self.coerced,
             "problem_summary": self.problems.summary(),
             "problems": [p.to_dict() for p in self.problems.kept[:max_problems]],
+            "seconds": round(self.seconds, 3),
         }
 
 

@@ -17,7 +17,7 @@ from typing import Protocol
 
 from tuneui.contract.cleaning import CleanOptions, CleanResult
 from tuneui.contract.config import RunConfig
-from tuneui.contract.datasets import Conversation, LoadResult, TokenInsight
+from tuneui.contract.datasets import Conversation, Example, LoadProgress, LoadResult, TokenInsight
 from tuneui.contract.environment import Check
 from tuneui.contract.evaluation import EvaluationReport
 from tuneui.contract.hardware import HardwareProfile
@@ -35,6 +35,7 @@ from tuneui.contract.recommend import DatasetStats, Recommendation
 from tuneui.contract.runs import EventSource, RunHandle, RunRow, RunSummary
 
 Progress = Callable[[str], None]
+DataProgress = Callable[[LoadProgress], None]
 
 
 class Engine(Protocol):
@@ -58,14 +59,20 @@ class Engine(Protocol):
     def sample_dataset_path(self) -> Path:
         """The bundled sample dataset of the offline demo."""
 
-    def load_dataset(self, path: Path, fmt: str = "auto", columns: dict[str, str] | None = None) -> LoadResult:
-        """Read, detect, normalise and validate a dataset file (DataError when nothing can be read)."""
+    def load_dataset(self, path: Path, fmt: str = "auto", columns: dict[str, str] | None = None,
+                     progress: DataProgress | None = None) -> LoadResult:
+        """Read, detect the kind and format, normalise and validate a dataset file, streaming (DataError
+        when nothing can be read): counts, problems and a preview page; the engine keeps the examples."""
 
-    def clean(self, conversations: list[Conversation], options: CleanOptions) -> CleanResult:
-        """Run the cleaning pipeline; the input list is never modified."""
+    def dataset_page(self, result: LoadResult, start: int, count: int) -> tuple[list[Example], list[int]]:
+        """Examples `start`..`start+count` of a loaded dataset, with their lines (beyond the preview)."""
 
-    def token_insight(self, conversations: list[Conversation], config: RunConfig) -> TokenInsight:
-        """Token lengths with the run's tokenizer and one example exactly as it will be trained."""
+    def clean(self, load: LoadResult, options: CleanOptions, progress: DataProgress | None = None) -> CleanResult:
+        """Clean a loaded dataset (the input file is never modified): the report and a preview of the kept."""
+
+    def token_insight(self, examples: list[Example], config: RunConfig) -> TokenInsight:
+        """Token lengths with the run's tokenizer and one example exactly as it will be trained (with its
+        tools rendered by the chat template)."""
 
     # Technique --------------------------------------------------------------------------------------
     def recommend(self, model: ModelInfo, hardware: HardwareProfile,

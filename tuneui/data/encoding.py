@@ -123,7 +123,8 @@ def read_text(path: Path) -> tuple[str, str]:
         raise DataError(msg, source=str(path), line=line) from None
 
 
-def iter_lines(path: Path, unit: str = "line") -> Iterator[tuple[int, str | None, Problem | None]]:
+def iter_lines(path: Path, unit: str = "line", meter: list[int] | None = None,
+               ) -> Iterator[tuple[int, str | None, Problem | None]]:
     """(line number, text, None) per line, or (line number, None, problem) for an unreadable line.
 
     UTF-8 is decoded line by line so one bad byte costs one line, not the file; huge lines are
@@ -148,6 +149,8 @@ def iter_lines(path: Path, unit: str = "line") -> Iterator[tuple[int, str | None
                 raise DataError(f"cannot decompress: {exc}", source=str(path), line=lineno + 1) from None
             if not raw:
                 return
+            if meter is not None:  # bytes read so far, for progress
+                meter[0] += len(raw)
             lineno += 1
             if len(raw) > MAX_LINE_BYTES and not raw.endswith(b"\n"):
                 size = len(raw)

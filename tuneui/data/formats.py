@@ -1,56 +1,52 @@
-"""Chat formats: detect which one a set of records uses (with confidence and evidence), and turn a
-record into the one conversation schema of `tuneui.data.schema`.
+"""Chat (SFT) formats: detect which one a set of records uses (with confidence and evidence), and turn
+a record into a conversation.
 
 Column mapping keys are the canonical field names of each format (below); a user's `columns`
 override maps them to the names their file uses, e.g. `{"question": "q", "answer": "a"}`.
 `user`/`assistant` work as aliases for the prompt/answer field of any single-turn format.
+Other kinds of data (preference, KTO, multimodal, pre-tokenized) are recognised before this, in
+`tuneui.data.kinds`.
 """
 
 from __future__ import annotations
 
-import json
-
 from tuneui.contract.datasets import FormatGuess
 from tuneui.contract.errors import DataError
+from tuneui.data.messages import Coercions, RowError, content_text, history_turns, kind_of, pair_keys, turns
 
 FORMATS = ("messages", "sharegpt", "alpaca", "prompt_completion", "qa", "text")
 
 # canonical field -> names looked for, in order, when the user gives no mapping
 FIELDS: dict[str, dict[str, tuple[str, ...]]] = {
     "messages": {"messages": ("messages", "conversation", "conversations", "chat", "dialog", "turns"),
-                 "role": ("role",), "content": ("content",)},
+                 "role": ("role",), "content": ("content",), "system": ("system",)},
     "sharegpt": {"conversations": ("conversations", "conversation", "messages", "dialog", "turns", "items"),
                  "role": ("from",), "content": ("value",), "system": ("system",)},
     "alpaca": {"instruction": ("instruction",), "input": ("input", "context"), "output": ("output",),
-               "system": ("system",)},
-    "prompt_completion": {"prompt": ("prompt",), "completion": ("completion",), "system": ("system",)},
+               "system": ("system",), "history": ("history",)},
+    "prompt_completion": {"prompt": ("prompt",), "completion": ("completion",), "system": ("system",),
+                          "history": ("history",)},
     "qa": {"question": ("question", "query", "q", "input", "user", "human", "instruction", "prompt", "problem"),
            "answer": ("answer", "response", "output", "a", "assistant", "gpt", "reply", "target", "solution"),
-           "context": ("context",), "system": ("system", "system_prompt")},
+           "context": ("context",), "system": ("system", "system_prompt"), "history": ("history",)},
     "text": {"text": ("text", "content", "document", "body", "passage")},
 }
 REQUIRED = {"messages": ("messages",), "sharegpt": ("conversations",), "alpaca": ("instruction", "output"),
             "prompt_completion": ("prompt", "completion"), "qa": ("question", "answer"), "text": ("text",)}
 _USER_ALIAS = {"alpaca": "instruction", "prompt_completion": "prompt", "qa": "question"}
 _ASSISTANT_ALIAS = {"alpaca": "output", "prompt_completion": "completion", "qa": "answer"}
-
-ROLE_NAMES = {
-    "system": "system", "user": "user", "human": "user", "assistant": "assistant", "gpt": "assistant",
-    "bot": "assistant", "model": "assistant", "chatgpt": "assistant", "function_call": "assistant",
-    "tool": "tool", "function": "tool", "observation": "tool", "ipython": "tool", "function_response": "tool",
-}
-
+_INNER = {"messages": {"role": ("role",), "content": ("content", "text", "value")},
+          "sharegpt": {"role": ("from",), "content": ("value", "content", "text")}}
+# Columns that describe a document rather than hold training text (c4: text, url, timestamp).
+METADATA = frozenset({"id", "idx", "index", "url", "source", "timestamp", "date", "time", "created", "title", "lang",
+                      "language", "meta", "metadata", "license", "split", "category", "type", "domain", "hash",
+                      "length", "tokens", "score", "quality", "dataset", "task", "uid", "uuid", "name"})
 
 # Alpaca-style datasets mark "no input" with a placeholder that must not end up in the prompt.
 _NO_INPUT = frozenset({"<noinput>", "<no input>", "noinput", "no input", "n/a", "none", "null", "nan"})
 
-
-class RowError(Exception):
-    """One record that cannot become a conversation; `kind` tags it for the report."""
-
-    def __init__(self, message: str, kind: str):
-        super().__init__(message)
-        self.kind = kind
+__all__ = ["FORMATS", "FIELDS", "REQUIRED", "RowError", "check_conversation", "detect_format", "to_conversation",
+           "type_name"]
 
 
 def _resolve(fmt: str, keys, override: dict[str, str]) -> dict[str, str]:
@@ -81,21 +77,58 @@ def _canon_override(fmt: str, columns: dict[str, str]) -> dict[str, str]:
 
 
 def _turn_keys(value) -> set[str]:
-    if isinstance(value, list) and value and isinstance(value[0], dict):
-        return set(value[0])
-    return set()
+    keys: set[str] = set()
+    if isinstance(value, list):
+        for turn in value[:4]:
+            if isinstance(turn, dict):
+                keys.update(turn)
+    return keys
 
 
 def _matches(fmt: str, rec: dict, cols: dict[str, str]) -> bool:
     if any(cols.get(c) not in rec for c in REQUIRED[fmt]):
         return False
     if fmt in ("messages", "sharegpt"):
-        turns = rec[cols[REQUIRED[fmt][0]]]
-        if not isinstance(turns, list):
+        value = rec[cols[REQUIRED[fmt][0]]]
+        if not isinstance(value, list):
             return False
-        keys = _turn_keys(turns)
-        return not keys or (cols.get("role") in keys and cols.get("content") in keys)
+        keys = _turn_keys(value)
+        if not keys or (cols.get("role") in keys and cols.get("content") in keys):
+            return True
+        return fmt == "sharegpt" and any(isinstance(t, dict) and pair_keys(t) for t in value[:1])
+    if fmt == "text":
+        return isinstance(rec[cols["text"]], str)
     return True
+
+
+def string_columns(records: list[dict]) -> list[str]:
+    """Columns holding text in at least 90% of the records, in file order."""
+    counts: dict[str, int] = {}
+    for rec in records:
+        for k, v in rec.items():
+            if isinstance(v, str):
+                counts[k] = counts.get(k, 0) + 1
+    return [k for k, n in counts.items() if n >= 0.9 * len(records)]
+
+
+def _fallback(records: list[dict], keys: set[str]) -> FormatGuess | None:
+    """Files no named format fits: one text column is plain text; two are an input and its output."""
+    if {k for r in records for k, v in r.items() if isinstance(v, (list, dict))}:
+        return None
+    cols = string_columns(records)
+    if len(cols) == 1 and keys == {cols[0]}:
+        return FormatGuess("text", 0.8, [f"one text column '{cols[0]}': plain documents, every token trained"],
+                           {"text": cols[0]})
+    if len(cols) == 2 and keys == set(cols):
+        return _pair_guess(cols[0], cols[1], "two text columns")
+    return None
+
+
+def _pair_guess(prompt: str, completion: str, why: str) -> FormatGuess:
+    return FormatGuess("prompt_completion", 0.7,
+                       [f"{why}: '{prompt}' is the input and '{completion}' the output it maps to",
+                        f"column '{prompt}' -> prompt", f"column '{completion}' -> completion"],
+                       {"prompt": prompt, "completion": completion})
 
 
 def detect_format(records: list[dict], fmt: str = "auto", columns: dict[str, str] | None = None) -> FormatGuess:
@@ -127,6 +160,15 @@ def detect_format(records: list[dict], fmt: str = "auto", columns: dict[str, str
     best = max(scores, key=lambda f: (scores[f][0], -order[f]))
     conf, cols = scores[best]
     n = len(records)
+    if fmt == "auto" and not columns:
+        if conf < 0.5:
+            guess = _fallback(records, keys)
+            if guess is not None:
+                return guess
+        elif best == "text":
+            extra = [c for c in string_columns(records) if c != cols["text"] and c.lower() not in METADATA]
+            if len(extra) == 1 and len(keys - {cols["text"], extra[0]} - METADATA) == 0:
+                return _pair_guess(cols["text"], extra[0], "a text column and one more text column")
     if fmt == "auto" and conf < 0.5:
         raise DataError(
             f"cannot tell the dataset format: columns are {', '.join(sorted(keys)) or '(none)'}; pass --format "
@@ -150,10 +192,6 @@ def detect_format(records: list[dict], fmt: str = "auto", columns: dict[str, str
     return FormatGuess(best, conf, evidence, cols, alts)
 
 
-_INNER = {"messages": {"role": ("role",), "content": ("content", "text", "value")},
-          "sharegpt": {"role": ("from",), "content": ("value", "content", "text")}}
-
-
 def _inner_columns(fmt: str, cols: dict[str, str], override: dict[str, str], records: list[dict]) -> None:
     """Role/content field names inside the turns, read from the first non-empty turn list."""
     turns_col = cols.get(REQUIRED[fmt][0])
@@ -173,15 +211,17 @@ def _fits_override(fmt: str, columns: dict[str, str]) -> bool:
     return keys <= set(FIELDS[fmt]) and bool(keys & set(REQUIRED[fmt]) or fmt in ("messages", "sharegpt"))
 
 
-def _text(rec: dict, col: str, what: str, required: bool = True) -> str | None:
+def _text(rec: dict, col: str, what: str, coerce: Coercions, required: bool = True) -> str | None:
     if col not in rec or rec[col] is None:
         if required:
             raise RowError(f"missing field '{col}' ({what})", "missing_field")
         return None
     value = rec[col]
-    if not isinstance(value, str):
-        raise RowError(f"field '{col}' is {_kind(value)}, expected text", "wrong_type")
-    return value
+    if isinstance(value, (list, dict)):
+        if isinstance(value, list) and all(isinstance(p, (dict, str)) for p in value) and value:
+            return content_text(value, f"field '{col}'", coerce)  # content parts
+        raise RowError(f"field '{col}' is {kind_of(value)}, expected text", "wrong_type")
+    return coerce.text(value, f"field '{col}'", col)
 
 
 def type_name(value) -> str:
@@ -201,82 +241,50 @@ def type_name(value) -> str:
     return type(value).__name__
 
 
-def _kind(value) -> str:
-    t = type_name(value)
-    return {"bool": "true/false", "number": "a number", "list": "a list", "object": "an object",
-            "null": "null"}.get(t, t)
+def _system(rec: dict, cols: dict[str, str], coerce: Coercions) -> list[dict]:
+    system = _text(rec, cols["system"], "system prompt", coerce, required=False) if "system" in cols else None
+    return [{"role": "system", "content": system}] if system and system.strip() else []
 
 
-def _content(value, i: int) -> str:
-    if isinstance(value, str):
-        return value
-    if isinstance(value, list):  # OpenAI content parts: keep the text, refuse what we cannot train on
-        parts = []
-        for part in value:
-            if isinstance(part, dict) and part.get("type") == "text" and isinstance(part.get("text"), str):
-                parts.append(part["text"])
-            else:
-                kind = part.get("type") if isinstance(part, dict) else _kind(part)
-                raise RowError(f"message {i}: content part of type '{kind}' is not supported (text only)",
-                               "wrong_type")
-        return "".join(parts)
-    raise RowError(f"message {i}: content is {_kind(value)}, expected text", "wrong_type")
-
-
-def _turns(rec: dict, cols: dict[str, str], role_col: str, content_col: str) -> list[dict]:
-    turns_col = cols.get("messages") or cols.get("conversations")
-    turns = rec.get(turns_col)
-    if turns is None:
-        raise RowError(f"missing field '{turns_col}'", "missing_field")
-    if not isinstance(turns, list):
-        raise RowError(f"field '{turns_col}' is {_kind(turns)}, expected a list of turns", "wrong_type")
-    conv = []
-    if cols.get("system") and isinstance(rec.get(cols["system"]), str) and rec[cols["system"]].strip():
-        conv.append({"role": "system", "content": rec[cols["system"]]})
-    for i, turn in enumerate(turns, 1):
-        if not isinstance(turn, dict):
-            raise RowError(f"message {i} is {_kind(turn)}, expected an object", "wrong_type")
-        if role_col not in turn:
-            raise RowError(f"message {i} has no '{role_col}' field", "missing_field")
-        raw_role = turn[role_col]
-        role = ROLE_NAMES.get(raw_role.strip().lower()) if isinstance(raw_role, str) else None
-        if role is None:
-            raise RowError(f"message {i}: unknown role {raw_role!r}", "bad_role")
-        value = turn.get(content_col)
-        if value is None and role == "assistant" and turn.get("tool_calls"):
-            value = json.dumps(turn["tool_calls"], ensure_ascii=False)
-        if value is None:
-            raise RowError(f"message {i} has no '{content_col}' field", "missing_field")
-        conv.append({"role": role, "content": _content(value, i)})
-    return conv
-
-
-def to_conversation(rec: dict, fmt: str, cols: dict[str, str]) -> list[dict]:
+def to_conversation(rec: dict, fmt: str, cols: dict[str, str], coerce: Coercions | None = None) -> list[dict]:
     """One record in `fmt` as a conversation; raises RowError naming what is wrong."""
-    if fmt == "messages":
-        return _turns(rec, cols, cols.get("role", "role"), cols.get("content", "content"))
-    if fmt == "sharegpt":
-        return _turns(rec, cols, cols.get("role", "from"), cols.get("content", "value"))
+    coerce = coerce if coerce is not None else Coercions()
+    if fmt in ("messages", "sharegpt"):
+        turns_col = cols.get("messages") or cols.get("conversations") or fmt
+        if rec.get(turns_col) is None:
+            raise RowError(f"missing field '{turns_col}'", "missing_field")
+        role_col = cols.get("role", "role" if fmt == "messages" else "from")
+        content_col = cols.get("content", "content" if fmt == "messages" else "value")
+        conv = turns(rec[turns_col], turns_col, role_col, content_col, coerce)
+        roles = {m["role"] for m in conv}
+        if "pretrain" in roles:
+            if roles == {"pretrain"}:  # xtuner's pre-training rows
+                return [{"role": "assistant", "content": "\n".join(m["content"] for m in conv)}]
+            raise RowError("role 'pretrain' mixed with chat roles", "bad_role")
+        if "system" in cols and "system" not in roles:
+            conv = _system(rec, cols, coerce) + conv
+        return conv
     if fmt == "text":
-        return [{"role": "assistant", "content": _text(rec, cols["text"], "the document")}]
-    system = _text(rec, cols["system"], "system prompt", required=False) if "system" in cols else None
+        return [{"role": "assistant", "content": _text(rec, cols["text"], "the document", coerce)}]
+    history = history_turns(rec.get(cols["history"]), coerce) if "history" in cols else []
     if fmt == "alpaca":
-        user = _text(rec, cols["instruction"], "the instruction")
-        extra = _text(rec, cols["input"], "the input", required=False) if "input" in cols else None
+        user = _text(rec, cols["instruction"], "the instruction", coerce)
+        extra = _text(rec, cols["input"], "the input", coerce, required=False) if "input" in cols else None
         if extra and extra.strip() and extra.strip().lower() not in _NO_INPUT:
             user = f"{user}\n\n{extra}"
-        answer = _text(rec, cols["output"], "the answer")
+        answer = _text(rec, cols["output"], "the answer", coerce)
     elif fmt == "prompt_completion":
-        user = _text(rec, cols["prompt"], "the prompt")
-        answer = _text(rec, cols["completion"], "the completion")
+        user = _text(rec, cols["prompt"], "the prompt", coerce)
+        answer = _text(rec, cols["completion"], "the completion", coerce)
     else:
-        user = _text(rec, cols["question"], "the question")
-        ctx = _text(rec, cols["context"], "the context", required=False) if "context" in cols else None
+        user = _text(rec, cols["question"], "the question", coerce)
+        ctx = _text(rec, cols["context"], "the context", coerce, required=False) if "context" in cols else None
         if ctx and ctx.strip():
             user = f"{ctx}\n\n{user}"
-        answer = _text(rec, cols["answer"], "the answer")
-    conv = [{"role": "system", "content": system}] if system and system.strip() else []
-    return conv + [{"role": "user", "content": user}, {"role": "assistant", "content": answer}]
+        answer = _text(rec, cols["answer"], "the answer", coerce)
+    assert user is not None and answer is not None  # required fields raise instead of returning None
+    return _system(rec, cols, coerce) + history + [{"role": "user", "content": user},
+                                                   {"role": "assistant", "content": answer}]
 
 
 def check_conversation(conv: list[dict]) -> tuple[list[tuple[str, str]], list[tuple[str, str]]]:
@@ -286,7 +294,7 @@ def check_conversation(conv: list[dict]) -> tuple[list[tuple[str, str]], list[tu
     if not conv:
         return [("empty", "the conversation has no messages")], warnings
     for i, m in enumerate(conv, 1):
-        if not m["content"].strip():
+        if not m["content"].strip() and not m.get("tool_calls"):
             warnings.append(("empty_turn", f"message {i} ({m['role']}) is empty"))
     if len(conv) == 1 and conv[0]["role"] == "assistant":
         return errors, warnings  # a plain-text document: all of it is trained
@@ -301,7 +309,8 @@ def check_conversation(conv: list[dict]) -> tuple[list[tuple[str, str]], list[tu
         i = roles.index("system", start) + 1
         errors.append(("role_order", f"roles out of order: system message {i} after the conversation started"))
         return errors, warnings
-    if roles[start] != "user":
+    # A reply to the system prompt alone (OpenAI accepts system + assistant) is a valid example.
+    if roles[start] != "user" and not (start and roles[start] == "assistant"):
         errors.append(("role_order", f"roles out of order: message {start + 1} is '{roles[start]}', "
                                      "the first turn after the system prompt must be 'user'"))
         return errors, warnings

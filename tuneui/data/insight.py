@@ -17,10 +17,14 @@ SAMPLE = 5000
 
 
 def token_insight(conversations: list[Conversation], tokenizer, max_seq_length: int, *,
-                  options: RenderOptions | None = None) -> TokenInsight:
+                  options: RenderOptions | None = None,
+                  tools: list[list[dict] | None] | None = None) -> TokenInsight:
+    """`tools` (parallel to `conversations`): each example's function definitions, rendered in the
+    preview as training will render them."""
     options = options or RenderOptions()
-    stats = token_stats(conversations, tokenizer, max_seq_length, sample=SAMPLE, options=options)
+    stats = token_stats(conversations, tokenizer, max_seq_length, sample=SAMPLE, options=options, tools=tools)
     for refusal in stats.refusals:
-        refusal.remedy = remedy_for(tokenizer, conversations[refusal.row - 1], refusal.reason, options)
-    preview = preview_first(tokenizer, conversations, max_seq_length, options=options)
+        row_tools = tools[refusal.row - 1] if tools else None
+        refusal.remedy = remedy_for(tokenizer, conversations[refusal.row - 1], refusal.reason, options, row_tools)
+    preview = preview_first(tokenizer, conversations, max_seq_length, options=options, tools=tools)
     return TokenInsight(stats=stats, preview=preview, max_seq_length=max_seq_length)

@@ -32,12 +32,14 @@ def preview_example(tokenizer, conversation: Conversation, max_seq_length: int =
 
 
 def preview_first(tokenizer, conversations: list[Conversation], max_seq_length: int = defaults.MAX_SEQ_LENGTH, *,
-                  options: RenderOptions | None = None) -> Preview | None:
+                  options: RenderOptions | None = None,
+                  tools: list[list[dict] | None] | None = None) -> Preview | None:
     """The first example the masking accepts (None for no data); if none of the first TRIES is
-    accepted, the first one's refusal."""
+    accepted, the first one's refusal. `tools`: each example's function definitions, or None."""
     first = None
     for i, conv in enumerate(conversations[:TRIES]):
-        preview = preview_example(tokenizer, conv, max_seq_length, options=options, row=i + 1)
+        preview = preview_example(tokenizer, conv, max_seq_length, options=options, row=i + 1,
+                                  tools=tools[i] if tools else None)
         if preview.refusal is None:
             return preview
         first = first or preview

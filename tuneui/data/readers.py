@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import csv
 import io
+import itertools
 import json
 import re
 import sys
@@ -19,10 +20,12 @@ from pathlib import Path
 from tuneui.contract.datasets import Problem
 from tuneui.contract.errors import DataError
 from tuneui.data.encoding import (
+    COMPRESSED,
     MAX_LINE_BYTES,
     binary_kind,
     inner_suffix,
     iter_lines,
+    open_binary,
     read_head,
     read_text,
     sniff_encoding,
@@ -47,6 +50,11 @@ class Source:
     encoding: str | None = None
     notes: list[str] = field(default_factory=list)  # what the reader decided and why (shown as evidence)
     records: RecordStream | None = None
+    size: int | None = None  # bytes (rows for Parquet) to read, when known: progress and time left
+    meter: list[int] = field(default_factory=lambda: [0])  # how much of `size` is read
+
+    def fraction(self) -> float | None:
+        return min(1.0, self.meter[0] / self.size) if self.size else None
 
 
 def open_source(path: str | Path, text_hint: bool = False) -> Source:
@@ -62,15 +70,17 @@ def open_source(path: str | Path, text_hint: bool = False) -> Source:
         raise DataError("the file is empty", source=str(p))
     file_type = _SUFFIX_TYPES.get(inner_suffix(p)) or _sniff(p, text_hint)
     src = Source(str(p), file_type)
+    if p.suffix.lower() not in COMPRESSED:
+        src.size = p.stat().st_size
     if file_type == "jsonl":
         src.encoding = sniff_encoding(read_head(p))
-        src.records = _jsonl(p)
+        src.records = _jsonl(p, src)
     elif file_type == "json":
         src.records = _json(p, src)
     elif file_type in ("csv", "tsv"):
         src.records = _csv(p, src, "\t" if file_type == "tsv" else ",")
     elif file_type == "parquet":
-        src.unit, src.records = "row", _parquet(p)
+        src.unit, src.records = "row", _parquet(p, src)
     else:
         src.records = _text(p, src)
     return src
@@ -107,8 +117,9 @@ def _sniff(p: Path, text_hint: bool) -> str:
     )
 
 
-def _jsonl(p: Path) -> RecordStream:
-    for lineno, line, problem in iter_lines(p):
+def _jsonl(p: Path, src: Source) -> RecordStream:
+    bare_lists = False
+    for lineno, line, problem in iter_lines(p, meter=src.meter):
         if problem:
             yield lineno, None, problem
             continue
@@ -122,6 +133,12 @@ def _jsonl(p: Path) -> RecordStream:
             continue
         if isinstance(value, str):
             yield lineno, {"text": value}, None  # a JSON string per line: a plain-text document
+            continue
+        if isinstance(value, list) and value and all(isinstance(m, dict) for m in value):
+            if not bare_lists:  # xtuner writes a conversation per line as a bare list of messages
+                bare_lists = True
+                src.notes.append("each line is a bare list of messages: read as one conversation per line")
+            yield lineno, {"messages": value}, None
             continue
         if not isinstance(value, dict):
             msg = f"expected a JSON object per line, got {_json_type(value)}"
@@ -140,7 +157,8 @@ def _json(p: Path, src: Source) -> RecordStream:
     text, src.encoding = read_text(p)
     stripped = text.lstrip()
     if stripped.startswith("["):
-        yield from _json_array(text, str(p))
+        src.size = len(text)
+        yield from _json_array(text, str(p), src.meter)
         return
     try:
         value = json.loads(text)
@@ -150,7 +168,7 @@ def _json(p: Path, src: Source) -> RecordStream:
         if isinstance(exc, json.JSONDecodeError) and exc.msg == "Extra data" and stripped.startswith("{"):
             src.file_type = "jsonl"
             src.notes.append("the .json file holds one JSON object per line: read as JSON Lines")
-            yield from _jsonl(p)
+            yield from _jsonl(p, src)
             return
         raise DataError(f"bad JSON: {exc.msg if isinstance(exc, json.JSONDecodeError) else exc}",
                         source=str(p), line=line) from None
@@ -160,7 +178,7 @@ def _json(p: Path, src: Source) -> RecordStream:
     yield from _json_object(value, src)
 
 
-def _json_array(text: str, source: str) -> RecordStream:
+def _json_array(text: str, source: str, meter: list[int] | None = None) -> RecordStream:
     """Elements of a top-level array with the line each starts on, so problems can name lines."""
     decoder = json.JSONDecoder()
     pos = text.index("[") + 1
@@ -168,6 +186,8 @@ def _json_array(text: str, source: str) -> RecordStream:
     ws = re.compile(r"[\s,]*")
     while True:
         pos = ws.match(text, pos).end()  # type: ignore[union-attr]  # [\s,]* matches everywhere
+        if meter is not None:
+            meter[0] = pos
         if pos >= len(text):
             raise DataError("bad JSON: the array is not closed with ']'", source=source, line=line)
         if text[pos] == "]":
@@ -191,8 +211,19 @@ def _json_array(text: str, source: str) -> RecordStream:
         pos = end
 
 
+# Keys that make a JSON object one example rather than a container of examples.
+EXAMPLE_KEYS = frozenset({"messages", "conversations", "conversation", "input_ids", "instruction", "prompt", "chosen",
+                          "rejected", "text", "query", "question"})
+CONTAINER_KEYS = ("train", "data", "examples", "rows", "instances", "records", "dataset", "items")
+
+
 def _json_object(value: dict, src: Source) -> RecordStream:
     lists = {k: v for k, v in value.items() if isinstance(v, list)}
+    if EXAMPLE_KEYS & set(value) and not any(k in value for k in CONTAINER_KEYS) and not _columnar(value):
+        # {"conversations": [...]} or {"tools": [...], "messages": [...]}: one example, not columns
+        src.notes.append("the JSON object is one single example")
+        yield 1, value, None
+        return
     if not lists:
         # One single example ({"messages": [...]}) is still a dataset, if a tiny one.
         src.notes.append("the JSON object is one single example")
@@ -219,18 +250,61 @@ def _json_object(value: dict, src: Source) -> RecordStream:
         yield i, item, None
 
 
+def _columnar(value: dict) -> bool:
+    """An object of equally long column arrays ({"instruction": [...], "output": [...]})."""
+    lengths = {len(v) for v in value.values() if isinstance(v, list)}
+    firsts = [v[0] for v in value.values() if isinstance(v, list) and v]
+    # token ids ({"input_ids": [...], "labels": [...]}) are one example, not columns of numbers
+    return (all(isinstance(v, list) for v in value.values()) and len(lengths) == 1 and len(value) > 1
+            and any(isinstance(x, str) for x in firsts) and not any(isinstance(x, dict) for x in firsts))
+
+
+class _Tell:
+    """`meter[0]` read from a file's position."""
+
+    def __init__(self, fh):
+        self.fh = fh
+
+    def __getitem__(self, _i: int) -> int:
+        try:
+            return self.fh.tell()
+        except (OSError, ValueError):
+            return 0
+
+
+def _text_stream(p: Path, src: Source) -> io.TextIOBase:
+    """The file as text, decoded as it is read (bounded memory)."""
+    head = read_head(p)
+    what = binary_kind(head)
+    if what:
+        raise DataError(f"not a dataset: the file looks like {what}", source=str(p))
+    src.encoding = sniff_encoding(head)
+    raw = open_binary(p)
+    stream = io.TextIOWrapper(raw, encoding=src.encoding, newline="")
+    src.meter = _Tell(raw)  # type: ignore[assignment]  # reads like [bytes] for progress
+    return stream
+
+
 def _csv(p: Path, src: Source, delim: str) -> RecordStream:
-    text, src.encoding = read_text(p)
+    try:
+        yield from _csv_rows(p, src, delim)
+    except UnicodeDecodeError:
+        read_text(p)  # raises the DataError naming the line and column of the first bad byte
+        raise
+
+
+def _csv_rows(p: Path, src: Source, delim: str) -> RecordStream:
     csv.field_size_limit(min(sys.maxsize, MAX_LINE_BYTES * 4))
+    stream = _text_stream(p, src)
+    header_line = stream.readline()
     if delim == ",":
         # Spreadsheets in many locales save "CSV" with semicolons; the header line says which.
-        header_line = text.split("\n", 1)[0]
         counts = {d: header_line.count(d) for d in (",", ";", "\t", "|")}
         best = max(counts, key=lambda d: counts[d])
         if best != "," and counts[best] > counts[","]:
             delim = best
             src.notes.append(f"CSV separated by {'tab' if best == chr(9) else repr(best)} (read from the header)")
-    reader = csv.reader(io.StringIO(text, newline=""), delimiter=delim)
+    reader = csv.reader(itertools.chain([header_line], stream), delimiter=delim)
     try:
         header = next(reader)
     except StopIteration:
@@ -261,7 +335,7 @@ def _csv(p: Path, src: Source, delim: str) -> RecordStream:
         yield line, dict(zip(names, row)), None
 
 
-def _parquet(p: Path) -> RecordStream:
+def _parquet(p: Path, src: Source) -> RecordStream:
     import pyarrow as pa
     import pyarrow.parquet as pq
 
@@ -270,10 +344,12 @@ def _parquet(p: Path) -> RecordStream:
     except (pa.ArrowException, OSError) as exc:
         raise DataError(f"not a readable Parquet file: {exc}", source=str(p)) from None
     row = 0
+    src.size = pf.metadata.num_rows
     try:
         for batch in pf.iter_batches(batch_size=4096):
             for rec in batch.to_pylist():
                 row += 1
+                src.meter[0] = row
                 yield row, rec, None
     except (pa.ArrowException, OSError) as exc:
         raise DataError(f"not a readable Parquet file: {exc}", source=str(p), line=None) from None
@@ -283,21 +359,43 @@ _TEXT_BLOCKS = re.compile(r"\n[ \t]*\n")
 
 
 def _text(p: Path, src: Source) -> RecordStream:
-    text, src.encoding = read_text(p)
-    text = text.replace("\r\n", "\n")
-    blocks = _TEXT_BLOCKS.split(text)
-    if len(blocks) > 1 and any("\n" in b.strip() for b in blocks):
+    head = read_head(p).decode("utf-8", errors="replace").replace("\r\n", "\n")
+    blocks = _TEXT_BLOCKS.split(head)
+    if len(blocks) > 1 and any("\n" in b.strip() for b in blocks[:-1]):
         src.notes.append("plain text with blank lines between documents: one example per paragraph block")
-        lineno, counted = 1, 0
-        for m in re.finditer(r"(?:[^\n]*\S[^\n]*(?:\n|$))+", text):
-            lineno += text.count("\n", counted, m.start())
-            counted = m.start()
-            yield lineno, {"text": m.group().strip()}, None
+        yield from _text_blocks(p, src)
         return
     src.notes.append("plain text, one document per line")
-    for number, row in enumerate(text.split("\n"), 1):
-        if row.strip():
+    for number, row, problem in _text_lines(p, src):
+        if problem is not None:
+            yield number, None, problem
+        elif row.strip():
             yield number, {"text": row.strip()}, None
+
+
+def _text_lines(p: Path, src: Source):
+    for number, row, problem in iter_lines(p, meter=src.meter):
+        if src.encoding is None:
+            src.encoding = sniff_encoding(read_head(p))
+        yield number, (row or "").rstrip("\r\n"), problem
+
+
+def _text_blocks(p: Path, src: Source) -> RecordStream:
+    block: list[str] = []
+    start = 0
+    for number, row, problem in _text_lines(p, src):
+        if problem is not None:
+            yield number, None, problem
+            continue
+        if row.strip():
+            if not block:
+                start = number
+            block.append(row)
+        elif block:
+            yield start, {"text": "\n".join(block).strip()}, None
+            block = []
+    if block:
+        yield start, {"text": "\n".join(block).strip()}, None
 
 
 def _rows_of(ds, src: Source) -> RecordStream:

@@ -9,18 +9,23 @@ masking refuses are counted by reason (with the first one's row and message), ne
 from __future__ import annotations
 
 import random
+from collections.abc import Sequence
+from typing import TYPE_CHECKING
 
 from tuneui.contract import defaults
 from tuneui.contract.datasets import LengthStats, Refusal, TokenStats
 from tuneui.data.schema import Conversation, word_count
 from tuneui.templates import RenderOptions
 
+if TYPE_CHECKING:
+    import numpy as np
+
 PERCENTILES = (50, 90, 95, 99)
 HIST_BINS = 20
 
 
-def length_stats(lengths: list[int], unit: str, bins: int = HIST_BINS) -> LengthStats:
-    if not lengths:
+def length_stats(lengths: Sequence[int] | np.ndarray, unit: str, bins: int = HIST_BINS) -> LengthStats:
+    if len(lengths) == 0:
         return LengthStats(unit, 0)
     import numpy as np
 
@@ -43,12 +48,13 @@ def word_stats(conversations: list[Conversation]) -> LengthStats:
 
 def token_stats(
     conversations: list[Conversation], tokenizer, max_seq_length: int = defaults.MAX_SEQ_LENGTH, sample: int | None = 5000,
-    seed: int = 0, options: RenderOptions | None = None,
+    seed: int = 0, options: RenderOptions | None = None, tools: list[list[dict] | None] | None = None,
 ) -> TokenStats:
     """Token lengths of every example (or of a seeded sample of `sample` examples: percentiles need
     no more, and rendering the chat template costs about a millisecond per example) and what
     truncation to `max_seq_length` would cut: prompt tokens only, part of the answer, or all of it.
-    `options` are the run's RenderOptions (fold_system changes the rendering)."""
+    `options` are the run's RenderOptions (fold_system changes the rendering); `tools`, parallel to
+    `conversations`, each example's function definitions (they count: training renders them)."""
     from tuneui.templates import IGNORE_INDEX, MaskingRefused, encode_conversation
 
     idx = list(range(len(conversations)))
@@ -60,7 +66,7 @@ def token_stats(
     for i in idx:
         try:
             enc = encode_conversation(tokenizer, conversations[i], max_seq_length=2**31 - 1,
-                                      options=options or RenderOptions())
+                                      options=options or RenderOptions(), tools=tools[i] if tools else None)
         except MaskingRefused as exc:
             refusal = refusals.setdefault(exc.reason, Refusal(exc.reason, 0, i + 1, exc.message))
             refusal.count += 1

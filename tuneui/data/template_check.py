@@ -128,16 +128,17 @@ def _short(r: Rejection) -> str:
     return f"line {o.line}" if o.unit == "line" and o.line is not None else f"{o.unit} {o.line or o.row}"
 
 
-def refuse_if_rejected(tokenizer, parts: list[tuple[list, list[Origin]]], *, options: RenderOptions,
+def refuse_if_rejected(tokenizer, parts: list[tuple], *, options: RenderOptions,
                        skip: bool = False) -> list[Rejection]:
     """Check every example of every part (train, val) before training. Raises a one-line DataError
-    naming the rows when the template rejects any (unless `skip`); returns all rejections found."""
+    naming the rows when the template rejects any (unless `skip`); returns all rejections found.
+    A part is (conversations, origins) or (conversations, origins, each example's tools or None)."""
     found: list[Rejection] = []
-    for convs, origins in parts:
-        found += find_rejections(tokenizer, convs, origins, options=options)
+    for convs, origins, *rest in parts:
+        found += find_rejections(tokenizer, convs, origins, options=options, tools=rest[0] if rest else None)
     blocking = [r for r in found if r.blocking]
     if blocking and (not skip or blocking[0].reason in WHOLE_TEMPLATE):
-        total = sum(len(c) for c, _ in parts)
+        total = sum(len(part[0]) for part in parts)
         hint = "" if blocking[0].reason in WHOLE_TEMPLATE else "; or --set skip_bad_lines=true to train without them"
         raise DataError("the chat template refuses the data: " + summary_line(blocking, total) + hint)
     return found

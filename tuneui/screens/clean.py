@@ -1,4 +1,8 @@
-"""Step 4: what cleaning removes and why, filter toggles, token lengths, and the trained example."""
+"""Step 4: what cleaning removes and why, filter toggles, token lengths, and the trained example.
+
+A filter that would remove more than a third of the data (`ask_above`) asks first: its examples are
+shown with a choice to remove them or to switch the filter off, and Next waits for the answer.
+"""
 
 from __future__ import annotations
 
@@ -10,10 +14,10 @@ from textual import on, work
 from textual.app import ComposeResult
 from textual.containers import Horizontal, Vertical
 from textual.message import Message
-from textual.widgets import Checkbox, DataTable, Label, Select, Static
+from textual.widgets import Button, Checkbox, DataTable, Label, Select, Static
 
 from tuneui.contract.cleaning import CleanOptions, CleanResult, FilterStats
-from tuneui.contract.datasets import LoadResult, TokenInsight
+from tuneui.contract.datasets import LoadProgress, LoadResult, TokenInsight
 from tuneui.screens.base import StepScreen
 from tuneui.screens.widgets.plots import TokenHistogram
 from tuneui.screens.widgets.rendered import RenderedExample
@@ -33,6 +37,20 @@ class Cleaned(Message):
 @dataclass
 class TokensMeasured(Message):
     insight: TokenInsight
+
+
+@dataclass
+class CleanProgressed(Message):
+    progress: LoadProgress
+
+
+# How to switch each filter off, as a cleaning option (the "keep them" answer to a large removal).
+SWITCH_OFF: dict[str, dict[str, object]] = {
+    "encoding": {"fix_encoding": False}, "empty_turns": {"empty_turns": False}, "pairs": {"pairs": False},
+    "pii": {"pii": "off"}, "boilerplate": {"boilerplate": False}, "quality": {"quality": False},
+    "too_short": {"min_length": 0}, "too_long": {"max_length": None}, "exact_duplicates": {"exact_dedup": False},
+    "near_duplicates": {"near_dedup": False},
+}
 
 
 def example_text(example: dict[str, Any]) -> str:
@@ -74,6 +92,11 @@ class CleanScreen(StepScreen):
 
     def compose_body(self) -> ComposeResult:
         yield Static("", id="clean-summary")
+        with Vertical(classes="panel", id="confirm-box"):
+            yield Static("", id="confirm-text")
+            with Horizontal(classes="inline-form"):
+                yield Button("Remove them", id="accept-large", variant="warning")
+                yield Button("Keep them (switch the filter off)", id="undo-large")
         with Horizontal(id="clean-cols"):
             with Vertical(classes="panel", id="toggles-box"):
                 yield Label("Filters (Space toggles)", classes="panel-title")
@@ -92,6 +115,7 @@ class CleanScreen(StepScreen):
             yield Static("", id="example-note", classes="muted")
 
     def on_mount(self) -> None:
+        self.query_one("#confirm-box", Vertical).display = False
         self.query_one("#filters", DataTable).add_columns("filter", "on", "removed", "changed", "what it catches")
         self.refresh_from_state()
 
@@ -152,15 +176,20 @@ class CleanScreen(StepScreen):
         load = self.state.load_result
         if load is None:
             return
-        self.set_status(f"cleaning {len(load.conversations)} examples…")
+        self.set_status(f"cleaning {load.examples:,} examples…")
         self._run_clean(load, self.state.config.cleaning)
 
     @work(thread=True, exclusive=True, group="clean")
     def _run_clean(self, load: LoadResult, options: CleanOptions) -> None:
         try:
-            self.post_result(Cleaned(load, options, self.engine.clean(load.conversations, options)))
+            result = self.engine.clean(load, options, progress=lambda p: self.post_result(CleanProgressed(p)))
+            self.post_result(Cleaned(load, options, result))
         except Exception as exc:
             self.post_failure("Cleaning", exc)
+
+    @on(CleanProgressed)
+    def _progressed(self, message: CleanProgressed) -> None:
+        self.set_status(message.progress.line())
 
     @on(Cleaned)
     def _cleaned(self, message: Cleaned) -> None:
@@ -170,7 +199,55 @@ class CleanScreen(StepScreen):
         self.set_status("Next: the training technique")
         self.measure()
 
+    def _show_confirm(self) -> None:
+        """The first filter that removes more than `ask_above` of the data and is not accepted yet."""
+        box = self.query_one("#confirm-box", Vertical)
+        result = self.state.clean_result
+        pending = result.report.unconfirmed if result is not None and self.state.config.clean else []
+        box.display = bool(pending)
+        if not pending:
+            return
+        f, before = pending[0], result.report.before if result is not None else 0
+        shown = "\n".join(f"  • {escape(example_text(e))}" for e in f.examples[:3])
+        self.query_one("#confirm-text", Static).update(
+            f"[b][yellow]{f.name.replace('_', ' ')} would remove {f.removed:,} of {before:,} examples "
+            f"({f.removed / max(before, 1):.0%})[/yellow][/b] — {escape(f.description)}. For example:\n{shown}")
+
+    @on(Button.Pressed, "#accept-large")
+    def _accept_large(self, event: Button.Pressed) -> None:
+        event.stop()
+        result = self.state.clean_result
+        if result is None or not result.report.unconfirmed:
+            return
+        options = self.state.config.cleaning
+        name = result.report.unconfirmed[0].name
+        self.state.config = self.state.config.updated(
+            cleaning={**options.to_dict(), "accept_large": [*options.accept_large, name]})
+        # Accepting changes nothing about the result: record it without cleaning again.
+        result.report.options["accept_large"] = list(self.state.config.cleaning.accept_large)
+        self._for_options = self.state.config.cleaning
+        self._show_result()
+
+    @on(Button.Pressed, "#undo-large")
+    def _undo_large(self, event: Button.Pressed) -> None:
+        event.stop()
+        result = self.state.clean_result
+        if result is None or not result.report.unconfirmed:
+            return
+        name = result.report.unconfirmed[0].name
+        self.state.config = self.state.config.updated(
+            cleaning={**self.state.config.cleaning.to_dict(), **SWITCH_OFF[name]})
+        box = self.query_one("#toggles", Vertical)
+        for key, value in SWITCH_OFF[name].items():
+            for widget in box.query(f"#opt-{key}"):
+                if isinstance(widget, Checkbox) and isinstance(value, bool):
+                    widget.value = value
+                elif isinstance(widget, Select) and isinstance(value, str):
+                    widget.value = value
+        self.run_clean()
+
     def _show_result(self) -> None:
+        self._show_confirm()
         result = self.state.clean_result
         if result is None:
             return
@@ -206,7 +283,7 @@ class CleanScreen(StepScreen):
         box.update(f"[b]{name}[/b] caught, for example:\n" + "\n".join(shown or ["(no examples)"]))
 
     def measure(self) -> None:
-        convs = self.state.conversations()
+        convs = self.state.examples()
         if not convs:
             return
         self.query_one("#rendered", RenderedExample).update("measuring token lengths with the model's tokenizer…")
@@ -246,7 +323,12 @@ class CleanScreen(StepScreen):
             return "Load a dataset first (step 3)."
         if self.state.config.clean and self.state.clean_result is None:
             return "Cleaning is still running…"
-        if not self.state.conversations():
+        result = self.state.clean_result
+        if self.state.config.clean and result is not None and result.report.unconfirmed:
+            f = result.report.unconfirmed[0]
+            return (f"{f.name.replace('_', ' ')} would remove {f.removed:,} of {result.report.before:,} examples: "
+                    "remove them or keep them first.")
+        if not self.state.example_count():
             return "Nothing left to train on: switch some filters off."
         return None
 

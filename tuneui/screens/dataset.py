@@ -1,9 +1,16 @@
-"""Step 3: pick the training data, see what tuneui detected and why, fix the mapping, browse it."""
+"""Step 3: pick the training data, see what kind of data it is and why, fix the mapping, browse it.
+
+Reading a large file streams in the engine: progress (rows/s, time left) shows in the status line,
+the preview holds the first page, and further pages are fetched from the engine when browsed. Data
+tuneui cannot train (preference pairs, KTO, multimodal, token ids) is named here and stops the step.
+"""
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from rich.markup import escape
 from textual import on, work
@@ -14,7 +21,7 @@ from textual.message import Message
 from textual.widgets import Button, DataTable, Input, Label, Select, Static
 
 from tuneui.contract.config import DATASET_FORMATS as FORMATS
-from tuneui.contract.datasets import Conversation, LoadResult
+from tuneui.contract.datasets import KIND_NAMES, Conversation, Example, LoadProgress, LoadResult
 from tuneui.screens.base import StepScreen
 from tuneui.screens.widgets.table import Table
 
@@ -42,6 +49,18 @@ class DatasetLoadFailed(Message):
     error: Exception
 
 
+@dataclass
+class LoadProgressed(Message):
+    progress: LoadProgress
+
+
+@dataclass
+class PageFetched(Message):
+    start: int
+    examples: list[Example]
+    lines: list[int]
+
+
 def _first(conv: Conversation, role: str) -> str:
     return next((m.get("content", "") for m in conv if m.get("role") == role), "")
 
@@ -49,6 +68,54 @@ def _first(conv: Conversation, role: str) -> str:
 def _short(text: str, n: int = 60) -> str:
     text = " ".join(str(text).split())
     return text if len(text) <= n else text[: n - 1] + "…"
+
+
+def _reply(ex: Example) -> str:
+    if ex.chosen is not None:
+        return "chosen: " + _first(ex.chosen, "assistant")
+    if ex.completion is not None:
+        return ("desirable: " if ex.label else "undesirable: ") + _first(ex.completion, "assistant")
+    conv = ex.messages
+    reply = next((m for m in conv if m.get("role") == "assistant"), None)
+    if reply is not None and not reply.get("content") and reply.get("tool_calls"):
+        return "calls " + ", ".join(c.get("function", {}).get("name", "?") for c in reply["tool_calls"])
+    return _first(conv, "assistant")
+
+
+def _fn(entry: dict[str, Any]) -> dict[str, Any]:
+    inner = entry.get("function")
+    return inner if isinstance(inner, dict) else entry
+
+
+def _tool_names(ex: Example) -> str:
+    return ", ".join(str(_fn(t).get("name") or t.get("type") or "?") for t in ex.tools or [])
+
+
+def _args(value: Any) -> str:
+    return value if isinstance(value, str) else json.dumps(value, ensure_ascii=False)
+
+
+def tools_text(ex: Example) -> str:
+    """The example's tools as the model will see them offered: name(parameters) and description."""
+    lines = []
+    for t in ex.tools or []:
+        fn = _fn(t)
+        raw_params = fn.get("parameters")
+        params: dict[str, Any] = raw_params if isinstance(raw_params, dict) else {}
+        raw_props = params.get("properties")
+        props: dict[str, Any] = raw_props if isinstance(raw_props, dict) else {}
+        required = set(params.get("required") or [])
+        args = ", ".join(f"{k}{'' if k in required else '?'}" for k in props)
+        name = fn.get("name") or t.get("type") or "?"
+        lines.append(f"  {name}({args})" + (f" — {fn['description']}" if fn.get("description") else ""))
+    calls = [f"  message {i}: {_fn(c).get('name', '?')}({_short(_args(_fn(c).get('arguments', '')), 60)})"
+             for i, m in enumerate(ex.messages, 1) for c in m.get("tool_calls") or []]
+    out = []
+    if lines:
+        out.append(f"tools offered ({len(lines)}):\n" + "\n".join(lines))
+    if calls:
+        out.append("function calls (trained):\n" + "\n".join(calls))
+    return "\n".join(out)
 
 
 def parse_columns(text: str) -> dict[str, str]:
@@ -71,6 +138,9 @@ class DatasetScreen(StepScreen):
     def __init__(self) -> None:
         super().__init__()
         self.page = 0
+        # Pages beyond the preview, fetched from the engine: start -> (examples, lines).
+        self._pages: dict[int, tuple[list[Example], list[int]]] = {}
+        self._shown: list[Example] = []
 
     def compose_body(self) -> ComposeResult:
         with Horizontal(classes="inline-form"):
@@ -89,13 +159,16 @@ class DatasetScreen(StepScreen):
                 yield Button("◀", id="prev-page", classes="small")
                 yield Button("▶", id="next-page", classes="small")
             yield Table(id="preview", cursor_type="row", zebra_stripes=True)
+            yield Static("", id="row-detail", classes="muted")
         with Vertical(classes="panel", id="problems-box"):
             yield Label("Problems", classes="panel-title")
             yield Table(id="problems", cursor_type="row")
 
     def on_mount(self) -> None:
-        self.query_one("#preview", DataTable).add_columns("#", "line", "turns", "user / prompt", "assistant / answer")
+        self.query_one("#preview", DataTable).add_columns("#", "line", "turns", "tools", "user / prompt",
+                                                          "assistant / answer")
         self.query_one("#problems", DataTable).add_columns("where", "severity", "problem")
+        self.query_one("#row-detail", Static).display = False
         self.refresh_from_state()
 
     def refresh_from_state(self) -> None:
@@ -165,11 +238,17 @@ class DatasetScreen(StepScreen):
     @work(thread=True, exclusive=True, group="load")
     def _load(self, path: Path, fmt: str, columns: dict[str, str]) -> None:
         try:
-            result = self.engine.load_dataset(path, fmt, columns)
+            result = self.engine.load_dataset(path, fmt, columns,
+                                              progress=lambda p: self.post_result(LoadProgressed(p)))
         except Exception as exc:
             self.post_result(DatasetLoadFailed(path, exc))
             return
         self.post_result(DatasetLoaded(path, fmt, columns, result))
+
+    @on(LoadProgressed)
+    def _progressed(self, message: LoadProgressed) -> None:
+        if message.progress.fraction != 1.0:
+            self.set_status(message.progress.line())
 
     @on(DatasetLoadFailed)
     def _failed(self, message: DatasetLoadFailed) -> None:
@@ -190,22 +269,30 @@ class DatasetScreen(StepScreen):
         self.state.config = self.state.config.updated(dataset=str(path), dataset_format=fmt, columns=columns,
                                                       skip_bad_lines=result.problems.bad_lines > 0)
         self.page = 0
+        self._pages = {}
         self._show(result)
-        n = len(result.conversations)
-        self.set_status(f"{n} examples ready — Next cleans them" if n else "no usable examples in this file",
-                        error=not n)
+        n = result.examples
+        if result.refusal:
+            self.set_status(f"tuneui cannot train this file: {result.refusal}", error=True)
+        else:
+            self.set_status(f"{n:,} examples ready — Next cleans them" if n else "no usable examples in this file",
+                            error=not n)
 
     # Showing it ------------------------------------------------------------------------------
     def _show(self, result: LoadResult) -> None:
         fmt = result.format
         evidence = "; ".join(fmt.evidence) or "no evidence recorded"
         lines = [
-            f"[b]{escape(fmt.name)}[/b] format (confidence {fmt.confidence:.0%})"
-            f" — {len(result.conversations)} examples from {result.records} {result.unit}s"
+            f"[b]{escape(KIND_NAMES.get(result.kind, result.kind))}[/b], {escape(fmt.name)} format "
+            f"(confidence {fmt.confidence:.0%}) — {result.examples:,} examples from {result.records:,} {result.unit}s"
             + (f", {result.file_type}" if result.file_type else "")
             + (f", {result.encoding}" if result.encoding else ""),
             f"why: {escape(evidence)}",
         ]
+        if result.kind_evidence and result.kind not in ("sft", "text"):
+            lines.append(f"kind: {escape('; '.join(result.kind_evidence))}")
+        if result.refusal:
+            lines.append(f"[red]tuneui cannot train this file:[/red] {escape(result.refusal)}")
         for note in result.notes:
             lines.append(f"[yellow]note:[/yellow] {escape(note)}")
         bad = result.problems.bad_lines
@@ -228,18 +315,64 @@ class DatasetScreen(StepScreen):
         result = self.state.load_result
         if result is None:
             return
-        convs, lines = result.conversations, result.lines
-        pages = max(1, (len(convs) + PAGE - 1) // PAGE)
+        pages = max(1, (result.examples + PAGE - 1) // PAGE)
         self.page = max(0, min(self.page, pages - 1))
+        start = self.page * PAGE
+        if start + PAGE <= len(result.preview) or result.complete:
+            examples, lines = result.preview[start:start + PAGE], result.preview_lines[start:start + PAGE]
+        elif start in self._pages:
+            examples, lines = self._pages[start]
+        else:
+            self.query_one("#page-label", Static).update(f"page {self.page + 1}/{pages} (reading…)")
+            self._fetch_page(result, start)
+            return
+        self._fill(examples, lines, start, pages)
+
+    def _fill(self, examples: list[Example], lines: list[int], start: int, pages: int) -> None:
         table = self.query_one("#preview", DataTable)
         table.clear()
-        start = self.page * PAGE
-        width = max(20, (self.size.width - 30) // 2)  # the two text columns share what is left
-        for i, conv in enumerate(convs[start:start + PAGE], start):
+        width = max(20, (self.size.width - 44) // 2)  # the two text columns share what is left
+        for i, (ex, line) in enumerate(zip(examples, lines), start):
+            conv = ex.messages
             user = _first(conv, "user") or _first(conv, "system")
-            table.add_row(str(i + 1), str(lines[i]) if i < len(lines) else "", str(len(conv)),
-                          _short(user, width), _short(_first(conv, "assistant"), width))
+            table.add_row(str(i + 1), str(line), str(len(conv)), _short(_tool_names(ex), 14), _short(user, width),
+                          _short(_reply(ex), width))
+        self._shown = list(examples)
+        self._show_detail(0)
         self.query_one("#page-label", Static).update(f"page {self.page + 1}/{pages} (PgUp/PgDn)")
+
+    @work(thread=True, exclusive=True, group="page")
+    def _fetch_page(self, result: LoadResult, start: int) -> None:
+        try:
+            examples, lines = self.engine.dataset_page(result, start, PAGE)
+        except Exception as exc:
+            self.post_failure("Dataset page", exc)
+            return
+        self.post_result(PageFetched(start, examples, lines))
+
+    @on(PageFetched)
+    def _page_fetched(self, message: PageFetched) -> None:
+        self._pages[message.start] = (message.examples, message.lines)
+        if message.start == self.page * PAGE:
+            self._show_page()
+
+    @on(DataTable.RowHighlighted, "#preview")
+    def _highlight(self, event: DataTable.RowHighlighted) -> None:
+        self._show_detail(event.cursor_row)
+
+    def _show_detail(self, row: int) -> None:
+        """The highlighted example's tools and calls, or the other reply of a preference pair."""
+        box = self.query_one("#row-detail", Static)
+        if not 0 <= row < len(self._shown):
+            box.update("")
+            box.display = False
+            return
+        ex = self._shown[row]
+        text = tools_text(ex)
+        if ex.rejected is not None:
+            text = (text + "\n" if text else "") + "rejected: " + _short(_first(ex.rejected, "assistant"), 200)
+        box.update(escape(text))
+        box.display = bool(text)  # only rows with tools, calls or a second reply have details
 
     @on(Button.Pressed, "#prev-page")
     def _prev(self) -> None:
@@ -255,9 +388,12 @@ class DatasetScreen(StepScreen):
             self._show_page()
 
     def validate_step(self) -> str | None:
-        if self.state.load_result is None:
+        result = self.state.load_result
+        if result is None:
             return "Load a dataset first (or press 'Sample data')."
-        if not self.state.load_result.conversations:
+        if result.refusal:
+            return f"tuneui cannot train this file: {result.refusal}"
+        if not result.examples:
             return "This file has no usable examples; fix the column mapping or pick another file."
         return None
 

@@ -154,7 +154,7 @@ class SettingsScreen(StepScreen):
             msg = _one_line(exc)
             self.query_one("#form-error", Static).update(msg)
             return msg
-        if not self.state.conversations() and self.state.config.dataset != "demo":
+        if not self.state.example_count() and self.state.config.dataset != "demo":
             return "No training data yet (steps 3 and 4)."
         self.query_one("#form-error", Static).update("")
         return None

@@ -12,7 +12,7 @@ from pathlib import Path
 
 from tuneui.contract.cleaning import CleanResult
 from tuneui.contract.config import RunConfig
-from tuneui.contract.datasets import Conversation, LoadResult, TokenInsight
+from tuneui.contract.datasets import Example, LoadResult, TokenInsight
 from tuneui.contract.hardware import HardwareProfile
 from tuneui.contract.modelinfo import ModelFiles, ModelInfo
 from tuneui.contract.recommend import DatasetStats, Recommendation
@@ -53,25 +53,30 @@ class WizardState:
     # What the Train step should do when it is shown next: ("start", None), ("resume", dir), ("attach", dir)
     pending_run: tuple[str, Path | None] | None = None
 
-    def conversations(self) -> list[Conversation]:
-        """The conversations the run will train on: the cleaned ones when cleaning ran."""
+    def examples(self) -> list[Example]:
+        """A preview of the examples the run will train on (the cleaned ones when cleaning ran): the
+        first page; `example_count` is how many there are in all."""
         if self.clean_result is not None and self.config.clean:
             return list(self.clean_result.kept)
         if self.load_result is not None:
-            return list(self.load_result.conversations)
+            return list(self.load_result.preview)
         return []
+
+    def example_count(self) -> int:
+        if self.clean_result is not None and self.config.clean:
+            return self.clean_result.kept_count
+        return self.load_result.examples if self.load_result is not None else 0
 
     def dataset_stats(self) -> DatasetStats:
         """What the recommender reads about the data the run will train on."""
-        convs = self.conversations()
-        stats = DatasetStats(num_examples=len(convs),
-                             assistant_turns=sum(1 for c in convs if any(m.get("role") == "assistant" for m in c)),
+        n = self.example_count()
+        stats = DatasetStats(num_examples=n, assistant_turns=n,
                              format=self.load_result.format.name if self.load_result is not None else None)
         insight = self.token_insight
         if insight is not None and insight.stats.lengths.count:
             lengths = insight.stats.lengths
             tokens: dict[str, float] = {"mean": lengths.mean, "max": float(lengths.max),
                                         **{k: float(v) for k, v in lengths.percentiles.items()}}
-            tokens["total"] = lengths.total * len(convs) / lengths.count
+            tokens["total"] = lengths.total * n / lengths.count
             stats.tokens = tokens
         return stats

@@ -118,7 +118,7 @@ def plan_spans(tokenizer, messages, *, tools=None, options: RenderOptions = DEFA
             plan.reasoning_dropped += 1
         if not options.train_reasoning and (in_think or reply_text.lstrip().startswith(THINK_OPEN)):
             head = _after_reasoning(block, head, stop)
-        if stop > head:
+        if stop > head and msgs[i].get("train") is not False:  # `train: False`: the file asks not to train it
             plan.spans.append((start + head, start + stop))
     if not plan.spans:
         raise MaskingRefused(NO_REPLY, "nothing to train: every assistant reply renders empty")

@@ -16,7 +16,7 @@ from tuneui.contract.config import RunConfig
 from tuneui.contract.errors import DataError
 from tuneui.contract.fsutil import atomic_write_text
 from tuneui.data.schema import Conversation
-from tuneui.data.template_check import Origin, origins_for
+from tuneui.data.template_check import Origin
 from tuneui.templates import IGNORE_INDEX, MaskingRefused, RenderOptions, encode_conversation, fold_system_prompt
 from tuneui.templates.refusals import NO_REPLY, NO_REPLY_AFTER_TRUNCATION
 
@@ -63,6 +63,9 @@ class RunData:
     train: list[Conversation]
     val: list[Conversation]
     report: dict = field(default_factory=dict)
+    # Each example's function definitions (None where it has none), parallel to train/val.
+    train_tools: list[list[dict] | None] = field(default_factory=list)
+    val_tools: list[list[dict] | None] = field(default_factory=list)
     # Where each example came from (file, line, row), for errors that name rows; None when resumed.
     train_origins: list[Origin] | None = None
     val_origins: list[Origin] | None = None
@@ -82,79 +85,107 @@ def dataset_path(name: str) -> str:
     return name
 
 
+SKIP_HINT = "fix them, or skip them with skip_bad_lines = true in run.toml (--set skip_bad_lines=true)"
+
+
+def check_trainable(load, cfg: RunConfig) -> None:
+    """Refuse, by name and before any model is loaded, data this run cannot train."""
+    if load.refusal:
+        raise DataError(load.refusal, source=load.path)
+    if load.errors and not cfg.skip_bad_lines:
+        raise DataError(f"{load.first_error_message()}; {SKIP_HINT}")
+    if not load.examples:
+        raise DataError("no usable examples", source=load.path)
+
+
 def prepare_run_data(cfg: RunConfig, run_dir: Path, *, write: bool = True) -> RunData:
-    """Load, clean and split the dataset; write the split used to <run_dir>/data/.
+    """Load, clean and split the dataset, streaming; write the split used to <run_dir>/data/.
 
     Deterministic, so every process of a multi-process run derives the same split; only the
-    main one writes it.
+    main one writes it (the others split into a temporary folder).
     """
-    convs, origins = _load(cfg, cfg.dataset)
-    report: dict = {"loaded": len(convs)}
-    if cfg.clean:
-        from tuneui.cleaning import clean
+    import shutil
+    import tempfile
 
-        result = clean(convs, cfg.cleaning)
-        convs = result.kept
-        origins = [origins[i] for i in result.kept_indices]
-        report["cleaning"] = result.report.to_dict()
-    if cfg.val_dataset:
-        train, train_origins = convs, origins
-        val, val_origins = _load(cfg, cfg.val_dataset)
-    elif cfg.val_fraction > 0:
-        from tuneui.cleaning import train_val_split
+    from tuneui.cleaning.flow import large_removal_lines, load_and_clean, split_cleaned
+    from tuneui.cleaning.output import read_split_file, read_split_lines, write_examples
+    from tuneui.data import load_examples
 
-        split = train_val_split(convs, cfg.val_fraction, cfg.seed, deduplicated=cfg.clean)
-        train, val = split.train, split.val
-        train_origins = [origins[i] for i in split.train_indices]
-        val_origins = [origins[i] for i in split.val_indices]
-        report["leakage"] = split.leakage
-    else:
-        train, val, train_origins, val_origins = convs, [], origins, []
+    work = Path(tempfile.mkdtemp(prefix="tuneui-data-"))
+    try:
+        load, maybe = load_and_clean(dataset_path(cfg.dataset), cfg.dataset_format, cfg.columns or None, cfg.cleaning,
+                                     workdir=work, enabled=cfg.clean)
+        check_trainable(load, cfg)
+        assert maybe is not None  # a kind that is only counted has a refusal, raised just above
+        cleaned = maybe
+        report: dict = {"loaded": load.examples, "kind": load.kind, "skipped_lines": load.problems.bad_lines}
+        if cfg.clean:
+            report["cleaning"] = cleaned.report.to_dict()
+            report["warnings"] = large_removal_lines(cleaned)
+        out = run_dir / "data" if write else work / "split"
+        if cfg.val_dataset:
+            split, paths = split_cleaned(cleaned, 0, cfg.seed, out, load.kind)
+            val_examples, _, val_load = load_examples(dataset_path(cfg.val_dataset), fmt=cfg.dataset_format,
+                                                      columns=cfg.columns or None, skip_bad=cfg.skip_bad_lines,
+                                                      hint=SKIP_HINT)
+            check_trainable(val_load, cfg)
+            if val_load.kind != load.kind:
+                raise DataError(f"the validation file holds {val_load.kind} data, the training file {load.kind}",
+                                source=cfg.val_dataset)
+            paths.update(write_examples(out, read_split_file(Path(paths["train"])), val_examples, load.kind))
+        else:
+            split, paths = split_cleaned(cleaned, cfg.val_fraction, cfg.seed, out, load.kind,
+                                         threshold=cfg.cleaning.near_dup_threshold,
+                                         min_words=cfg.cleaning.near_dup_min_words)
+            report["leakage"] = split["leakage"]
+        train, train_lines = read_split_lines(Path(paths["train"]))
+        val, val_lines = read_split_lines(Path(paths["val"])) if "val" in paths else ([], [])
+        train_origins = _origins(load.path, load.unit, train_lines)
+        val_origins = (_origins(val_load.path, val_load.unit, val_lines) if cfg.val_dataset
+                       else _origins(load.path, load.unit, val_lines))
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
     if not train:
         raise DataError("no training examples left after loading and cleaning", source=cfg.dataset)
     report.update(train=len(train), val=len(val))
     if write:
-        write_split(run_dir / "data", train, val, report)
-    return RunData(train=train, val=val, report=report, train_origins=train_origins, val_origins=val_origins)
+        atomic_write_text(run_dir / "data" / "data_report.json", json.dumps(report, indent=2, default=str))
+    return RunData([e.messages for e in train], [e.messages for e in val], report,
+                   [e.tools for e in train], [e.tools for e in val], train_origins, val_origins)
 
 
-def _load(cfg: RunConfig, name: str) -> tuple[list[Conversation], list[Origin]]:
-    """The file's conversations (strict unless skip_bad_lines) and where each one is in the file."""
-    from tuneui.data import load_dataset
-
-    result = load_dataset(dataset_path(name), fmt=cfg.dataset_format, columns=cfg.columns or None)
-    if result.errors and not cfg.skip_bad_lines:
-        raise DataError(f"{result.first_error_message()}; fix them or skip them (--skip-bad)")
-    if not result.conversations:
-        raise DataError("no usable examples", source=result.path)
-    return result.conversations, origins_for(result.path, result.unit, result.lines, len(result.conversations))
+def _origins(path: str, unit: str, lines: list[int]) -> list[Origin]:
+    """Where each example of a split was in its file: the split keeps every example's source line,
+    so a refusal found at training time names the user's line, not a position in the split."""
+    return [Origin(path, unit, line, line) for line in lines]
 
 
-def write_split(out: Path, train: list[Conversation], val: list[Conversation], report: dict) -> None:
-    import pyarrow as pa
-    import pyarrow.parquet as pq
+def write_split(out: Path, train: list[Conversation], val: list[Conversation], report: dict,
+                train_tools: list | None = None, val_tools: list | None = None) -> None:
+    """Write a split held in memory (tests, small tools) in the run directory's format."""
+    from tuneui.cleaning.output import write_examples
+    from tuneui.contract.datasets import Example
 
-    out.mkdir(parents=True, exist_ok=True)
-    for name, rows in (("train", train), ("val", val)):
-        table = pa.table({"messages": pa.array(rows, type=pa.list_(pa.struct(
-            [("role", pa.string()), ("content", pa.string())])))})
-        tmp = out / f".{name}.parquet.tmp"
-        pq.write_table(table, tmp)
-        tmp.replace(out / f"{name}.parquet")
+    def examples(convs: list[Conversation], tools: list | None) -> list[Example]:
+        return [Example(messages=c, tools=(tools[i] if tools else None)) for i, c in enumerate(convs)]
+
+    kind = "text" if train and all(len(c) == 1 and c[0]["role"] == "assistant" for c in train) else "sft"
+    write_examples(out, examples(train, train_tools), examples(val, val_tools), kind)
     atomic_write_text(out / "data_report.json", json.dumps(report, indent=2, default=str))
 
 
 def read_split(run_dir: Path) -> RunData:
-    import pyarrow.parquet as pq
+    from tuneui.cleaning.output import read_split_file
 
     data = run_dir / "data"
-    train = pq.read_table(data / "train.parquet").column("messages").to_pylist()
-    val = pq.read_table(data / "val.parquet").column("messages").to_pylist()
+    train = read_split_file(data / "train.parquet")
+    val = read_split_file(data / "val.parquet") if (data / "val.parquet").exists() else []
     report = json.loads((data / "data_report.json").read_text())
-    return RunData(train=train, val=val, report=report)
+    return RunData([e.messages for e in train], [e.messages for e in val], report,
+                   [e.tools for e in train], [e.tools for e in val])
 
 
-def encode_all(tokenizer, convs: list[Conversation], max_seq_length: int, *, tools: list | None = None,
+def encode_all(tokenizer, convs: list[Conversation], max_seq_length: int, *, tools: list[list[dict] | None] | None = None,
                options: RenderOptions | None = None) -> tuple[list[dict], EncodeStats]:
     """Token ids and labels for every example the masking accepts; the rest are counted by reason.
 
@@ -168,7 +199,7 @@ def encode_all(tokenizer, convs: list[Conversation], max_seq_length: int, *, too
     for i, conv in enumerate(convs):
         try:
             enc = encode_conversation(tokenizer, conv, max_seq_length, options=options,
-                                      tools=tools[i] if tools is not None else None)
+                                      tools=tools[i] if tools else None)
         except MaskingRefused as exc:
             stats.refuse(exc, i)
             continue

@@ -78,22 +78,25 @@ class TrainingRun:
                                   f"start the run again without --resume (or with -o NEW_DIR)")
             checkpoints.check_compatible(self.resume_from.path, cfg)
         set_seed(cfg.seed)
-        self.tokenizer = load_tokenizer(cfg, notes=self.notes)
+        # The data first: what this run cannot train is refused before a model or tokenizer is fetched.
         if self.resume:
             self.data = read_split(self.run_dir)  # exactly the examples the interrupted run used
         else:
             self.data = prepare_run_data(cfg, self.run_dir, write=self.is_main)
+        self.notes += self.data.report.get("warnings", [])
+        self.tokenizer = load_tokenizer(cfg, notes=self.notes)
         options = render_options(cfg)
+        train_tools, val_tools = self.data.train_tools or None, self.data.val_tools or None
         if self.data.train_origins is not None and self.data.val_origins is not None:
             # One rendering per example before any tokenizing: a template that rejects the data
             # stops the run here, naming the rows, instead of mid-run with a raw TemplateError.
-            refuse_if_rejected(self.tokenizer, [(self.data.train, self.data.train_origins),
-                                                (self.data.val, self.data.val_origins)],
+            refuse_if_rejected(self.tokenizer, [(self.data.train, self.data.train_origins, train_tools),
+                                                (self.data.val, self.data.val_origins, val_tools)],
                                options=options, skip=cfg.skip_bad_lines)
         self.train_examples, self.train_stats = encode_all(self.tokenizer, self.data.train, cfg.max_seq_length,
-                                                           options=options)
+                                                           options=options, tools=train_tools)
         self.val_examples, self.val_stats = encode_all(self.tokenizer, self.data.val, cfg.max_seq_length,
-                                                       options=options)
+                                                       options=options, tools=val_tools)
         if not self.train_examples:
             raise TuneuiError(f"no trainable examples: all {self.train_stats.total} were refused by the loss "
                               f"masking: {self.train_stats.summary()}", source=cfg.dataset)

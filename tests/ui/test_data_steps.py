@@ -1,0 +1,85 @@
+"""The Dataset and Clean steps with real data shapes: tools shown per row, data tuneui cannot train
+refused by name, pages fetched beyond the preview, and large removals asked about."""
+
+import json
+from pathlib import Path
+
+from fakes import make_engine, settle, wait_for, wizard
+from textual.widgets import Button, DataTable, Static
+
+SIZE = (110, 40)
+REAL = Path(__file__).resolve().parents[1] / "data" / "real"
+
+
+def text_of(app, selector: str) -> str:
+    return str(app.screen.query_one(selector, Static).render())
+
+
+async def load(pilot, path: Path) -> None:
+    pilot.app.go_to("dataset")
+    await settle(pilot)
+    pilot.app.screen.load(path, "auto", {})
+    await settle(pilot)
+
+
+async def test_tool_rows_show_their_tools_and_calls(tmp_path):
+    app = wizard(make_engine(tmp_path), first_run=False)
+    async with app.run_test(size=SIZE) as pilot:
+        await load(pilot, REAL / "tool-calling" / "llamafactory-glaive-func-call-sharegpt-tools.json")
+        table = app.screen.query_one("#preview", DataTable)
+        assert str(table.get_row_at(0)[3]).startswith("generate_pass")
+        detail = text_of(app, "#row-detail")
+        assert "tools offered (2)" in detail and "generate_password(length, include_symbols?)" in detail
+        assert 'message 4: generate_password({"length": 12, "include_symbols": true})' in detail
+
+
+async def test_preference_data_is_named_and_stops_the_step(tmp_path):
+    app = wizard(make_engine(tmp_path), first_run=False)
+    async with app.run_test(size=SIZE) as pilot:
+        await load(pilot, REAL / "preference" / "torchtune-hh-rlhf-tiny-messages.json")
+        assert "preference data (chosen/rejected pairs)" in text_of(app, "#detected")
+        assert app.state.load_result is not None and app.state.load_result.kind == "preference"
+        await pilot.press("ctrl+n")
+        await settle(pilot)
+        assert app.current_mode == "dataset" and "technique=dpo" in text_of(app, "#nav-status")
+
+
+async def test_pages_beyond_the_preview_come_from_the_engine(tmp_path):
+    rows = [{"messages": [{"role": "user", "content": f"Question {i}?"},
+                          {"role": "assistant", "content": f"Answer {i}."}]} for i in range(230)]
+    path = tmp_path / "big.jsonl"
+    path.write_text("".join(json.dumps(r) + "\n" for r in rows), encoding="utf-8")
+    app = wizard(make_engine(tmp_path), first_run=False)
+    async with app.run_test(size=SIZE) as pilot:
+        await load(pilot, path)
+        result = app.state.load_result
+        assert result.examples == 230 and len(result.preview) == 200 and not result.complete
+        app.screen.page = 27  # examples 217-224: past the preview page
+        app.screen._show_page()
+        await settle(pilot)
+        table = app.screen.query_one("#preview", DataTable)
+        await wait_for(pilot, lambda: str(table.get_row_at(0)[0]) == "217")
+        assert "Question 216?" in str(table.get_row_at(0)[4])
+
+
+async def test_a_filter_removing_a_third_asks_first(tmp_path):
+    rows = [{"messages": [{"role": "user", "content": f"Question {i}?"},
+                          {"role": "assistant", "content": f"Answer {i}."}]} for i in range(9)]
+    path = tmp_path / "short.jsonl"
+    path.write_text("".join(json.dumps(r) + "\n" for r in rows), encoding="utf-8")
+    app = wizard(make_engine(tmp_path), first_run=False)
+    async with app.run_test(size=SIZE) as pilot:
+        await load(pilot, path)
+        app.state.config = app.state.config.updated(cleaning={**app.state.config.cleaning.to_dict(), "quality": True})
+        app.go_to("clean")
+        await wait_for(pilot, lambda: app.state.clean_result is not None)
+        await settle(pilot)
+        box = app.screen.query_one("#confirm-box")
+        assert box.display and "quality would remove 9 of 9 examples" in text_of(app, "#confirm-text")
+        await pilot.press("ctrl+n")
+        await settle(pilot)
+        assert app.current_mode == "clean" and "remove them or keep them" in text_of(app, "#nav-status")
+        app.screen.query_one("#undo-large", Button).press()
+        await wait_for(pilot, lambda: app.state.config.cleaning.quality is False and not box.display)
+        await settle(pilot)
+        assert app.state.clean_result is not None and app.state.clean_result.kept_count == 9
