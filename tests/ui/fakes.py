@@ -215,11 +215,20 @@ async def settle(pilot, timeout: float = 60.0) -> None:
 
     app = pilot.app
     deadline = time.monotonic() + timeout
-    while any(w.state in (WorkerState.PENDING, WorkerState.RUNNING) and w.group != "follow" for w in app.workers):
-        if time.monotonic() > deadline:
-            raise TimeoutError(f"workers still running: {[w.name for w in app.workers]}")
-        await asyncio.sleep(0.02)
-    await pilot.pause()
+
+    def busy() -> bool:
+        return any(w.state in (WorkerState.PENDING, WorkerState.RUNNING) and w.group != "follow" for w in app.workers)
+
+    # A worker's result message may start the next worker (sample path found -> load it): settled
+    # means no worker running after the UI has processed what the last one posted.
+    while True:
+        while busy():
+            if time.monotonic() > deadline:
+                raise TimeoutError(f"workers still running: {[w.name for w in app.workers]}")
+            await asyncio.sleep(0.02)
+        await pilot.pause()
+        if not busy():
+            break
 
 
 async def wait_for(pilot, predicate, timeout: float = 60.0) -> None:

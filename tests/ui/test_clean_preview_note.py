@@ -9,6 +9,7 @@ from pathlib import Path
 
 from tests.engine.chat_template_cases import tokenizer_for
 from tuneui.contract.config import RunConfig
+from tuneui.contract.datasets import Example
 from tuneui.data.template_check import FOLD_SYSTEM
 from tuneui.engine import LocalEngine
 from tuneui.screens.clean import example_note
@@ -31,18 +32,18 @@ def model_dir(root: Path, template: str) -> Path:
 def test_the_preview_says_how_reasoning_is_trained(tmp_path):
     model = str(model_dir(tmp_path, "qwen3"))
     engine = LocalEngine()
-    trained = engine.token_insight([REASONING], RunConfig(model=model))
+    trained = engine.token_insight([Example(REASONING)], RunConfig(model=model))
     assert trained.preview is not None and trained.preview.train_reasoning
     assert "Two plus two makes four." in "".join(s["text"] for s in trained.preview.segments if s["trained"])
     assert example_note(trained) == ("Example 1. Reasoning (<think>...</think>) is trained with each reply "
                                      "(train_reasoning = true).")
 
-    masked = engine.token_insight([REASONING], RunConfig(model=model, train_reasoning=False))
+    masked = engine.token_insight([Example(REASONING)], RunConfig(model=model, train_reasoning=False))
     assert masked.preview is not None
     assert "Two plus two" not in "".join(s["text"] for s in masked.preview.segments if s["trained"])
     assert "not trained: only the answer and its end token are (train_reasoning = false)" in example_note(masked)
 
-    plain = engine.token_insight([SYSTEM], RunConfig(model=model))
+    plain = engine.token_insight([Example(SYSTEM)], RunConfig(model=model))
     assert example_note(plain) == ("Example 1. No reasoning in it; <think> blocks in replies are trained "
                                    "(train_reasoning = true, in Settings).")
 
@@ -50,7 +51,7 @@ def test_the_preview_says_how_reasoning_is_trained(tmp_path):
 def test_the_preview_skips_to_an_example_the_template_accepts_and_names_the_refused_ones(tmp_path):
     model = str(model_dir(tmp_path, "gemma-2"))
     user_only = SYSTEM[1:]
-    insight = LocalEngine().token_insight([SYSTEM, user_only, SYSTEM], RunConfig(model=model))
+    insight = LocalEngine().token_insight([Example(SYSTEM), Example(user_only), Example(SYSTEM)], RunConfig(model=model))
     assert insight.preview is not None and insight.preview.row == 2 and insight.preview.refusal is None
     (refusal,) = insight.stats.refusals
     assert (refusal.reason, refusal.count, refusal.row, refusal.remedy) == ("template_rejected", 2, 1, FOLD_SYSTEM)
@@ -59,11 +60,11 @@ def test_the_preview_skips_to_an_example_the_template_accepts_and_names_the_refu
     assert note[1].startswith("2 of 3 examples cannot be trained [template_rejected], e.g. example 1: the chat "
                               "template rejected this conversation: System role not supported; remedy: this chat")
 
-    folded = LocalEngine().token_insight([SYSTEM], RunConfig(model=model, fold_system=True))
+    folded = LocalEngine().token_insight([Example(SYSTEM)], RunConfig(model=model, fold_system=True))
     assert folded.stats.refusals == [] and folded.preview is not None and folded.preview.row == 1
     assert "Answer in one word.\n\nName a fruit." in "".join(s["text"] for s in folded.preview.segments)
 
-    none = LocalEngine().token_insight([SYSTEM], RunConfig(model=model))
+    none = LocalEngine().token_insight([Example(SYSTEM)], RunConfig(model=model))
     assert none.preview is not None and none.preview.refusal is not None
     assert example_note(none).startswith("No example to show: example 1: the chat template rejected this "
                                          "conversation: System role not supported [template_rejected]")
