@@ -2,8 +2,8 @@
 step time, on a model with the demo's shape (or --hidden/--layers) on this machine's device.
 
 Saved activations are counted exactly with torch.autograd.graph.saved_tensors_hooks over one forward
-pass (every tensor autograd keeps for the backward, deduplicated by storage): the part of the peak
-that grows with tokens. Step time is forward + backward + AdamW step, >= 5 interleaved rounds, median
+pass (every tensor autograd still keeps when the backward starts, deduplicated by storage): the part of
+the peak that grows with tokens. Step time is forward + backward + AdamW step, >= 5 interleaved rounds, median
 and spread.
 
   python benchmarks/lora_variants.py                 # demo shape, batch 4 x 256 tokens
@@ -44,20 +44,31 @@ def build(variant: dict, hidden: int, layers: int, r: int):
 
 
 def saved_bytes(model, ids) -> int:
-    seen: dict[int, int] = {}
+    """Bytes of the tensors autograd still holds when the backward starts (deduplicated by storage).
+    Tensors saved by graphs that are dropped during the forward (DoRA builds B@A through an identity
+    matrix and only uses it detached) are counted out: they are transient, not part of the peak's
+    saved activations."""
+    import gc
+    import weakref
+
+    saved: list[tuple] = []
 
     def pack(t):
-        if isinstance(t, torch.Tensor) and not isinstance(t, torch.nn.Parameter) and t.requires_grad is not None:
-            st = t.untyped_storage()
-            seen[st.data_ptr()] = max(seen.get(st.data_ptr(), 0), st.nbytes())
+        if isinstance(t, torch.Tensor):
+            saved.append((weakref.ref(t), t.untyped_storage().data_ptr(), t.untyped_storage().nbytes()))
         return t
 
     params = {p.untyped_storage().data_ptr() for p in model.parameters()}
     with torch.autograd.graph.saved_tensors_hooks(pack, lambda t: t):
         loss = model(input_ids=ids, labels=ids).loss
+    gc.collect()
+    alive: dict[int, int] = {}
+    for ref, ptr, nbytes in saved:
+        if ref() is not None and ptr not in params:
+            alive[ptr] = max(alive.get(ptr, 0), nbytes)
     loss.backward()
     model.zero_grad(set_to_none=True)
-    return sum(n for ptr, n in seen.items() if ptr not in params)
+    return sum(alive.values())
 
 
 def main() -> None:

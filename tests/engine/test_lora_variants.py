@@ -149,3 +149,48 @@ def test_invalid_combinations_are_config_errors(technique, v, message):
 def test_valid_combinations_pass():
     validate("qlora", LoraVariant(use_dora=True, lora_init="olora", loraplus_lr_ratio=16, neftune_noise_alpha=5))
     validate("full", LoraVariant(neftune_noise_alpha=5.0))
+
+
+def _saved_alive_bytes(model, ids) -> int:
+    """Bytes autograd still holds when the backward starts (graphs dropped in the forward are not counted)."""
+    import gc
+    import weakref
+
+    saved = []
+
+    def pack(t):
+        saved.append((weakref.ref(t), t.untyped_storage().data_ptr(), t.untyped_storage().nbytes()))
+        return t
+
+    params = {p.untyped_storage().data_ptr() for p in model.parameters()}
+    with torch.autograd.graph.saved_tensors_hooks(pack, lambda t: t):
+        loss = model(input_ids=ids, labels=ids).loss
+    gc.collect()
+    alive = {}
+    for ref, ptr, n in saved:
+        if ref() is not None and ptr not in params:
+            alive[ptr] = max(alive.get(ptr, 0), n)
+    del loss
+    return sum(alive.values())
+
+
+def test_dora_memory_terms_match_what_autograd_keeps():
+    from peft import get_peft_model
+
+    from tuneui.training.lora_variants import dora_costs
+
+    def extra(tokens):
+        got = {}
+        for name, v in (("lora", LoraVariant()), ("dora", LoraVariant(use_dora=True))):
+            model = get_peft_model(_base(), lora_config(v, r=R, alpha=ALPHA, dropout=0.0, target_modules="all-linear"))
+            model.train()
+            got[name] = (_saved_alive_bytes(model, torch.arange(tokens).remainder(96).view(1, -1)),
+                         sum(p.numel() for p in model.parameters() if p.requires_grad))
+        return got["dora"][0] - got["lora"][0], got["dora"][1] - got["lora"][1]
+
+    (short, params), (long, _) = extra(32), extra(96)
+    # hidden 64, 4 heads of 16 (q 64), 2 kv heads (kv 32), MLP 128, 2 layers
+    shapes = [(64, 64), (64, 32), (64, 32), (64, 64), (64, 128), (64, 128), (128, 64)]
+    costs = dora_costs(shapes, num_layers=2, activation_bytes=4)
+    assert (long - short) / (96 - 32) == costs["saved_per_token"]
+    assert params == costs["magnitude_params"]
