@@ -8,7 +8,7 @@ plus merges and special ids (`gguf.SpecialVocab`, which also carries the chat te
 gguf-py's own encoders; Q4_K_M uses tuneui.gguf_quants (gguf-py has no k-quant encoder).
 
 Architectures other than llama/mistral go through llama.cpp's converter when the user has one
-(`export.find_gguf_converter`); q4_k_m for those is then re-encoded from the converter's f16 output.
+(`export.find_gguf_converter`); `requantize` then re-encodes its f16 output as q8_0 or q4_k_m.
 """
 
 from __future__ import annotations
@@ -206,6 +206,48 @@ def write_gguf(model_dir: str | Path, out_dir: str | Path, quant: str = "q8_0", 
             data = _permute(data, n_kv)
         qtype = _tensor_type(quant, new, data.shape, n_layers, tied)
         writer.add_tensor(new, _encode(data, qtype), raw_dtype=qtype)
+    try:
+        writer.write_header_to_file()
+        writer.write_kv_data_to_file()
+        writer.write_tensors_to_file()
+    finally:
+        writer.close()
+    os.replace(tmp, target)
+    return target
+
+
+def requantize(src: str | Path, out_dir: str | Path, quant: str) -> Path:
+    """Re-encode an f32/f16/bf16 GGUF (any architecture, e.g. llama.cpp's converter output) as
+    out_dir/model-<quant>.gguf, keeping every metadata key; tensor types follow the same rules."""
+    import gguf
+
+    if quant not in QUANTS:
+        raise TuneuiError(f"--quant {quant}: choose one of {', '.join(QUANTS)}")
+    reader = gguf.GGUFReader(str(src))
+    arch = reader.get_field(gguf.Keys.General.ARCHITECTURE).contents()
+    n_layers = reader.get_field(f"{arch}.block_count").contents()
+    names = {t.name for t in reader.tensors}
+    tied = "output.weight" not in names
+    plain = (gguf.GGMLQuantizationType.F32, gguf.GGMLQuantizationType.F16, gguf.GGMLQuantizationType.BF16)
+    for t in reader.tensors:
+        if t.tensor_type not in plain:  # re-encoding a quantised tensor would stack two rounding errors
+            raise TuneuiError(f"{src}: tensor {t.name} is already {t.tensor_type.name}; requantise from f16/bf16/f32")
+    target = Path(out_dir) / gguf_name(quant)
+    tmp = target.with_name(f".{target.name}.tmp")
+    writer = gguf.GGUFWriter(str(tmp), arch)
+    for field in reader.fields.values():
+        if field.name == gguf.Keys.General.ARCHITECTURE or field.name.startswith("GGUF."):
+            continue  # written by GGUFWriter itself
+        if field.name == gguf.Keys.General.FILE_TYPE:
+            writer.add_file_type(_FILE_TYPE[quant])
+            continue
+        vtype = field.types[0]
+        sub = field.types[-1] if vtype == gguf.GGUFValueType.ARRAY else None
+        writer.add_key_value(field.name, field.contents(), vtype, sub_type=sub)
+    for t in reader.tensors:
+        data = gguf.dequantize(t.data, t.tensor_type).reshape(tuple(reversed(t.shape.tolist())))
+        qtype = _tensor_type(quant, t.name, data.shape, n_layers, tied)
+        writer.add_tensor(t.name, _encode(data, qtype), raw_dtype=qtype)
     try:
         writer.write_header_to_file()
         writer.write_kv_data_to_file()

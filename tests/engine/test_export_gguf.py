@@ -143,3 +143,28 @@ def test_k_quant_encoders_round_trip_through_gguf_py(qtype, bound):
     rows = x[2:]
     rel = np.sqrt(((back[2:] - rows) ** 2).mean()) / rows.std()
     assert rel < bound, f"{qtype}: relative RMS error {rel:.4f}"
+
+
+def test_requantize_keeps_metadata_and_matches_direct_q4_k_m(llama256, tmp_path):
+    """The path for architectures tuneui does not write itself: re-encode an f16 GGUF (as llama.cpp's
+    converter would produce) into q4_k_m."""
+    from gguf import GGUFReader
+    from transformers import AutoTokenizer
+
+    from tuneui.export_gguf import requantize
+
+    f16 = write_gguf(llama256, tmp_path / "f16", "f16")
+    out = requantize(f16, tmp_path, "q4_k_m")
+    direct = write_gguf(llama256, tmp_path / "direct", "q4_k_m")
+    assert tensor_types(out) == tensor_types(direct)
+    a, b = GGUFReader(str(out)), GGUFReader(str(f16))
+    assert a.get_field("general.file_type").contents() == 15
+    for key in ("tokenizer.ggml.tokens", "tokenizer.ggml.merges", "tokenizer.chat_template", "llama.block_count"):
+        assert a.get_field(key).contents() == b.get_field(key).contents()
+    (tmp_path / "config.json").write_text((llama256 / "config.json").read_text())
+    tok = AutoTokenizer.from_pretrained(llama256)
+    err = _rel_error(_logits(tmp_path, tok, out.name), _logits(llama256, tok))
+    assert err < TOLERANCE["q4_k_m"]
+    with pytest.raises(TuneuiError, match="output.weight is already Q6_K"):
+        requantize(out, tmp_path / "again", "q8_0")
+    assert not (tmp_path / "again").exists() or not any((tmp_path / "again").iterdir())
