@@ -3,9 +3,9 @@
 The `gguf` package (llama.cpp's own gguf-py) quantises to Q8_0, Q4_0/1, Q5_0/1 and BF16, but it only
 *decodes* the k-quants. Q4_K_M needs Q4_K and Q6_K encoders, so they are written here against the
 block layouts that gguf-py decodes (gguf/quants.py `Q4_K.dequantize_blocks`, `Q6_K.dequantize_blocks`);
-the round trip through gguf-py's decoder is what the tests check. The scales are fitted by min/max per
-sub-block (no iterative error search as llama.cpp's `make_qkx2_quants` does), so the error is a little
-above llama.cpp's own Q4_K_M; the file format is the same and llama.cpp, Ollama and transformers read it.
+the round trip through gguf-py's decoder is what the tests check. Q4_K's sub-block scales and mins come
+from the same weighted grid search as llama.cpp's `make_qkx2_quants`; Q6_K's from the absolute maximum
+(llama.cpp also searches there). The file format is the same and llama.cpp, Ollama and transformers read it.
 
 The tensor-type rules follow llama.cpp `src/llama-quant.cpp` (`llama_tensor_get_type_impl`,
 `tensor_type_fallback`) for LLAMA_FTYPE_MOSTLY_Q4_K_M on a dense (non-MoE) model.
@@ -29,15 +29,49 @@ def _safe_div(a: np.ndarray, b: np.ndarray) -> np.ndarray:
         return np.where(b == 0, 0.0, a / np.where(b == 0, 1.0, b)).astype(np.float32)
 
 
+def _scale_min_search(x: np.ndarray, nmax: int = 15, rmin: float = -1.0, rdelta: float = 0.1,
+                      nstep: int = 20) -> tuple[np.ndarray, np.ndarray]:
+    """Per row of x (m, 32): (scale, -min) minimising the weighted error of x ~= scale * q + min, q in 0..nmax.
+
+    llama.cpp's make_qkx2_quants, vectorised: try nstep+1 grid stretches around (max - min) / nmax, fit scale
+    and min to each rounding by weighted least squares, keep the best. Weights av|x| + |x| as in
+    quantize_row_q4_K_ref."""
+    w = np.sqrt((x * x).mean(axis=-1, keepdims=True)) + np.abs(x)
+    lo = np.minimum(x.min(axis=-1, keepdims=True), 0.0)  # llama.cpp keeps the min <= 0 so m_j >= 0
+    hi = x.max(axis=-1, keepdims=True)
+    span = np.where(hi > lo, hi - lo, 1.0)
+    best_scale = (span / nmax)[..., 0]
+    best_min = lo[..., 0]
+    q0 = np.clip(np.rint((x - lo) / best_scale[:, None]), 0, nmax)
+    best_err = (w * (best_scale[:, None] * q0 + lo - x) ** 2).sum(axis=-1)
+    sw, swx = w.sum(axis=-1), (w * x).sum(axis=-1)
+    for step in range(nstep + 1):
+        q = np.clip(np.rint((rmin + rdelta * step + nmax) / span * (x - lo)), 0, nmax)
+        sl, sl2, sxl = (w * q).sum(-1), (w * q * q).sum(-1), (w * q * x).sum(-1)
+        det = sw * sl2 - sl * sl
+        ok = det > 0
+        safe = np.where(ok, det, 1.0)
+        scale = (sw * sxl - swx * sl) / safe
+        mn = (sl2 * swx - sl * sxl) / safe
+        pos = mn > 0  # a positive min is not representable: pin it to 0 and refit the scale
+        scale = np.where(pos, sxl / np.where(sl2 > 0, sl2, 1.0), scale)
+        mn = np.where(pos, 0.0, mn)
+        err = (w * (scale[:, None] * q + mn[:, None] - x) ** 2).sum(axis=-1)
+        better = ok & (err < best_err)
+        best_err = np.where(better, err, best_err)
+        best_scale = np.where(better, scale, best_scale)
+        best_min = np.where(better, mn, best_min)
+    flat = (hi <= lo)[..., 0]
+    return np.where(flat, 0.0, best_scale), np.where(flat, -lo[..., 0], -best_min)
+
+
 def q4_k_blocks(blocks: np.ndarray) -> np.ndarray:
     """(n, 256) float -> (n, 144) bytes: d, dmin (f16), 12 bytes of 6-bit scales/mins, 128 bytes of nibbles.
     x ~= d * sc_j * q - dmin * m_j for the 8 sub-blocks j of 32 values, q in 0..15."""
     n = blocks.shape[0]
     x = blocks.reshape(n, 8, 32).astype(np.float32)
-    lo = np.minimum(x.min(axis=-1), 0.0)  # llama.cpp keeps the min <= 0 so m_j >= 0
-    hi = x.max(axis=-1)
-    scale = (hi - lo) / 15.0
-    mins = -lo
+    scale, mins = _scale_min_search(x.reshape(n * 8, 32))
+    scale, mins = scale.reshape(n, 8).astype(np.float32), mins.reshape(n, 8).astype(np.float32)
     d = _f16(scale.max(axis=-1) / 63.0)
     dmin = _f16(mins.max(axis=-1) / 63.0)
     sc = np.clip(np.rint(_safe_div(scale, d[:, None])), 0, 63).astype(np.uint8)
@@ -89,7 +123,8 @@ def quantize(data: np.ndarray, qtype: T) -> np.ndarray:
     if data.shape[-1] % block:
         raise ValueError(f"cannot quantise a row of {data.shape[-1]} values to {qtype.name} (blocks of {block})")
     rows = np.ascontiguousarray(data, dtype=np.float32).reshape(-1, block)
-    out = encoder(rows)
+    # chunks keep the scale search's (rows, 32) temporaries small for multi-GB tensors
+    out = np.concatenate([encoder(rows[i:i + 16384]) for i in range(0, len(rows), 16384)])
     return out.reshape(*data.shape[:-1], data.shape[-1] // block * size)
 
 

@@ -125,7 +125,7 @@ def test_other_architectures_and_bad_quant_are_one_line_errors(tmp_path, llama25
         write_gguf(llama256, tmp_path / "out", "q3")
 
 
-@pytest.mark.parametrize("qtype, bound", [("Q4_K", 0.09), ("Q6_K", 0.025)])
+@pytest.mark.parametrize("qtype, bound", [("Q4_K", 0.075), ("Q6_K", 0.025)])  # measured 0.072, 0.019
 def test_k_quant_encoders_round_trip_through_gguf_py(qtype, bound):
     from gguf import GGMLQuantizationType as T
     from gguf import quants
