@@ -36,21 +36,51 @@ def _permute(w: np.ndarray, n_head: int) -> np.ndarray:
     return w.reshape(n_head, 2, w.shape[0] // n_head // 2, *w.shape[1:]).swapaxes(1, 2).reshape(w.shape)
 
 
-def _read_tensors(model_dir: Path) -> dict[str, np.ndarray]:
+def _tensor_sources(model_dir: Path) -> dict[str, tuple[Path, tuple[int, ...]]]:
+    """{name: (safetensors file, shape)} without loading any weights."""
     from safetensors import safe_open
 
     index = model_dir / "model.safetensors.index.json"
     files = (sorted(set(json.loads(index.read_text())["weight_map"].values())) if index.exists()
              else ["model.safetensors"])
-    out: dict[str, np.ndarray] = {}
+    out: dict[str, tuple[Path, tuple[int, ...]]] = {}
     for name in files:
         path = model_dir / name
         if not path.exists():
             raise TuneuiError(f"{path}: missing; GGUF export needs the merged model's safetensors")
-        with safe_open(str(path), framework="pt") as f:  # "pt": numpy has no bfloat16
+        with safe_open(str(path), framework="pt") as f:
             for key in f.keys():  # noqa: SIM118 - safe_open is not iterable
-                out[key] = f.get_tensor(key).float().numpy()
+                out[key] = (path, tuple(f.get_slice(key).get_shape()))
     return out
+
+
+def _load(path: Path, key: str) -> np.ndarray:
+    from safetensors import safe_open
+
+    with safe_open(str(path), framework="pt") as f:  # "pt": numpy has no bfloat16
+        return f.get_tensor(key).float().numpy()
+
+
+def _stream(writer, items: list) -> None:
+    """Write header and tensor infos first, then one tensor at a time, so the peak RAM is one tensor
+    (a whole 7B model in fp32 would need 28 GB). items: (gguf name, shape, qtype, load())."""
+    from gguf import GGMLQuantizationType as T
+    from gguf import quants
+
+    for name, shape, qtype, _ in items:
+        if qtype in (T.F32, T.F16):
+            dtype = np.float32 if qtype == T.F32 else np.float16
+            writer.add_tensor_info(name, shape, np.dtype(dtype), int(np.prod(shape)) * np.dtype(dtype).itemsize)
+        else:
+            byte_shape = quants.quant_shape_to_byte_shape(shape, qtype)
+            writer.add_tensor_info(name, byte_shape, np.dtype(np.uint8), int(np.prod(byte_shape)), raw_dtype=qtype)
+    writer.write_header_to_file()
+    writer.write_kv_data_to_file()
+    writer.write_ti_data_to_file()
+    for _, shape, qtype, load in items:
+        data = load()
+        assert data.shape == tuple(shape)
+        writer.write_tensor_data(_encode(data, qtype))
 
 
 def _rope_theta(cfg) -> float:
@@ -169,8 +199,8 @@ def write_gguf(model_dir: str | Path, out_dir: str | Path, quant: str = "q8_0", 
     n_layers, n_head = cfg.num_hidden_layers, cfg.num_attention_heads
     n_kv = cfg.num_key_value_heads or n_head
     head_dim = getattr(cfg, "head_dim", None) or cfg.hidden_size // n_head
-    tensors = _read_tensors(model_dir)
-    tied = bool(cfg.tie_word_embeddings) or "lm_head.weight" not in tensors
+    sources = _tensor_sources(model_dir)
+    tied = bool(cfg.tie_word_embeddings) or "lm_head.weight" not in sources
 
     out_dir.mkdir(parents=True, exist_ok=True)
     target = out_dir / gguf_name(quant)
@@ -192,24 +222,22 @@ def write_gguf(model_dir: str | Path, out_dir: str | Path, quant: str = "q8_0", 
     _add_vocab(writer, model_dir, cfg.vocab_size, notes)
 
     names = gguf.get_tensor_name_map(gguf.MODEL_ARCH.LLAMA, n_layers)
-    for hf_name, data in tensors.items():
-        if hf_name == "lm_head.weight" and tied:
-            continue
-        if hf_name.endswith("rotary_emb.inv_freq"):
+    items = []
+    for hf_name, (path, shape) in sources.items():
+        if (hf_name == "lm_head.weight" and tied) or hf_name.endswith("rotary_emb.inv_freq"):
             continue
         new = names.get_name(hf_name, try_suffixes=(".weight", ".bias"))
         if new is None:
             raise TuneuiError(f"GGUF export: no GGUF name for tensor {hf_name}")
-        if hf_name.endswith("q_proj.weight"):
-            data = _permute(data, n_head)
-        elif hf_name.endswith("k_proj.weight"):
-            data = _permute(data, n_kv)
-        qtype = _tensor_type(quant, new, data.shape, n_layers, tied)
-        writer.add_tensor(new, _encode(data, qtype), raw_dtype=qtype)
+        heads = n_head if hf_name.endswith("q_proj.weight") else n_kv if hf_name.endswith("k_proj.weight") else 0
+
+        def load(path=path, hf_name=hf_name, heads=heads):
+            data = _load(path, hf_name)
+            return _permute(data, heads) if heads else data
+
+        items.append((new, shape, _tensor_type(quant, new, shape, n_layers, tied), load))
     try:
-        writer.write_header_to_file()
-        writer.write_kv_data_to_file()
-        writer.write_tensors_to_file()
+        _stream(writer, items)
     finally:
         writer.close()
     os.replace(tmp, target)
@@ -244,14 +272,16 @@ def requantize(src: str | Path, out_dir: str | Path, quant: str) -> Path:
         vtype = field.types[0]
         sub = field.types[-1] if vtype == gguf.GGUFValueType.ARRAY else None
         writer.add_key_value(field.name, field.contents(), vtype, sub_type=sub)
+    items = []
     for t in reader.tensors:
-        data = gguf.dequantize(t.data, t.tensor_type).reshape(tuple(reversed(t.shape.tolist())))
-        qtype = _tensor_type(quant, t.name, data.shape, n_layers, tied)
-        writer.add_tensor(t.name, _encode(data, qtype), raw_dtype=qtype)
+        shape = tuple(reversed(t.shape.tolist()))  # GGUF lists dimensions innermost first
+
+        def load(t=t, shape=shape):
+            return gguf.dequantize(t.data, t.tensor_type).reshape(shape)
+
+        items.append((t.name, shape, _tensor_type(quant, t.name, shape, n_layers, tied), load))
     try:
-        writer.write_header_to_file()
-        writer.write_kv_data_to_file()
-        writer.write_tensors_to_file()
+        _stream(writer, items)
     finally:
         writer.close()
     os.replace(tmp, target)
