@@ -179,9 +179,35 @@ def _encode(data: np.ndarray, qtype) -> np.ndarray:
     return gguf_quants.quantize(data, qtype)
 
 
+def llama_cpp_available() -> bool:
+    import importlib.util
+
+    return importlib.util.find_spec("llama_cpp") is not None
+
+
+def _llama_cpp_q4_k_m(f16: Path, target: Path) -> Path:
+    """llama.cpp's own quantiser through llama-cpp-python (C, multi-threaded: ~3.5x faster than numpy here)."""
+    import ctypes
+
+    import llama_cpp
+
+    params = llama_cpp.llama_model_quantize_default_params()
+    params.ftype = llama_cpp.LLAMA_FTYPE_MOSTLY_Q4_K_M
+    params.nthread = os.cpu_count() or 1
+    tmp = target.with_name(f".{target.name}.tmp")
+    if llama_cpp.llama_model_quantize(str(f16).encode(), str(tmp).encode(), ctypes.byref(params)) != 0:
+        tmp.unlink(missing_ok=True)
+        raise TuneuiError(f"GGUF export: llama.cpp could not quantise {f16}")
+    os.replace(tmp, target)
+    return target
+
+
 def write_gguf(model_dir: str | Path, out_dir: str | Path, quant: str = "q8_0", *, name: str | None = None,
-               notes: list[str] | None = None) -> Path:
-    """model_dir (a merged HF model: config.json, safetensors, tokenizer.json) -> out_dir/model-<quant>.gguf."""
+               notes: list[str] | None = None, engine: str = "auto") -> Path:
+    """model_dir (a merged HF model: config.json, safetensors, tokenizer.json) -> out_dir/model-<quant>.gguf.
+
+    engine (q4_k_m only): "numpy" (tuneui's encoders), "llama.cpp" (llama-cpp-python's quantiser, from an f16
+    file tuneui writes first), "auto" = llama.cpp when llama-cpp-python is installed."""
     import gguf
     from transformers import AutoConfig
 
@@ -189,6 +215,15 @@ def write_gguf(model_dir: str | Path, out_dir: str | Path, quant: str = "q8_0", 
         raise TuneuiError(f"--quant {quant}: choose one of {', '.join(QUANTS)}")
     model_dir, out_dir = Path(model_dir), Path(out_dir)
     notes = notes if notes is not None else []
+    use_llama_cpp = quant == "q4_k_m" and (engine == "llama.cpp" or (engine == "auto" and llama_cpp_available()))
+    if use_llama_cpp:
+        import tempfile
+
+        with tempfile.TemporaryDirectory(prefix=".f16.", dir=out_dir if out_dir.exists() else None) as tmp:
+            f16 = write_gguf(model_dir, tmp, "f16", name=name, notes=notes, engine="numpy")
+            notes.append("q4_k_m quantised by llama.cpp (llama-cpp-python)")
+            out_dir.mkdir(parents=True, exist_ok=True)
+            return _llama_cpp_q4_k_m(f16, out_dir / gguf_name(quant))
     cfg = AutoConfig.from_pretrained(model_dir)
     arch = _ARCH.get(cfg.model_type)
     if arch is None:

@@ -9,6 +9,8 @@ no outliers, which is the hard case for block quantisation):
 
 from __future__ import annotations
 
+import importlib.util
+
 import numpy as np
 import pytest
 import torch
@@ -168,3 +170,32 @@ def test_requantize_keeps_metadata_and_matches_direct_q4_k_m(llama256, tmp_path)
     with pytest.raises(TuneuiError, match="output.weight is already Q6_K"):
         requantize(out, tmp_path / "again", "q8_0")
     assert not (tmp_path / "again").exists() or not any((tmp_path / "again").iterdir())
+
+
+@pytest.mark.skipif(importlib.util.find_spec("llama_cpp") is None, reason="llama-cpp-python is not installed")
+def test_llama_cpp_reads_the_files_and_quantises_to_the_same_mix(llama256, tmp_path):
+    """llama.cpp (the engine behind Ollama and LM Studio) loads tuneui's GGUFs, tokenises like the HF tokenizer
+    and gives the HF logits; its own Q4_K_M of tuneui's f16 file has the same per-tensor types."""
+    import llama_cpp
+    from transformers import AutoTokenizer
+
+    tok = AutoTokenizer.from_pretrained(llama256)
+    text = PROMPTS[0] + " 12345"
+    ids = tok(text)["input_ids"]
+    from transformers import AutoModelForCausalLM
+
+    hf = AutoModelForCausalLM.from_pretrained(llama256, dtype=torch.float32).eval()
+    with torch.no_grad():
+        ref = hf(torch.tensor([ids])).logits[0].numpy()
+    ours = write_gguf(llama256, tmp_path / "numpy", "q4_k_m", engine="numpy")
+    notes: list[str] = []
+    theirs = write_gguf(llama256, tmp_path / "llama", "q4_k_m", engine="llama.cpp", notes=notes)
+    assert "llama.cpp" in notes[-1]
+    assert tensor_types(ours) == tensor_types(theirs)
+    for quant, path in (("f16", write_gguf(llama256, tmp_path, "f16")), ("q4_k_m", ours)):
+        llm = llama_cpp.Llama(model_path=str(path), n_ctx=128, logits_all=True, verbose=False)
+        assert llm.tokenize(text.encode(), add_bos=False, special=True) == ids
+        llm.eval(ids)
+        got = np.array(llm.scores[: len(ids)])
+        err = float(np.linalg.norm(got - ref) / np.linalg.norm(ref))
+        assert err < TOLERANCE[quant], f"{quant} in llama.cpp: {err:.4f}"
