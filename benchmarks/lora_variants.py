@@ -4,7 +4,7 @@ step time, on a model with the demo's shape (or --hidden/--layers) on this machi
 Saved activations are counted exactly with torch.autograd.graph.saved_tensors_hooks over one forward
 pass (every tensor autograd still keeps when the backward starts, deduplicated by storage): the part of
 the peak that grows with tokens. Step time is forward + backward + AdamW step, >= 5 interleaved rounds, median
-and spread.
+and spread (after one untimed warm-up round).
 
   python benchmarks/lora_variants.py                 # demo shape, batch 4 x 256 tokens
   python benchmarks/lora_variants.py --full          # hidden 1024, 8 layers, batch 4 x 512
@@ -83,13 +83,14 @@ def main() -> None:
     opts = {n: torch.optim.AdamW([p for p in m.parameters() if p.requires_grad], lr=1e-4) for n, m in models.items()}
     mem = {n: saved_bytes(m, ids) for n, m in models.items()}
     times: dict[str, list[float]] = {n: [] for n in models}
-    for _ in range(a.rounds):
+    for rnd in range(a.rounds + 1):  # round 0 warms up allocator and kernels and is not timed
         for n, m in models.items():  # interleaved so machine noise hits every variant alike
             t = time.perf_counter()
             m(input_ids=ids, labels=ids).loss.backward()
             opts[n].step()
             opts[n].zero_grad(set_to_none=True)
-            times[n].append(time.perf_counter() - t)
+            if rnd:
+                times[n].append(time.perf_counter() - t)
     tokens = batch * seq
     print(f"hidden {hidden}, {layers} layers, batch {batch} x {seq} tokens, r={r}, {a.rounds} rounds, "
           f"{torch.get_num_threads()} threads")
