@@ -1,0 +1,132 @@
+"""LoRA variants peft 0.21 already has: DoRA, rsLoRA, PiSSA/OLoRA initialisation, LoRA+, plus NEFTune.
+
+  use_dora          LoraConfig(use_dora=True): a learned magnitude per output row on top of LoRA's direction
+  use_rslora        LoraConfig(use_rslora=True): scale updates by alpha/sqrt(r) instead of alpha/r
+  lora_init         LoraConfig(init_lora_weights=...): "pissa" (full SVD), "pissa_fast" (peft's
+                    "pissa_niter_16", randomised SVD), "olora" (QR), "gaussian", or peft's default
+  loraplus_lr_ratio peft.optimizers.create_loraplus_optimizer: B matrices learn ratio x faster than A
+  neftune_noise_alpha  TrainingArguments(neftune_noise_alpha=...): noise on input embeddings while training
+
+PiSSA and OLoRA rewrite the base weights (W - scale * B A stays in the base), so an adapter saved the
+usual way only works on that rewritten base. `save_adapter` converts it with peft's own
+`path_initial_model_for_weight_conversion` into a plain LoRA adapter (rank 2r) for the untouched base,
+which is what tuneui's chat, export and merge load; `snapshot_initial` keeps the initial adapter it needs.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+from tuneui.errors import ConfigError
+
+LORA_INITS = {"default": True, "gaussian": "gaussian", "pissa": "pissa", "pissa_fast": "pissa_niter_16",
+              "olora": "olora"}
+REWRITES_BASE = ("pissa", "pissa_fast", "olora")
+
+
+@dataclass(frozen=True)
+class LoraVariant:
+    use_dora: bool = False
+    use_rslora: bool = False
+    lora_init: str = "default"
+    loraplus_lr_ratio: float | None = None
+    neftune_noise_alpha: float | None = None
+
+    @classmethod
+    def from_config(cls, cfg) -> LoraVariant:
+        """The variant fields of a RunConfig (defaults where the config has none of them yet)."""
+        return cls(**{f: getattr(cfg, f, getattr(cls, f)) for f in cls.__dataclass_fields__})
+
+
+def validate(technique: str, v: LoraVariant) -> None:
+    if v.lora_init not in LORA_INITS:
+        raise ConfigError(f"lora_init: {v.lora_init!r} is not one of {', '.join(LORA_INITS)}")
+    lora_only = [name for name, on in (("use_dora", v.use_dora), ("use_rslora", v.use_rslora),
+                                       ("lora_init", v.lora_init != "default"),
+                                       ("loraplus_lr_ratio", v.loraplus_lr_ratio is not None)) if on]
+    if lora_only and technique not in ("lora", "qlora", "lora_8bit"):
+        raise ConfigError(f"{lora_only[0]}: only applies to LoRA techniques, not {technique!r}")
+    if v.lora_init in ("pissa", "pissa_fast") and technique in ("qlora", "lora_8bit"):
+        raise ConfigError("lora_init: PiSSA takes an SVD of full-precision weights; peft refuses quantised "
+                          "layers (use technique 'lora', or OLoRA, which dequantises and re-quantises)")
+    if v.loraplus_lr_ratio is not None and v.loraplus_lr_ratio < 1:
+        raise ConfigError(f"loraplus_lr_ratio: must be >= 1 (B learns faster than A), got {v.loraplus_lr_ratio}")
+    if v.neftune_noise_alpha is not None and v.neftune_noise_alpha <= 0:
+        raise ConfigError(f"neftune_noise_alpha: must be > 0, got {v.neftune_noise_alpha}")
+
+
+def lora_config(v: LoraVariant, *, r: int, alpha: float, dropout: float, target_modules):
+    from peft import LoraConfig
+
+    return LoraConfig(r=r, lora_alpha=alpha, lora_dropout=dropout, target_modules=target_modules,
+                      task_type="CAUSAL_LM", bias="none", use_dora=v.use_dora, use_rslora=v.use_rslora,
+                      init_lora_weights=LORA_INITS[v.lora_init])
+
+
+def trainer_kwargs(v: LoraVariant) -> dict:
+    """TrainingArguments fields for the variant (NEFTune is the Trainer's own)."""
+    return {"neftune_noise_alpha": v.neftune_noise_alpha} if v.neftune_noise_alpha else {}
+
+
+def snapshot_initial(model, v: LoraVariant, run_dir: str | Path) -> Path | None:
+    """Right after get_peft_model: keep the initial PiSSA/OLoRA adapter that the conversion subtracts."""
+    if v.lora_init not in REWRITES_BASE:
+        return None
+    path = Path(run_dir) / "adapter_init"
+    model.save_pretrained(path, safe_serialization=True)
+    return path
+
+
+def save_adapter(model, out_dir: str | Path, initial: Path | None) -> None:
+    """The adapter for the original base model (converted when the init rewrote the base)."""
+    if initial is None:
+        model.save_pretrained(out_dir, safe_serialization=True)
+        return
+    # peft overwrites the config it finds in the initial folder; keep ours intact by converting from a copy
+    import shutil
+    import tempfile
+
+    with tempfile.TemporaryDirectory(prefix="tuneui-init-") as tmp:
+        shutil.copytree(initial, tmp, dirs_exist_ok=True)
+        model.save_pretrained(out_dir, safe_serialization=True, path_initial_model_for_weight_conversion=tmp)
+
+
+def loraplus_optimizer(model, args, ratio: float):
+    """LoRA+ param groups with the optimizer class and hyper-parameters the Trainer itself would use."""
+    from peft.optimizers import create_loraplus_optimizer
+    from transformers import Trainer
+
+    cls, kwargs = Trainer.get_optimizer_cls_and_kwargs(args, model)
+    kwargs = dict(kwargs)
+    lr = kwargs.pop("lr", args.learning_rate)
+    return create_loraplus_optimizer(model, cls, lr=lr, loraplus_lr_ratio=ratio, weight_decay=args.weight_decay,
+                                     **kwargs)
+
+
+class LoraPlusMixin:
+    """For the runner's Trainer subclass: build the LoRA+ optimizer inside create_optimizer, i.e. after
+    accelerate/FSDP have wrapped the model (Trainer refuses a ready-made `optimizers=` under FSDP)."""
+
+    loraplus_lr_ratio: float | None = None
+
+    def create_optimizer(self, model=None):
+        if self.optimizer is None and self.loraplus_lr_ratio:
+            self.optimizer = loraplus_optimizer(model or self.model, self.args, self.loraplus_lr_ratio)
+        return super().create_optimizer(model)
+
+
+def dora_costs(linear_shapes: list[tuple[int, int]], num_layers: int, activation_bytes: int) -> dict[str, int]:
+    """What DoRA adds to LoRA on the adapted linears ((in, out) per layer, as ModelInfo.linear_shapes):
+
+    saved_per_token  peft's DoRA forward, (m/||W+sBA|| - 1) * base_out + m/||W+sBA|| * lora_out * s, keeps
+                     base_out and lora_out (T x out each) for the magnitude's gradient: 2 * c * sum(out) per
+                     token per layer (measured exactly with saved-tensor hooks, tests/engine/test_lora_variants.py)
+    magnitude_params one trainable magnitude per output feature: num_layers * sum(out) (fp32, with grads/moments)
+    transient_bytes  the weight norm needs B@A and W + s*B@A as full out x in matrices, one linear at a time
+                     (fp32 adapters): 2 * 4 * max(in * out), freed before the next linear
+    """
+    total_out = sum(o for _, o in linear_shapes)
+    return {"saved_per_token": 2 * activation_bytes * total_out * num_layers,
+            "magnitude_params": num_layers * total_out,
+            "transient_bytes": 2 * 4 * max(i * o for i, o in linear_shapes)}
