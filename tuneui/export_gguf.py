@@ -19,7 +19,7 @@ from pathlib import Path
 
 import numpy as np
 
-from tuneui.errors import TuneuiError
+from tuneui.contract.errors import TuneuiError
 
 QUANTS = ("f16", "bf16", "q8_0", "q4_k_m")
 # model_type -> gguf architecture whose tensors the Llama recipe below writes

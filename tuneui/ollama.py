@@ -25,7 +25,7 @@ import json
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from tuneui.errors import TuneuiError
+from tuneui.contract.errors import TuneuiError
 
 _S, _U1, _A1, _U2, _A2, _U3 = "SYSq7zx", "USRq7zx1", "ASTq7zx1", "USRq7zx2", "ASTq7zx2", "USRq7zx3"
 
@@ -156,7 +156,7 @@ def modelfile_text(gguf_file: str, template: str, *, bos_token: str | None = Non
 
 def write_modelfile(out_dir: str | Path, gguf_file: str, tokenizer) -> Path:
     """out_dir/Modelfile for `ollama create NAME -f Modelfile`, from a HF tokenizer's chat template."""
-    from tuneui.fsutil import atomic_write_text
+    from tuneui.contract.fsutil import atomic_write_text
 
     if not getattr(tokenizer, "chat_template", None):
         raise TuneuiError("Modelfile: the tokenizer has no chat template")

@@ -28,7 +28,7 @@ import uuid
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from tuneui.errors import ConfigError
+from tuneui.contract.errors import ConfigError
 
 TRACKERS = ("tensorboard", "wandb", "mlflow", "trackio")
 _MODULE = {"tensorboard": ("tensorboard", "tensorboardX"), "wandb": ("wandb",), "mlflow": ("mlflow",),

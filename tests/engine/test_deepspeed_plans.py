@@ -8,7 +8,7 @@ import json
 import pytest
 import yaml
 
-from tuneui.training.config import RunConfig
+from tuneui.contract.config import RunConfig
 from tuneui.training.deepspeed_plans import (
     STRATEGIES,
     accelerate_yaml,

@@ -15,7 +15,7 @@ import numpy as np
 import pytest
 import torch
 
-from tuneui.errors import TuneuiError
+from tuneui.contract.errors import TuneuiError
 from tuneui.export_gguf import gguf_name, pre_tokenizer_name, tensor_types, write_gguf
 
 PROMPTS = ["Hello there, how are you today?", "<|im_start|>user\nWhat is 12 + 30?<|im_end|>\n",

@@ -7,7 +7,7 @@ import math
 import pytest
 import torch
 
-from tuneui.errors import ConfigError
+from tuneui.contract.errors import ConfigError
 from tuneui.training.lora_variants import (
     LoraPlusMixin,
     LoraVariant,

@@ -18,8 +18,8 @@ import pytest
 sys.path.insert(0, str(Path(__file__).parent))  # works whether or not tests/ is a package
 from go_template import Template, parse_modelfile
 
+from tuneui.contract.errors import TuneuiError
 from tuneui.demo import CHAT_TEMPLATE
-from tuneui.errors import TuneuiError
 from tuneui.ollama import derive_pieces, modelfile_text, render, write_modelfile
 
 DATA = Path(__file__).resolve().parents[1] / "data" / "ollama_templates"

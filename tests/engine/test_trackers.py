@@ -10,7 +10,7 @@ import sys
 import pytest
 import torch
 
-from tuneui.errors import ConfigError
+from tuneui.contract.errors import ConfigError
 from tuneui.trackers import (
     TRACKERS,
     installed,
@@ -23,7 +23,7 @@ STEPS = 5
 
 
 def _run_dir(tmp_path):
-    from tuneui.training.config import RunConfig
+    from tuneui.contract.config import RunConfig
 
     run = tmp_path / "run"
     (run / "data").mkdir(parents=True)

@@ -15,7 +15,7 @@ from __future__ import annotations
 import json
 import shlex
 
-from tuneui.training.config import RunConfig
+from tuneui.contract.config import RunConfig
 
 STRATEGIES = {"zero2": (2, False), "zero2_offload": (2, True), "zero3": (3, False), "zero3_offload": (3, True)}
 

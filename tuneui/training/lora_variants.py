@@ -18,7 +18,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
-from tuneui.errors import ConfigError
+from tuneui.contract.errors import ConfigError
 
 LORA_INITS = {"default": True, "gaussian": "gaussian", "pissa": "pissa", "pissa_fast": "pissa_niter_16",
               "olora": "olora"}
