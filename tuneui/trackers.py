@@ -5,8 +5,9 @@ Each tracker is an optional extra. `tracker_setup` turns the RunConfig's choice 
 is built, so the runner applies them before that). Everything is written under RUN_DIR/trackers/:
 
   tensorboard  trackers/tensorboard/   event files (TENSORBOARD_LOGGING_DIR)
-  mlflow       trackers/mlflow.db       SQLite store + trackers/mlartifacts/ when SQLAlchemy is installed
-               or trackers/mlruns/     (full `mlflow`), else the file store (mlflow-skinny), which MLflow 3
+  mlflow       trackers/mlflow.db       SQLite store when SQLAlchemy is installed (full `mlflow`),
+               or trackers/mlruns/     else the file store (mlflow-skinny), which MLflow 3
+               + trackers/mlartifacts/
                                        keeps in maintenance mode and refuses without MLFLOW_ALLOW_FILE_STORE.
                                        The run is created here first and handed to the callback with
                                        MLFLOW_RUN_ID, so config, cleaning report and report.json join it
@@ -28,9 +29,11 @@ import uuid
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from tuneui.contract.config import TRACKERS
 from tuneui.contract.errors import ConfigError
+from tuneui.contract.rundir import TRACKERS_DIR
 
-TRACKERS = ("tensorboard", "wandb", "mlflow", "trackio")
+PROJECT = "tuneui"  # the experiment / project name every tracker files tuneui's runs under
 _MODULE = {"tensorboard": ("tensorboard", "tensorboardX"), "wandb": ("wandb",), "mlflow": ("mlflow",),
            "trackio": ("trackio",)}
 
@@ -55,11 +58,8 @@ class TrackerPlan:
     def apply(self) -> None:
         os.environ.update(self.env)
 
-    def trainer_kwargs(self) -> dict:
-        return {"report_to": self.report_to or "none", "run_name": self.run_name, "project": self.project}
 
-
-def tracker_setup(report_to: list[str], run_dir: str | Path, *, run_name: str, project: str = "tuneui",
+def tracker_setup(report_to: list[str], run_dir: str | Path, *, run_name: str, project: str = PROJECT,
                   resume: bool = False) -> TrackerPlan:
     unknown = [t for t in report_to if t not in TRACKERS]
     if unknown:
@@ -68,7 +68,7 @@ def tracker_setup(report_to: list[str], run_dir: str | Path, *, run_name: str, p
     missing = [t for t in report_to if t not in have]
     if missing:
         raise ConfigError(f"report_to: {missing[0]} is not installed; {install_hint(missing[0])}")
-    root = Path(run_dir).resolve() / "trackers"
+    root = Path(run_dir).resolve() / TRACKERS_DIR
     plan = TrackerPlan(report_to=list(dict.fromkeys(report_to)), env={}, run_name=run_name, project=project)
     ids_file = root / "ids.json"
     ids = json.loads(ids_file.read_text()) if resume and ids_file.exists() else {}
@@ -76,12 +76,13 @@ def tracker_setup(report_to: list[str], run_dir: str | Path, *, run_name: str, p
         plan.dirs["tensorboard"] = root / "tensorboard"
         plan.env["TENSORBOARD_LOGGING_DIR"] = str(plan.dirs["tensorboard"])
     if "mlflow" in report_to:
+        # artifacts beside the store: the file store would read a folder of its own as a broken experiment
+        plan.dirs["mlflow"] = root / "mlartifacts"
         if importlib.util.find_spec("sqlalchemy") and importlib.util.find_spec("alembic"):
-            plan.dirs["mlflow"] = root / "mlartifacts"
             plan.env["MLFLOW_TRACKING_URI"] = f"sqlite:///{root / 'mlflow.db'}"
         else:
-            plan.dirs["mlflow"] = root / "mlruns"
-            plan.env["MLFLOW_TRACKING_URI"] = plan.dirs["mlflow"].as_uri()
+            plan.dirs["mlflow_store"] = root / "mlruns"
+            plan.env["MLFLOW_TRACKING_URI"] = plan.dirs["mlflow_store"].as_uri()
             plan.env["MLFLOW_ALLOW_FILE_STORE"] = "true"
         plan.env["MLFLOW_EXPERIMENT_NAME"] = project
         plan.env["MLFLOW_FLATTEN_PARAMS"] = "TRUE"
@@ -111,7 +112,8 @@ def _mlflow_client(plan: TrackerPlan):
 
 
 def _new_mlflow_run(plan: TrackerPlan) -> str:
-    plan.dirs["mlflow"].mkdir(parents=True, exist_ok=True)
+    for d in plan.dirs.values():
+        d.mkdir(parents=True, exist_ok=True)
     client = _mlflow_client(plan)
     exp = client.get_experiment_by_name(plan.project)
     # artifacts beside the store, not in ./mlartifacts of whatever directory tuneui was started from

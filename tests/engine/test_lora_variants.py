@@ -7,6 +7,7 @@ import math
 import pytest
 import torch
 
+from tuneui.contract.config import RunConfig
 from tuneui.contract.errors import ConfigError
 from tuneui.training.lora_variants import (
     LoraPlusMixin,
@@ -14,8 +15,6 @@ from tuneui.training.lora_variants import (
     lora_config,
     save_adapter,
     snapshot_initial,
-    trainer_kwargs,
-    validate,
 )
 
 R, ALPHA = 8, 16.0
@@ -51,7 +50,7 @@ def _train(v: LoraVariant, tmp_path, steps=3):
 
     args = TrainingArguments(output_dir=str(tmp_path / "t"), max_steps=steps, per_device_train_batch_size=4,
                              learning_rate=5e-3, logging_steps=1, use_cpu=True, save_strategy="no", report_to="none",
-                             disable_tqdm=True, seed=3, **trainer_kwargs(v))
+                             disable_tqdm=True, seed=3, neftune_noise_alpha=v.neftune_noise_alpha)
     trainer = VariantTrainer(model=model, args=args, train_dataset=ROWS)
     trainer.train()
     losses = [h["loss"] for h in trainer.state.log_history if "loss" in h]
@@ -134,21 +133,43 @@ def test_neftune_changes_training_and_is_removed_afterwards(tmp_path):
     assert torch.equal(emb(PROBE), emb(PROBE))  # no noise hook left after train()
 
 
-@pytest.mark.parametrize("technique, v, message", [
-    ("full", LoraVariant(use_dora=True), "use_dora: only applies to LoRA"),
-    ("qlora", LoraVariant(lora_init="pissa"), "PiSSA takes an SVD"),
-    ("lora", LoraVariant(lora_init="svd"), "lora_init: 'svd' is not one of"),
-    ("lora", LoraVariant(loraplus_lr_ratio=0.5), "loraplus_lr_ratio: must be >= 1"),
-    ("full", LoraVariant(neftune_noise_alpha=-1.0), "neftune_noise_alpha: must be > 0"),
+@pytest.mark.parametrize("fields, message", [
+    ({"technique": "full", "use_dora": True}, "use_dora: only applies to the LoRA techniques"),
+    ({"technique": "freeze", "loraplus_lr_ratio": 16}, "loraplus_lr_ratio: only applies"),
+    ({"technique": "qlora", "lora_init": "pissa"}, "PiSSA takes an SVD"),
+    ({"technique": "lora_8bit", "lora_init": "pissa_fast"}, "PiSSA takes an SVD"),
+    ({"lora_init": "svd"}, "lora_init: Input should be"),
+    ({"use_dora": True, "lora_init": "olora"}, "olora with use_dora cannot be saved"),
+    ({"loraplus_lr_ratio": 0.5}, "loraplus_lr_ratio: Input should be greater than or equal to 1"),
+    ({"technique": "full", "neftune_noise_alpha": -1.0}, "neftune_noise_alpha: Input should be greater than 0"),
 ])
-def test_invalid_combinations_are_config_errors(technique, v, message):
+def test_invalid_combinations_are_config_errors_naming_the_field(fields, message):
     with pytest.raises(ConfigError, match=message):
-        validate(technique, v)
+        RunConfig.from_dict(fields)
 
 
-def test_valid_combinations_pass():
-    validate("qlora", LoraVariant(use_dora=True, lora_init="olora", loraplus_lr_ratio=16, neftune_noise_alpha=5))
-    validate("full", LoraVariant(neftune_noise_alpha=5.0))
+def test_valid_combinations_pass_and_map_to_peft():
+    cfg = RunConfig.from_dict({"technique": "qlora", "use_rslora": True, "lora_init": "olora", "loraplus_lr_ratio": 16,
+                               "neftune_noise_alpha": 5})
+    v = LoraVariant.from_config(cfg)
+    lc = lora_config(v, r=8, alpha=16.0, dropout=0.0, target_modules="all-linear")
+    assert (lc.use_rslora, lc.init_lora_weights, v.loraplus_lr_ratio) == (True, "olora", 16)
+    assert lora_config(LoraVariant.from_config(RunConfig(technique="qlora", use_dora=True)), r=8, alpha=16.0,
+                       dropout=0.0, target_modules="all-linear").use_dora
+    assert RunConfig(technique="full", neftune_noise_alpha=5.0).neftune_noise_alpha == 5.0
+    assert lora_config(LoraVariant(lora_init="pissa_fast"), r=8, alpha=16.0, dropout=0.0,
+                       target_modules="all-linear").init_lora_weights == "pissa_niter_16"
+
+
+def test_switching_to_a_technique_that_cannot_use_the_variants_turns_them_off():
+    cfg = RunConfig(use_dora=True, lora_init="pissa", loraplus_lr_ratio=16.0, neftune_noise_alpha=5.0)
+    full = cfg.updated(technique="full")
+    assert (full.use_dora, full.lora_init, full.loraplus_lr_ratio, full.neftune_noise_alpha) == (
+        False, "default", None, 5.0)
+    q = cfg.updated(technique="qlora")
+    assert (q.use_dora, q.lora_init, q.loraplus_lr_ratio) == (True, "default", 16.0)
+    with pytest.raises(ConfigError, match="use_dora"):  # asked for explicitly: still an error
+        cfg.updated(technique="full", use_dora=True)
 
 
 def _saved_alive_bytes(model, ids) -> int:

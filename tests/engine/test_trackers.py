@@ -42,7 +42,8 @@ def _train(plan, run_dir) -> list[float]:
     rows = [{"input_ids": list(range(i, i + 16)), "labels": list(range(i, i + 16))} for i in range(8)]
     args = TrainingArguments(output_dir=str(run_dir / "trainer"), max_steps=STEPS, logging_steps=1,
                              per_device_train_batch_size=2, learning_rate=1e-2, use_cpu=True, save_strategy="no",
-                             disable_tqdm=True, **plan.trainer_kwargs())
+                             disable_tqdm=True, report_to=plan.report_to, run_name=plan.run_name,
+                             project=plan.project)
     trainer = Trainer(model=model, args=args, train_dataset=rows)
     trainer.train()
     return [h["loss"] for h in trainer.state.log_history if "loss" in h]
@@ -130,4 +131,4 @@ def test_unknown_or_missing_trackers_are_config_errors(tmp_path, monkeypatch):
         with pytest.raises(ConfigError, match=rf'pip install "tuneui\[{missing[0]}\]"'):
             tracker_setup([missing[0]], tmp_path, run_name="r")
     plan = tracker_setup([], tmp_path, run_name="r")
-    assert plan.trainer_kwargs()["report_to"] == "none" and plan.env == {}
+    assert plan.report_to == [] and plan.env == {}

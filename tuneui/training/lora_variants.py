@@ -6,6 +6,7 @@
                     "pissa_niter_16", randomised SVD), "olora" (QR), "gaussian", or peft's default
   loraplus_lr_ratio peft.optimizers.create_loraplus_optimizer: B matrices learn ratio x faster than A
   neftune_noise_alpha  TrainingArguments(neftune_noise_alpha=...): noise on input embeddings while training
+                    (the Trainer's own; tuneui.training.arguments passes it)
 
 PiSSA and OLoRA rewrite the base weights (W - scale * B A stays in the base), so an adapter saved the
 usual way only works on that rewritten base. `save_adapter` converts it with peft's own
@@ -17,11 +18,18 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
-from tuneui.contract.errors import ConfigError
+from tuneui.contract.rundir import ADAPTER_INIT_DIR
 
-LORA_INITS = {"default": True, "gaussian": "gaussian", "pissa": "pissa", "pissa_fast": "pissa_niter_16",
-              "olora": "olora"}
+if TYPE_CHECKING:  # the mixin's partner, for the type checker only (importing transformers here is heavy)
+    from transformers import Trainer as _TrainerBase
+else:
+    _TrainerBase = object
+
+# RunConfig.lora_init -> peft's init_lora_weights (which combinations are valid is RunConfig's validator's job)
+LORA_INITS: dict[str, Any] = {"default": True, "gaussian": "gaussian", "pissa": "pissa",
+                              "pissa_fast": "pissa_niter_16", "olora": "olora"}
 REWRITES_BASE = ("pissa", "pissa_fast", "olora")
 
 
@@ -39,41 +47,20 @@ class LoraVariant:
         return cls(**{f: getattr(cfg, f, getattr(cls, f)) for f in cls.__dataclass_fields__})
 
 
-def validate(technique: str, v: LoraVariant) -> None:
-    if v.lora_init not in LORA_INITS:
-        raise ConfigError(f"lora_init: {v.lora_init!r} is not one of {', '.join(LORA_INITS)}")
-    lora_only = [name for name, on in (("use_dora", v.use_dora), ("use_rslora", v.use_rslora),
-                                       ("lora_init", v.lora_init != "default"),
-                                       ("loraplus_lr_ratio", v.loraplus_lr_ratio is not None)) if on]
-    if lora_only and technique not in ("lora", "qlora", "lora_8bit"):
-        raise ConfigError(f"{lora_only[0]}: only applies to LoRA techniques, not {technique!r}")
-    if v.lora_init in ("pissa", "pissa_fast") and technique in ("qlora", "lora_8bit"):
-        raise ConfigError("lora_init: PiSSA takes an SVD of full-precision weights; peft refuses quantised "
-                          "layers (use technique 'lora', or OLoRA, which dequantises and re-quantises)")
-    if v.loraplus_lr_ratio is not None and v.loraplus_lr_ratio < 1:
-        raise ConfigError(f"loraplus_lr_ratio: must be >= 1 (B learns faster than A), got {v.loraplus_lr_ratio}")
-    if v.neftune_noise_alpha is not None and v.neftune_noise_alpha <= 0:
-        raise ConfigError(f"neftune_noise_alpha: must be > 0, got {v.neftune_noise_alpha}")
-
-
-def lora_config(v: LoraVariant, *, r: int, alpha: float, dropout: float, target_modules):
+def lora_config(v: LoraVariant, *, r: int, alpha: float, dropout: float, target_modules: Any) -> Any:
     from peft import LoraConfig
 
-    return LoraConfig(r=r, lora_alpha=alpha, lora_dropout=dropout, target_modules=target_modules,
+    # peft scales by alpha / r (or / sqrt(r)) and annotates alpha as int; a float alpha is fine
+    return LoraConfig(r=r, lora_alpha=alpha,  # type: ignore[arg-type] lora_dropout=dropout, target_modules=target_modules,
                       task_type="CAUSAL_LM", bias="none", use_dora=v.use_dora, use_rslora=v.use_rslora,
                       init_lora_weights=LORA_INITS[v.lora_init])
-
-
-def trainer_kwargs(v: LoraVariant) -> dict:
-    """TrainingArguments fields for the variant (NEFTune is the Trainer's own)."""
-    return {"neftune_noise_alpha": v.neftune_noise_alpha} if v.neftune_noise_alpha else {}
 
 
 def snapshot_initial(model, v: LoraVariant, run_dir: str | Path) -> Path | None:
     """Right after get_peft_model: keep the initial PiSSA/OLoRA adapter that the conversion subtracts."""
     if v.lora_init not in REWRITES_BASE:
         return None
-    path = Path(run_dir) / "adapter_init"
+    path = Path(run_dir) / ADAPTER_INIT_DIR
     model.save_pretrained(path, safe_serialization=True)
     return path
 
@@ -104,13 +91,13 @@ def loraplus_optimizer(model, args, ratio: float):
                                      **kwargs)
 
 
-class LoraPlusMixin:
+class LoraPlusMixin(_TrainerBase):
     """For the runner's Trainer subclass: build the LoRA+ optimizer inside create_optimizer, i.e. after
     accelerate/FSDP have wrapped the model (Trainer refuses a ready-made `optimizers=` under FSDP)."""
 
     loraplus_lr_ratio: float | None = None
 
-    def create_optimizer(self, model=None):
+    def create_optimizer(self, model: Any = None) -> Any:
         if self.optimizer is None and self.loraplus_lr_ratio:
             self.optimizer = loraplus_optimizer(model or self.model, self.args, self.loraplus_lr_ratio)
         return super().create_optimizer(model)
