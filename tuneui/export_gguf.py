@@ -20,11 +20,16 @@ from pathlib import Path
 import numpy as np
 
 from tuneui.contract.errors import TuneuiError
+from tuneui.contract.loop import GGUF_QUANTS
 
-QUANTS = ("f16", "bf16", "q8_0", "q4_k_m")
+QUANTS = GGUF_QUANTS
 # model_type -> gguf architecture whose tensors the Llama recipe below writes
 _ARCH = {"llama": "llama", "mistral": "llama"}
 _FILE_TYPE = {"f32": 0, "f16": 1, "q8_0": 7, "q4_k_m": 15, "bf16": 32}  # gguf.LlamaFileType values
+
+
+class GgufUnsupported(TuneuiError):
+    """A model tuneui's own writer does not handle; llama.cpp's converter may (tuneui.export falls back to it)."""
 
 
 def gguf_name(quant: str) -> str:
@@ -87,8 +92,7 @@ def _rope_theta(cfg) -> float:
     params = getattr(cfg, "rope_parameters", None) or {}
     rope_type = params.get("rope_type", "default")
     if rope_type not in (None, "default"):
-        raise TuneuiError(f"GGUF export: rope scaling '{rope_type}' is not written by tuneui's exporter; "
-                          "use llama.cpp's converter (LLAMA_CPP_DIR)")
+        raise GgufUnsupported(f"rope scaling '{rope_type}' is not written by tuneui's GGUF writer")
     return float(params.get("rope_theta", getattr(cfg, "rope_theta", 10000.0)))
 
 
@@ -127,8 +131,8 @@ def _add_vocab(writer, model_dir: Path, n_vocab: int, notes: list[str]) -> None:
     tj = json.loads(path.read_text(encoding="utf-8"))
     model = tj.get("model", {})
     if model.get("type") != "BPE" or model.get("byte_fallback"):
-        raise TuneuiError("GGUF export: tuneui writes byte-level BPE vocabularies (Llama 3, SmolLM, Qwen); this "
-                          "tokenizer is SentencePiece-style; use llama.cpp's converter (LLAMA_CPP_DIR)")
+        raise GgufUnsupported("tuneui's GGUF writer handles byte-level BPE vocabularies (Llama 3, SmolLM); this "
+                              "tokenizer is SentencePiece-style")
     vocab: dict[str, int] = dict(model["vocab"])
     added = {t["id"]: t for t in tj.get("added_tokens", [])}
     for tid, tok in added.items():
@@ -227,10 +231,9 @@ def write_gguf(model_dir: str | Path, out_dir: str | Path, quant: str = "q8_0", 
     cfg = AutoConfig.from_pretrained(model_dir)
     arch = _ARCH.get(cfg.model_type)
     if arch is None:
-        raise TuneuiError(f"GGUF export: tuneui writes llama/mistral models itself; {cfg.model_type} needs "
-                          "llama.cpp's converter (set LLAMA_CPP_DIR)")
+        raise GgufUnsupported(f"tuneui's GGUF writer handles llama/mistral models, not {cfg.model_type}")
     if getattr(cfg, "attention_bias", False) or getattr(cfg, "mlp_bias", False):
-        raise TuneuiError("GGUF export: biased Llama projections are not written by tuneui's exporter")
+        raise GgufUnsupported("biased Llama projections are not written by tuneui's GGUF writer")
     n_layers, n_head = cfg.num_hidden_layers, cfg.num_attention_heads
     n_kv = cfg.num_key_value_heads or n_head
     head_dim = getattr(cfg, "head_dim", None) or cfg.hidden_size // n_head
@@ -263,7 +266,7 @@ def write_gguf(model_dir: str | Path, out_dir: str | Path, quant: str = "q8_0", 
             continue
         new = names.get_name(hf_name, try_suffixes=(".weight", ".bias"))
         if new is None:
-            raise TuneuiError(f"GGUF export: no GGUF name for tensor {hf_name}")
+            raise GgufUnsupported(f"tuneui's GGUF writer has no GGUF name for tensor {hf_name}")
         heads = n_head if hf_name.endswith("q_proj.weight") else n_kv if hf_name.endswith("k_proj.weight") else 0
 
         def load(path=path, hf_name=hf_name, heads=heads):

@@ -121,7 +121,7 @@ def test_other_architectures_and_bad_quant_are_one_line_errors(tmp_path, llama25
 
     Qwen2Config(num_hidden_layers=1, hidden_size=64, intermediate_size=64, num_attention_heads=2,
                 num_key_value_heads=1, vocab_size=128).save_pretrained(tmp_path)
-    with pytest.raises(TuneuiError, match="qwen2 needs llama.cpp's converter"):
+    with pytest.raises(TuneuiError, match="handles llama/mistral models, not qwen2"):
         write_gguf(tmp_path, tmp_path / "out", "f16")
     with pytest.raises(TuneuiError, match="--quant q3: choose one of"):
         write_gguf(llama256, tmp_path / "out", "q3")
