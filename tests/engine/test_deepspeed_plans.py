@@ -9,13 +9,12 @@ import pytest
 import yaml
 
 from tuneui.contract.config import RunConfig
+from tuneui.recommend.zero import model_state_bytes, zero_states
 from tuneui.training.deepspeed_plans import (
     STRATEGIES,
     accelerate_yaml,
     deepspeed_config,
     file_names,
-    model_state_bytes,
-    render,
 )
 
 CFG = RunConfig(name="big", micro_batch_size=2, gradient_accumulation_steps=8, max_grad_norm=0.5,
@@ -56,17 +55,18 @@ def test_deepspeed_parser_really_rejects_bad_configs():
 
 
 @pytest.mark.parametrize("strategy", ["zero2", "zero3_offload"])
-def test_hf_trainer_accepts_the_values_as_its_own(strategy):
-    """The Trainer fills 'auto' and refuses a DeepSpeed value that contradicts TrainingArguments."""
+@pytest.mark.parametrize("fields", [{"precision": "fp32"}, {"precision": "bf16"}, {"technique": "full"},
+                                    {"technique": "qlora", "precision": "auto"}])
+def test_hf_trainer_accepts_the_values_as_the_runners_own(strategy, fields, tmp_path):
+    """The Trainer fills 'auto' and refuses a DeepSpeed value that contradicts its TrainingArguments; these are
+    the runner's own (training_arguments), so the launched run is consistent."""
     pytest.importorskip("deepspeed")
-    from transformers import TrainingArguments
     from transformers.integrations.deepspeed import HfTrainerDeepSpeedConfig
 
-    cfg = CFG.model_copy(update={"precision": "fp32"})
-    args = TrainingArguments(output_dir="/tmp/unused", per_device_train_batch_size=cfg.micro_batch_size,
-                             gradient_accumulation_steps=cfg.gradient_accumulation_steps,
-                             max_grad_norm=cfg.max_grad_norm, learning_rate=cfg.learning_rate,
-                             weight_decay=cfg.weight_decay, use_cpu=True)
+    from tuneui.training.arguments import training_arguments
+
+    cfg = CFG.model_copy(update=fields)
+    args = training_arguments(cfg, tmp_path)
     hf = HfTrainerDeepSpeedConfig(deepspeed_config(cfg, strategy))
     hf.trainer_config_process(args)
     assert not hf.mismatches, hf.mismatches
@@ -101,15 +101,34 @@ def test_accelerate_deepspeed_plugin_reads_the_json(tmp_path):
     assert plugin.deepspeed_config["zero_optimization"]["offload_param"]["device"] == "cpu"
 
 
-def test_render_prints_json_yaml_launch_and_multinode_slurm():
-    text = render(CFG, "runs/big/run.toml", "zero3", gpus=4, nodes=2)
-    ds_json, yaml_name = file_names(CFG, "zero3")
-    body = text.split(f"# 1. save as {ds_json}\n", 1)[1].split("\n# 2.", 1)[0]
+def test_print_launch_offers_every_strategy_with_its_estimate_and_renders_the_chosen_one():
+    from tuneui.training.launch_plans import STRATEGIES as ALL
+    from tuneui.training.launch_plans import render
+
+    cfg = CFG.model_copy(update={"model": "demo", "launch_strategy": "zero3"})
+    text = render(cfg, "runs/big/run.toml", gpus=4, nodes=2)
+    table = [line for line in text.splitlines() if line.startswith("# ") and "GiB" in line and "  " in line]
+    assert [line.split()[1 + line.startswith("# >")] for line in table] == list(ALL)
+    assert "# > zero3 " in text and "CPU RAM" in text
+    ds_json, yaml_name = file_names(cfg, "zero3")
+    body = text.split(f"# 1. save as {ds_json}", 1)[1].split("\n", 1)[1].split("\n# 1b.", 1)[0]
     assert json.loads(body)["zero_optimization"]["stage"] == 3
-    y = text.split(f"# 2. save as {yaml_name}\n", 1)[1].split("\n# 3.", 1)[0]
+    y = text.split(f"# 1b. save as {yaml_name}\n", 1)[1].split("\n\n# 2.", 1)[0]
     assert yaml.safe_load(y)["deepspeed_config"]["deepspeed_config_file"] == ds_json
     assert f"accelerate launch --config_file {yaml_name} -m tuneui.training runs/big/run.toml" in text
     assert "#SBATCH --nodes=2" in text and "--machine_rank $SLURM_NODEID" in text
+    fsdp = render(cfg.model_copy(update={"launch_strategy": "fsdp"}), "runs/big/run.toml", gpus=4)
+    assert "distributed_type: FSDP" in fsdp and "# > fsdp " in fsdp and "DEEPSPEED" not in fsdp
+
+
+def test_offload_refuses_optimizers_deepspeed_would_replace():
+    from tuneui.contract.errors import ConfigError
+
+    with pytest.raises(ConfigError, match="loraplus_lr_ratio: DeepSpeed's CPU offload"):
+        RunConfig.from_dict({"launch_strategy": "zero2_offload", "loraplus_lr_ratio": 16})
+    with pytest.raises(ConfigError, match="optimizer: DeepSpeed's CPU offload"):
+        RunConfig.from_dict({"launch_strategy": "zero3_offload", "optimizer": "adamw_8bit", "technique": "full"})
+    RunConfig.from_dict({"launch_strategy": "zero3", "loraplus_lr_ratio": 16})
 
 
 @pytest.mark.parametrize("gpus, nodes", [(1, 1), (8, 1), (8, 4)])
@@ -137,3 +156,11 @@ def test_lora_under_zero3_keeps_only_two_bytes_per_frozen_weight():
     assert gpu == 4 * largest + (18 * trainable + 2 * (total - trainable)) // 4
     full, _ = model_state_bytes(total, total, largest, stage=3, offload=False, gpus_per_node=4)
     assert gpu < full / 4
+
+
+@pytest.mark.parametrize("stage, offload", [(2, False), (2, True), (3, False), (3, True)])
+def test_the_breakdown_adds_up_to_the_estimate(stage, offload):
+    s = zero_states(1_000_000_000, 10_000_000, 50_000_000, stage=stage, offload=offload, gpus_per_node=8)
+    assert s.gpu == model_state_bytes(1_000_000_000, 10_000_000, 50_000_000, stage=stage, offload=offload,
+                                      gpus_per_node=8)[0]
+    assert min(s.weights, s.gradients, s.optimizer) >= 0 and (s.gradients + s.optimizer == 0) == offload

@@ -162,12 +162,12 @@ def test_valid_combinations_pass_and_map_to_peft():
 
 
 def test_switching_to_a_technique_that_cannot_use_the_variants_turns_them_off():
-    cfg = RunConfig(use_dora=True, lora_init="pissa", loraplus_lr_ratio=16.0, neftune_noise_alpha=5.0)
+    cfg = RunConfig(use_dora=True, loraplus_lr_ratio=16.0, neftune_noise_alpha=5.0)
     full = cfg.updated(technique="full")
     assert (full.use_dora, full.lora_init, full.loraplus_lr_ratio, full.neftune_noise_alpha) == (
         False, "default", None, 5.0)
-    q = cfg.updated(technique="qlora")
-    assert (q.use_dora, q.lora_init, q.loraplus_lr_ratio) == (True, "default", 16.0)
+    q = RunConfig(use_rslora=True, lora_init="pissa", loraplus_lr_ratio=16.0).updated(technique="qlora")
+    assert (q.use_rslora, q.lora_init, q.loraplus_lr_ratio) == (True, "default", 16.0)
     with pytest.raises(ConfigError, match="use_dora"):  # asked for explicitly: still an error
         cfg.updated(technique="full", use_dora=True)
 

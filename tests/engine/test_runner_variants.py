@@ -16,7 +16,7 @@ from tuneui.training.runner import TrainingRun, run_training
 
 def test_dora_rslora_loraplus_and_neftune_reach_peft_and_the_trainer(tmp_path):
     cfg = tiny_config(tmp_path / "d", max_steps=3, use_dora=True, use_rslora=True, loraplus_lr_ratio=16.0,
-                      neftune_noise_alpha=5.0)
+                      neftune_noise_alpha=5.0, lora_dropout=0.05)
     run = TrainingRun(cfg, tmp_path / "run")
     run.setup()
     run.train()
@@ -36,6 +36,9 @@ def test_dora_rslora_loraplus_and_neftune_reach_peft_and_the_trainer(tmp_path):
     run.save_final()
     saved = json.loads((tmp_path / "run" / "adapter" / "adapter_config.json").read_text())
     assert saved["use_dora"] is True and saved["use_rslora"] is True
+    # the plain LoRA fields still arrive beside the variants
+    assert saved["lora_dropout"] == 0.05 and saved["r"] == cfg.lora_r and saved["lora_alpha"] == cfg.lora_alpha
+    assert {"q_proj", "k_proj", "v_proj", "o_proj", "gate_proj", "up_proj", "down_proj"} == set(saved["target_modules"])
     assert not (tmp_path / "run" / "adapter_init").exists()  # only PiSSA/OLoRA need the initial adapter
 
 

@@ -135,6 +135,11 @@ class RunConfig(BaseModel):
             # rewritten base, so the converted adapter would be off (measured: 15-20% of the change)
             raise ValueError(f"lora_init: {self.lora_init} with use_dora cannot be saved as an adapter for the "
                              "original base; choose one of them")
+        if self.launch_strategy.endswith("_offload") and (self.loraplus_lr_ratio or self.optimizer != "adamw"):
+            # with offload DeepSpeed runs its own CPU Adam: LoRA+'s groups or an 8-bit/SGD choice would be dropped
+            field = "loraplus_lr_ratio" if self.loraplus_lr_ratio else "optimizer"
+            raise ValueError(f"{field}: DeepSpeed's CPU offload ({self.launch_strategy}) brings its own Adam "
+                             "optimizer; use launch_strategy zero2/zero3 without offload, or fsdp")
         if len(set(self.report_to)) != len(self.report_to):
             raise ValueError("report_to: a tracker is listed twice")
         return self

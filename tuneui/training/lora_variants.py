@@ -51,7 +51,8 @@ def lora_config(v: LoraVariant, *, r: int, alpha: float, dropout: float, target_
     from peft import LoraConfig
 
     # peft scales by alpha / r (or / sqrt(r)) and annotates alpha as int; a float alpha is fine
-    return LoraConfig(r=r, lora_alpha=alpha,  # type: ignore[arg-type] lora_dropout=dropout, target_modules=target_modules,
+    return LoraConfig(r=r, lora_alpha=alpha,  # type: ignore[arg-type]
+                      lora_dropout=dropout, target_modules=target_modules,
                       task_type="CAUSAL_LM", bias="none", use_dora=v.use_dora, use_rslora=v.use_rslora,
                       init_lora_weights=LORA_INITS[v.lora_init])
 
