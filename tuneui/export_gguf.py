@@ -242,8 +242,8 @@ def write_gguf(model_dir: str | Path, out_dir: str | Path, quant: str = "q8_0", 
 
     out_dir.mkdir(parents=True, exist_ok=True)
     target = out_dir / gguf_name(quant)
-    tmp = out_dir / f".{target.name}.tmp"
-    writer = gguf.GGUFWriter(str(tmp), arch)
+    partial = out_dir / f".{target.name}.tmp"
+    writer = gguf.GGUFWriter(str(partial), arch)
     writer.add_name(name or model_dir.name)
     writer.add_context_length(cfg.max_position_embeddings)
     writer.add_embedding_length(cfg.hidden_size)
@@ -278,7 +278,7 @@ def write_gguf(model_dir: str | Path, out_dir: str | Path, quant: str = "q8_0", 
         _stream(writer, items)
     finally:
         writer.close()
-    os.replace(tmp, target)
+    os.replace(partial, target)
     return target
 
 
@@ -290,8 +290,15 @@ def requantize(src: str | Path, out_dir: str | Path, quant: str) -> Path:
     if quant not in QUANTS:
         raise TuneuiError(f"--quant {quant}: choose one of {', '.join(QUANTS)}")
     reader = gguf.GGUFReader(str(src))
-    arch = reader.get_field(gguf.Keys.General.ARCHITECTURE).contents()
-    n_layers = reader.get_field(f"{arch}.block_count").contents()
+
+    def field(key: str):
+        found = reader.get_field(key)
+        if found is None:
+            raise TuneuiError(f"{src}: no {key} in the GGUF metadata")
+        return found.contents()
+
+    arch = field(gguf.Keys.General.ARCHITECTURE)
+    n_layers = field(f"{arch}.block_count")
     names = {t.name for t in reader.tensors}
     tied = "output.weight" not in names
     plain = (gguf.GGMLQuantizationType.F32, gguf.GGMLQuantizationType.F16, gguf.GGMLQuantizationType.BF16)

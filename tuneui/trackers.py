@@ -138,7 +138,7 @@ def _log(plan: TrackerPlan, texts: dict[str, str], files: list[Path], metrics: d
         try:
             from torch.utils.tensorboard import SummaryWriter
         except ImportError:  # the Trainer's callback falls back to tensorboardX the same way
-            from tensorboardX import SummaryWriter
+            from tensorboardX import SummaryWriter  # type: ignore[no-redef]
 
         with SummaryWriter(log_dir=str(plan.dirs["tensorboard"])) as w:
             for tag, text in texts.items():
