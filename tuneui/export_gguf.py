@@ -291,14 +291,14 @@ def requantize(src: str | Path, out_dir: str | Path, quant: str) -> Path:
         raise TuneuiError(f"--quant {quant}: choose one of {', '.join(QUANTS)}")
     reader = gguf.GGUFReader(str(src))
 
-    def field(key: str):
+    def meta(key: str):
         found = reader.get_field(key)
         if found is None:
             raise TuneuiError(f"{src}: no {key} in the GGUF metadata")
         return found.contents()
 
-    arch = field(gguf.Keys.General.ARCHITECTURE)
-    n_layers = field(f"{arch}.block_count")
+    arch = meta(gguf.Keys.General.ARCHITECTURE)
+    n_layers = meta(f"{arch}.block_count")
     names = {t.name for t in reader.tensors}
     tied = "output.weight" not in names
     plain = (gguf.GGMLQuantizationType.F32, gguf.GGMLQuantizationType.F16, gguf.GGMLQuantizationType.BF16)

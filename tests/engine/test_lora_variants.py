@@ -198,7 +198,7 @@ def _saved_alive_bytes(model, ids) -> int:
 def test_dora_memory_terms_match_what_autograd_keeps():
     from peft import get_peft_model
 
-    from tuneui.training.lora_variants import dora_costs
+    from tuneui.recommend.memory import dora_costs
 
     def extra(tokens):
         got = {}

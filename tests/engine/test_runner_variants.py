@@ -61,3 +61,9 @@ def test_pissa_and_olora_runs_save_an_adapter_for_the_untouched_base(init, tmp_p
     assert again.eval_loss.tuned == pytest.approx(written.eval_loss.tuned, rel=1e-4)
     assert again.eval_loss.base == pytest.approx(written.eval_loss.base, rel=1e-4)
     assert written.eval_loss.tuned != pytest.approx(written.eval_loss.base, rel=1e-3)
+    # the export ships the converted adapter, and its model card names the initialisation
+    from tuneui.export import export_run
+
+    out = export_run(run, tmp_path / "export").out_dir
+    assert json.loads((out / "adapter_config.json").read_text())["r"] == 2 * cfg.lora_r
+    assert f"| lora_init | {init} |" in (out / "README.md").read_text()

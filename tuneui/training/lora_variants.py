@@ -102,19 +102,3 @@ class LoraPlusMixin(_TrainerBase):
         if self.optimizer is None and self.loraplus_lr_ratio:
             self.optimizer = loraplus_optimizer(model or self.model, self.args, self.loraplus_lr_ratio)
         return super().create_optimizer(model)
-
-
-def dora_costs(linear_shapes: list[tuple[int, int]], num_layers: int, activation_bytes: int) -> dict[str, int]:
-    """What DoRA adds to LoRA on the adapted linears ((in, out) per layer, as ModelInfo.linear_shapes):
-
-    saved_per_token  peft's DoRA forward, (m/||W+sBA|| - 1) * base_out + m/||W+sBA|| * lora_out * s, keeps
-                     base_out and lora_out (T x out each) for the magnitude's gradient: 2 * c * sum(out) per
-                     token per layer (measured exactly with saved-tensor hooks, tests/engine/test_lora_variants.py)
-    magnitude_params one trainable magnitude per output feature: num_layers * sum(out) (fp32, with grads/moments)
-    transient_bytes  the weight norm needs B@A and W + s*B@A as full out x in matrices, one linear at a time
-                     (fp32 adapters): 2 * 4 * max(in * out), freed before the next linear
-    """
-    total_out = sum(o for _, o in linear_shapes)
-    return {"saved_per_token": 2 * activation_bytes * total_out * num_layers,
-            "magnitude_params": num_layers * total_out,
-            "transient_bytes": 2 * 4 * max(i * o for i, o in linear_shapes)}
