@@ -160,8 +160,9 @@ def _log_wandb_like(plan: TrackerPlan, texts: dict[str, str], metrics: dict[str,
     if "wandb" in plan.report_to:
         import wandb
 
+        # WANDB_MODE (offline unless the user chose otherwise) comes from the applied plan's environment
         run = wandb.run or wandb.init(project=plan.project, name=plan.run_name, id=plan.env["WANDB_RUN_ID"],
-                                      dir=plan.env["WANDB_DIR"], resume="allow", mode=plan.env["WANDB_MODE"])
+                                      dir=plan.env["WANDB_DIR"], resume="allow")
         run.config.update({f"tuneui/{k}": v for k, v in texts.items()}, allow_val_change=True)
         run.summary.update({f"tuneui/{k}": v for k, v in metrics.items()})
         run.finish()
