@@ -47,6 +47,8 @@ TECHNIQUES = [
     ("freeze", dict(technique="freeze", freeze_trainable_layers=2)),
     ("lora", dict(technique="lora")),
     ("lora ckpt", dict(technique="lora", gradient_checkpointing=True)),
+    ("lora dora", dict(technique="lora", dora=True)),
+    ("lora dora ckpt", dict(technique="lora", dora=True, gradient_checkpointing=True)),
     ("lora_8bit", dict(technique="lora_8bit")),
     ("qlora nf4", dict(technique="qlora", double_quant=False)),
     ("qlora nf4+dq", dict(technique="qlora")),
@@ -89,7 +91,7 @@ def run_row(model_dir: Path, s: Setup, device: str, steps: int = 2) -> int:
     cfg = RunConfig(model=str(model_dir), technique=s.technique, optimizer=s.optimizer, precision=s.precision,
                     gradient_checkpointing=s.gradient_checkpointing, micro_batch_size=s.micro_batch_size,
                     max_seq_length=s.seq_len, lora_r=s.lora_r, bnb_4bit_double_quant=s.double_quant,
-                    freeze_trainable_layers=s.freeze_trainable_layers)
+                    freeze_trainable_layers=s.freeze_trainable_layers, use_dora=s.dora)
     model = build_model(cfg)
     if s.technique not in ("qlora", "lora_8bit"):
         model.to(device)

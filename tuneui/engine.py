@@ -234,6 +234,11 @@ class LocalEngine:
 
         return evaluate_run(run_dir)
 
+    def installed_trackers(self) -> list[str]:
+        from tuneui.trackers import installed
+
+        return installed()
+
     def gguf_converter(self) -> Path | None:
         from tuneui.export import find_gguf_converter
 

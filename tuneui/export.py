@@ -2,8 +2,12 @@
 
 `export_run` writes into a fresh temporary folder next to the destination and renames it into
 place, so an interrupted export never leaves a half-written model behind. Optional extras: a GGUF
-file when llama.cpp's converter is installed, and a push to the Hugging Face hub with the login the
-user already has (tuneui never reads, asks for or stores the token itself).
+file (f16/bf16/q8_0/q4_k_m) with an Ollama Modelfile, and a push to the Hugging Face hub with the
+login the user already has (tuneui never reads, asks for or stores the token itself).
+
+GGUF comes from pip-installed parts: tuneui writes Llama-family models itself with `gguf` (llama.cpp's
+own Python library, tuneui.export_gguf). Only models that writer does not handle need llama.cpp's
+converter script; its f16 output is then re-encoded to the chosen quantisation.
 """
 
 from __future__ import annotations
@@ -20,12 +24,12 @@ from pathlib import Path
 from tuneui.contract.errors import TuneuiError
 from tuneui.contract.evaluation import read_report
 from tuneui.contract.fsutil import atomic_dir, atomic_write_text
-from tuneui.contract.loop import ExportOptions, ExportResult
+from tuneui.contract.loop import GGUF_QUANTS, ExportOptions, ExportResult
 from tuneui.model_card import model_card
 
 GGUF_SCRIPT = "convert_hf_to_gguf.py"
-GGUF_HELP = ("GGUF needs llama.cpp's converter: `git clone https://github.com/ggml-org/llama.cpp` and "
-             "`pip install -r llama.cpp/requirements.txt`, then set LLAMA_CPP_DIR=/path/to/llama.cpp "
+GGUF_HELP = ("for this model GGUF needs llama.cpp's converter: `git clone https://github.com/ggml-org/llama.cpp` "
+             "and `pip install -r llama.cpp/requirements.txt`, then set LLAMA_CPP_DIR=/path/to/llama.cpp "
              "(or put convert_hf_to_gguf.py on PATH) and export again with --gguf")
 
 
@@ -84,14 +88,41 @@ def _copy_adapter(art, tokenizer, dest: Path) -> None:
         tokenizer.save_pretrained(dest)
 
 
-def _gguf(model_dir: Path, out: Path, converter: Path) -> Path:
-    target = out / "model.gguf"
-    proc = subprocess.run([sys.executable, str(converter), str(model_dir), "--outfile", str(target)],
-                          capture_output=True, text=True)
+def _convert_with_llama_cpp(model_dir: Path, target: Path, converter: Path, outtype: str) -> Path:
+    proc = subprocess.run([sys.executable, str(converter), str(model_dir), "--outfile", str(target),
+                           "--outtype", outtype], capture_output=True, text=True)
     if proc.returncode != 0 or not target.exists():
         tail = (proc.stderr or proc.stdout).strip().splitlines()[-1:] or ["no output"]
         raise TuneuiError(f"GGUF conversion failed ({converter}): {tail[0]}")
     return target
+
+
+def _gguf(model_dir: Path, out: Path, quant: str, tokenizer, result: ExportResult, say) -> Path:
+    """out/model-<quant>.gguf (+ out/Modelfile) from the merged model in model_dir."""
+    from tuneui.export_gguf import GgufUnsupported, gguf_name, requantize, write_gguf
+    from tuneui.ollama import write_modelfile
+
+    say(f"writing GGUF ({quant})")
+    try:
+        path = write_gguf(model_dir, out, quant, name=out.name, notes=result.notes)
+    except GgufUnsupported as exc:
+        converter = find_gguf_converter()
+        if converter is None:
+            raise TuneuiError(f"--gguf: {exc}; {GGUF_HELP}") from None
+        say(f"converting with llama.cpp's converter ({converter})")
+        outtype = quant if quant in ("f16", "bf16") else "f16"
+        if outtype == quant:
+            path = _convert_with_llama_cpp(model_dir, out / gguf_name(quant), converter, outtype)
+        else:
+            with tempfile.TemporaryDirectory(prefix=".f16.", dir=out) as scratch:
+                f16 = _convert_with_llama_cpp(model_dir, Path(scratch) / gguf_name("f16"), converter, "f16")
+                path = requantize(f16, out, quant)
+        result.notes.append(f"GGUF: {exc}, so llama.cpp's converter wrote it")
+    try:
+        write_modelfile(out, path.name, tokenizer)
+    except TuneuiError as exc:  # the GGUF itself is fine; Ollama can still take it with a template by hand
+        result.notes.append(f"no Ollama Modelfile: {exc}")
+    return path
 
 
 def export_run(path: str | Path, out_dir: str | Path, options: ExportOptions | None = None, *,
@@ -102,14 +133,13 @@ def export_run(path: str | Path, out_dir: str | Path, options: ExportOptions | N
     opts = options or ExportOptions()
     merge, gguf, push_to_hub, private, overwrite = (opts.merge, opts.gguf, opts.push_to_hub, opts.private,
                                                     opts.overwrite)
+    if opts.quant not in GGUF_QUANTS:
+        raise TuneuiError(f"--quant {opts.quant}: choose one of {', '.join(GGUF_QUANTS)}")
     say = progress or (lambda msg: None)
     art = locate(path)
     out_dir = Path(out_dir).expanduser()
     if out_dir.exists() and any(out_dir.iterdir()) and not overwrite:
         raise TuneuiError(f"{out_dir}: already exists and is not empty; choose another -o or add --overwrite")
-    converter = find_gguf_converter() if gguf else None
-    if gguf and converter is None:
-        raise TuneuiError(f"--gguf: {GGUF_HELP}")
     kind = "merged" if merge and art.kind == "peft" else ("adapter" if art.kind == "peft" else "full")
     result = ExportResult(out_dir=out_dir, kind=kind)
     if merge and art.kind == "full":
@@ -133,20 +163,21 @@ def export_run(path: str | Path, out_dir: str | Path, options: ExportOptions | N
         if report is not None:
             atomic_write_text(tmp / "eval_report.json", report.to_json())
         atomic_write_text(tmp / "README.md", model_card(art, kind, report, data_report))
-        if converter is not None:
-            say("converting to GGUF")
+        if gguf:
+            result.quant = opts.quant
             if kind == "adapter":
+                say("merging the adapter into the base model for GGUF")
                 merged = Path(tempfile.mkdtemp(prefix=".merged.", dir=out_dir.parent))
                 try:
                     _save_merged(art, tokenizer, merged)
-                    result.gguf = _gguf(merged, tmp, converter)
+                    result.gguf = _gguf(merged, tmp, opts.quant, tokenizer, result, say)
                 finally:
                     shutil.rmtree(merged, ignore_errors=True)
             else:
-                result.gguf = _gguf(tmp, tmp, converter)
-        elif not gguf:
-            result.notes.append("GGUF not written: " + (f"add --gguf (converter found: {find_gguf_converter()})"
-                                                        if find_gguf_converter() else GGUF_HELP))
+                result.gguf = _gguf(tmp, tmp, opts.quant, tokenizer, result, say)
+        else:
+            result.notes.append("GGUF not written: add --gguf (and --quant q8_0|q4_k_m|f16|bf16) for llama.cpp, "
+                                "Ollama and LM Studio")
     if result.gguf is not None:
         result.gguf = out_dir / result.gguf.name
     result.files = sorted(p.name for p in out_dir.iterdir())

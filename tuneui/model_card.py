@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from tuneui.contract.config import LORA_VARIANT_OFF
 from tuneui.contract.evaluation import EvaluationReport, report_rows
 
 HYPERPARAMETERS = ("technique", "learning_rate", "lr_scheduler", "warmup_ratio", "epochs", "max_steps",
@@ -59,6 +60,9 @@ def model_card(art, kind: str, report: EvaluationReport | None, data: dict | Non
         rows = [(k, values[k]) for k in HYPERPARAMETERS
                 if k in values and (cfg.uses_peft or k not in LORA_ONLY)
                 and (k != "freeze_trainable_layers" or cfg.technique == "freeze")]
+        # the LoRA variants and NEFTune, where the run used them
+        rows += [(k, values[k]) for k in (*LORA_VARIANT_OFF, "neftune_noise_alpha")
+                 if values.get(k) is not None and values.get(k) != LORA_VARIANT_OFF.get(k)]
         lines += ["## Training", ""] + _table(("setting", "value"), rows) + [""]
     if report:
         lines += ["## Evaluation", "", "On the held-out validation split, base model vs this fine-tune:", ""]

@@ -9,7 +9,7 @@ from tuneui.training.arguments import OPTIMIZERS, SAME_MEANING, training_argumen
 def test_every_mapped_field_reaches_the_trainer(tmp_path):
     cfg = RunConfig(micro_batch_size=3, gradient_accumulation_steps=5, learning_rate=3e-4, weight_decay=0.01,
                     lr_scheduler="linear", warmup_ratio=0.1, max_grad_norm=0.5, epochs=2.5, max_steps=17,
-                    logging_steps=7, seed=11, optimizer="sgd")
+                    logging_steps=7, seed=11, optimizer="sgd", neftune_noise_alpha=5.0)
     args = training_arguments(cfg, tmp_path)
     for ours, theirs in SAME_MEANING.items():
         got = getattr(args, theirs)
@@ -19,3 +19,9 @@ def test_every_mapped_field_reaches_the_trainer(tmp_path):
     assert args.report_to == [] or args.report_to == "none"
     assert args.train_sampling_strategy == "group_by_length"
     assert training_arguments(cfg.updated(packing=True), tmp_path).train_sampling_strategy == "random"
+
+
+def test_trackers_reach_the_trainer_with_the_run_name(tmp_path):
+    args = training_arguments(RunConfig(name="tracked", report_to=["tensorboard", "mlflow"]), tmp_path)
+    assert args.report_to == ["tensorboard", "mlflow"] and args.run_name == "tracked" and args.project == "tuneui"
+    assert args.neftune_noise_alpha is None

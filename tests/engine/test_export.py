@@ -95,22 +95,63 @@ def test_refuses_a_non_empty_destination_and_leaves_it_alone(tiny_run, tmp_path)
     assert (out / "mine.txt").read_text() == "keep"
 
 
-def test_gguf_needs_the_converter_and_uses_it_when_present(tiny_run, tmp_path, monkeypatch):
+def test_gguf_and_modelfile_without_llama_cpp(tiny_run, tmp_path, monkeypatch, capsys):
+    """No llama.cpp anywhere: tuneui writes the GGUF itself, transformers' GGUF loader reads it back with the
+    merged model's logits, and the Modelfile points at it with the chat template's stop token."""
+    import torch
+    from transformers import AutoModelForCausalLM
+
+    from tuneui.cli import main
+
     monkeypatch.delenv("LLAMA_CPP_DIR", raising=False)
     monkeypatch.setenv("PATH", str(tmp_path / "empty-path"))
-    with pytest.raises(TuneuiError, match="llama.cpp"):
+    out = tmp_path / "g"
+    assert main(["export", str(tiny_run), "-o", str(out), "--merge", "--gguf", "--quant", "f16", "--json"]) == 0
+    result = json.loads(capsys.readouterr().out)
+    assert result["gguf"] == str(out / "model-f16.gguf") and result["quant"] == "f16"
+    assert {"model-f16.gguf", "Modelfile", "model.safetensors"} <= set(result["files"])
+    modelfile = (out / "Modelfile").read_text()
+    assert "FROM ./model-f16.gguf" in modelfile and 'PARAMETER stop "<|im_end|>"' in modelfile
+    ids = torch.tensor([[5, 17, 42, 99, 3, 64]])
+    with torch.no_grad():
+        want = AutoModelForCausalLM.from_pretrained(out).eval()(ids).logits
+        got = AutoModelForCausalLM.from_pretrained(out, gguf_file="model-f16.gguf").eval()(ids).logits
+    assert ((got - want).norm() / want.norm()).item() < 2e-3  # f16's tolerance in test_export_gguf.py
+    assert main(["export", str(tiny_run), "-o", str(tmp_path / "q"), "--quant", "q4_k_m"]) == 2
+    assert "add --gguf" in capsys.readouterr().err
+
+
+def test_gguf_falls_back_to_llama_cpps_converter_for_models_tuneui_cannot_write(tiny_run, tmp_path, monkeypatch):
+    import tuneui.export_gguf as writer
+    from tuneui.export_gguf import GgufUnsupported, tensor_types
+
+    def unsupported(*args, **kwargs):
+        raise GgufUnsupported("tuneui's GGUF writer handles llama/mistral models, not gemma")
+
+    monkeypatch.setattr(writer, "write_gguf", unsupported)
+    monkeypatch.delenv("LLAMA_CPP_DIR", raising=False)
+    monkeypatch.setenv("PATH", str(tmp_path / "empty-path"))
+    with pytest.raises(TuneuiError, match="not gemma; for this model GGUF needs llama.cpp's converter"):
         export_run(tiny_run, tmp_path / "g1", ExportOptions(gguf=True))
+    assert not (tmp_path / "g1").exists()
     fake = tmp_path / "llama.cpp"
     fake.mkdir()
-    # A stand-in converter with llama.cpp's command line: it must receive a merged model directory.
+    # A stand-in with llama.cpp's command line that writes a real f16 GGUF (with the unpatched writer, in its
+    # own process): it must be handed the merged model directory and asked for f16.
     (fake / "convert_hf_to_gguf.py").write_text(
-        "import sys, pathlib\nsrc = pathlib.Path(sys.argv[1]); out = pathlib.Path(sys.argv[sys.argv.index('--outfile') + 1])\n"
+        "import sys, pathlib, tempfile, shutil\n"
+        "from tuneui.export_gguf import write_gguf\n"
+        "src = pathlib.Path(sys.argv[1]); out = pathlib.Path(sys.argv[sys.argv.index('--outfile') + 1])\n"
+        "assert sys.argv[sys.argv.index('--outtype') + 1] == 'f16'\n"
         "assert (src / 'model.safetensors').exists() and (src / 'config.json').exists()\n"
-        "out.write_bytes(b'GGUF')\n")
+        "with tempfile.TemporaryDirectory() as d:\n"
+        "    shutil.move(write_gguf(src, d, 'f16'), out)\n")
     monkeypatch.setenv("LLAMA_CPP_DIR", str(fake))
-    result = export_run(tiny_run, tmp_path / "g2", ExportOptions(gguf=True))
-    assert result.gguf == tmp_path / "g2" / "model.gguf" and result.gguf.read_bytes() == b"GGUF"
-    assert not list(tmp_path.glob(".merged.*"))  # the temporary merged model is gone
+    result = export_run(tiny_run, tmp_path / "g2", ExportOptions(gguf=True, quant="q8_0"))
+    assert result.gguf == tmp_path / "g2" / "model-q8_0.gguf"
+    assert "Q8_0" in set(tensor_types(result.gguf).values())  # re-encoded from the converter's f16
+    assert any("llama.cpp's converter wrote it" in n for n in result.notes)
+    assert not list(tmp_path.glob(".merged.*")) and not list((tmp_path / "g2").glob(".f16.*"))
 
 
 def test_push_without_network_or_login_says_so_and_keeps_the_export(tiny_run, tmp_path, monkeypatch):

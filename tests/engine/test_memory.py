@@ -96,10 +96,44 @@ def test_sharding_and_offload_divide_the_right_components():
     z2 = est(technique="full", gradient_checkpointing=True, num_gpus=4, sharding="zero2")
     z3 = est(technique="full", gradient_checkpointing=True, num_gpus=4, sharding="fsdp_full_shard")
     off = est(technique="full", gradient_checkpointing=True, num_gpus=4, sharding="fsdp_full_shard", cpu_offload=True)
-    assert z2.sizes["optimizer"] == single.sizes["optimizer"] // 4 and z2.sizes["weights"] == single.sizes["weights"]
     assert z3.sizes["weights"] < single.sizes["weights"] / 2
     assert single.peak_bytes > z2.peak_bytes > z3.peak_bytes > off.peak_bytes
     assert off.cpu_bytes > 0 and off.sizes["optimizer"] == 0 and any("CPU RAM" in n for n in off.notes)
+
+
+@pytest.mark.parametrize("gpus", [2, 8])
+def test_deepspeed_rows_keep_deepspeeds_model_states(gpus):
+    """ZeRO-2 keeps 16-bit weights whole on every GPU (not fp32 ones) and 18 B per parameter partitioned;
+    ZeRO-3 partitions everything and gathers the largest module (the 32000 x 4096 embedding) at 4 B/param.
+    (model_state_bytes equals DeepSpeed's estimators: tests/engine/test_deepspeed_plans.py.)"""
+    from tuneui.recommend.zero import model_state_bytes
+
+    embed = 32000 * 4096
+    z2 = est(technique="full", gradient_checkpointing=True, num_gpus=gpus, sharding="zero2")
+    assert z2.sizes["weights"] == 2 * N
+    assert z2.sizes["weights"] + z2.sizes["gradients"] + z2.sizes["optimizer"] == model_state_bytes(
+        N, N, embed, stage=2, offload=False, gpus_per_node=gpus)[0] == 2 * N + 18 * N // gpus
+    z3 = est(technique="full", gradient_checkpointing=True, num_gpus=gpus, sharding="zero3")
+    assert z3.sizes["weights"] + z3.sizes["gradients"] + z3.sizes["optimizer"] == model_state_bytes(
+        N, N, embed, stage=3, offload=False, gpus_per_node=gpus)[0] == 4 * embed + 18 * N // gpus
+    assert any("gathers one layer" in n for n in z3.notes)
+    off = est(technique="full", gradient_checkpointing=True, num_gpus=gpus, sharding="zero3", cpu_offload=True)
+    assert off.sizes["weights"] == 4 * embed and off.sizes["optimizer"] == 0
+    assert off.cpu_bytes == int(18 * N * 1.5)  # one node: DeepSpeed's zero_init CPU figure
+    lora = est(technique="lora", gradient_checkpointing=True, num_gpus=gpus, sharding="zero3")
+    assert lora.sizes["weights"] <= 2 * N // gpus + 4 * embed and lora.peak_bytes < z3.peak_bytes
+
+
+def test_dora_adds_a_magnitude_per_output_row_and_two_saved_outputs_per_adapted_linear():
+    lora, dora = est(technique="lora"), est(technique="lora", dora=True)
+    sum_out = 4096 * 4 + 11008 * 2 + 4096  # q, k, v, o, gate, up -> out widths; down -> 4096
+    assert dora.trainable_params - lora.trainable_params == 32 * sum_out
+    per_token = layer_activation_bytes(LLAMA2_7B, Setup(technique="lora", dora=True)) - layer_activation_bytes(
+        LLAMA2_7B, Setup(technique="lora"))
+    assert per_token == 2 * 2 * sum_out  # bf16: base and adapter output of every adapted linear
+    assert dora.peak_bytes > lora.peak_bytes and dora.setup.label.startswith("lora+dora")
+    qv = est(technique="lora", dora=True, lora_targets=("q_proj", "v_proj"))
+    assert qv.trainable_params - est(technique="lora", lora_targets=("q_proj", "v_proj")).trainable_params == 32 * 8192
 
 
 def test_foreach_adamw_step_needs_a_moment_sized_temporary():

@@ -11,5 +11,5 @@ def test_readme_starts_with_two_commands_and_ci_runs_the_test_one():
     assert text.index("```bash") < 20 and len(first_block) == 2
     install_demo, test = first_block
     assert install_demo.endswith("tuneui --demo")
-    assert "pytest" in test and '".[test]"' in test
+    assert "pytest" in test and '".[test,trackers,deepspeed]"' in test  # the optional extras are tested too
     assert test in (ROOT / ".ci" / "run").read_text().splitlines()

@@ -9,7 +9,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).parent))  # works whether or not tests/ is a package
 from fakes import settle  # noqa: E402
 from loop_fakes import RUN, SIZE, loop_app  # noqa: E402
-from textual.widgets import Checkbox, Input, Static  # noqa: E402
+from textual.widgets import Checkbox, Input, Select, Static  # noqa: E402
 
 from tuneui.screens.app import TuneApp  # noqa: E402
 
@@ -51,14 +51,18 @@ async def test_options_reach_the_engine_and_gguf_is_explained(tmp_path):
     async with app.run_test(size=SIZE) as pilot:
         await at_export()(pilot)
         assert app.screen.query_one("#export-dir", Input).value == "/runs/demo-run-export"
-        assert app.screen.query_one("#gguf", Checkbox).disabled
-        assert "LLAMA_CPP_DIR" in str(app.screen.query_one("#gguf-note", Static).render())
+        assert not app.screen.query_one("#gguf", Checkbox).disabled  # no llama.cpp needed for Llama-family models
+        note = str(app.screen.query_one("#gguf-note", Static).render())
+        assert "written by tuneui" in note and "LLAMA_CPP_DIR" in note
         app.screen.query_one("#hub-repo", Input).value = "me/zorbish"
+        app.screen.query_one("#gguf", Checkbox).value = True
+        app.screen.query_one("#quant", Select).value = "q4_k_m"
         await press_export(pilot)
         await settle(pilot)
         (run, out, options), = engine.exports
         assert (run, out) == (RUN, Path("/runs/demo-run-export"))
-        assert (options.merge, options.gguf, options.push_to_hub) == (True, False, "me/zorbish")
+        assert (options.merge, options.gguf, options.quant, options.push_to_hub) == (True, True, "q4_k_m",
+                                                                                     "me/zorbish")
         assert "Exported the merged model" in str(app.screen.query_one("#export-result", Static).render())
 
 

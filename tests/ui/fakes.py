@@ -157,6 +157,9 @@ class FakeEngine(LocalEngine):
     def list_runs(self) -> list[RunSummary]:
         return super().list_runs() if self.runs is None else list(self.runs)
 
+    def installed_trackers(self) -> list[str]:
+        return ["tensorboard"]  # the same picture whichever extras this environment has
+
 
 _: type[Engine] = FakeEngine  # mypy: the fake keeps to the facade the app is typed against
 

@@ -1,7 +1,7 @@
 """`tuneui export RUN_DIR [--merge] -o DIR`: adapter or merged model, model card, run.toml.
 
 `--json` prints a stable object: {"schema": 1, "out_dir": str, "kind": "adapter"|"merged"|"full",
-"files": [str], "notes": [str], "gguf": str|null, "hub_url": str|null}.
+"files": [str], "notes": [str], "gguf": str|null, "quant": str|null, "hub_url": str|null}.
 """
 
 from __future__ import annotations
@@ -9,6 +9,8 @@ from __future__ import annotations
 import argparse
 import json
 import sys
+
+from tuneui.contract.loop import GGUF_QUANTS
 
 
 def register(sub) -> None:
@@ -18,7 +20,10 @@ def register(sub) -> None:
     p.add_argument("path", metavar="RUN_DIR", help="a finished run directory (or its adapter/)")
     p.add_argument("-o", "--output", required=True, metavar="DIR", help="where to write the export (new folder)")
     p.add_argument("--merge", action="store_true", help="merge the LoRA adapter into the base (a standalone model)")
-    p.add_argument("--gguf", action="store_true", help="also write model.gguf (needs llama.cpp's converter)")
+    p.add_argument("--gguf", action="store_true",
+                   help="also write model-QUANT.gguf and an Ollama Modelfile (for llama.cpp, Ollama, LM Studio)")
+    p.add_argument("--quant", choices=GGUF_QUANTS, help="GGUF encoding (default q8_0): q8_0 is near-lossless at half "
+                   "the f16 size, q4_k_m about 30%% of f16, f16/bf16 unquantised")
     p.add_argument("--push-to-hub", metavar="REPO_ID", help="upload with your existing `hf auth login`")
     p.add_argument("--public", action="store_true", help="with --push-to-hub: make the repo public (default private)")
     p.add_argument("--overwrite", action="store_true", help="replace DIR if it exists")
@@ -27,15 +32,18 @@ def register(sub) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    from tuneui.contract.errors import ConfigError
     from tuneui.contract.loop import ExportOptions
     from tuneui.export import export_run
 
+    if args.quant and not args.gguf:
+        raise ConfigError("--quant chooses the GGUF encoding; add --gguf")
     def progress(msg: str) -> None:
         if not args.json:
             print(f"tuneui: {msg}…", file=sys.stderr)
 
-    options = ExportOptions(merge=args.merge, gguf=args.gguf, push_to_hub=args.push_to_hub, private=not args.public,
-                            overwrite=args.overwrite)
+    options = ExportOptions(merge=args.merge, gguf=args.gguf, quant=args.quant or "q8_0", push_to_hub=args.push_to_hub,
+                            private=not args.public, overwrite=args.overwrite)
     result = export_run(args.path, args.output, options, progress=progress)
     if args.json:
         print(json.dumps({"schema": 1, **result.to_dict()}))
@@ -45,6 +53,8 @@ def run(args: argparse.Namespace) -> int:
         print(f"  {name}")
     for note in result.notes:
         print(f"note: {note}")
+    if result.gguf is not None and (result.out_dir / "Modelfile").exists():
+        print(f"ollama: cd {result.out_dir} && ollama create NAME -f Modelfile")
     if result.hub_url:
         print(f"pushed: {result.hub_url}")
     return 0

@@ -35,6 +35,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--packing", action=argparse.BooleanOptionalAction, default=False,
                    help="plan for packed rows (RunConfig packing = true) instead of length-grouped padded "
                         "batches, the default")
+    p.add_argument("--dora", action="store_true",
+                   help="price the LoRA rows with DoRA (RunConfig use_dora): about 2x the adapters' activations")
     p.add_argument("--data", default=None, help="a dataset file: sizes the sequence length and checks RAG fit")
     p.add_argument("--json", action="store_true", help="print the stable JSON object instead of a table")
     p.set_defaults(func=run)
@@ -106,7 +108,7 @@ def run(args: argparse.Namespace) -> int:
     hardware = parse_gpus(args.gpus) if args.gpus else probe()
     stats = dataset_stats_from_file(args.data) if args.data else None
     rec = recommend(model, hardware, seq_len=args.seq_len, target_batch=args.batch, dataset_stats=stats,
-                    lora_r=args.lora_r, packing=args.packing)
+                    lora_r=args.lora_r, packing=args.packing, dora=args.dora)
     if args.json:
         print(json.dumps({"schema": 1, **rec.to_dict()}, indent=2))
     else:

@@ -21,6 +21,13 @@ from tuneui.contract.errors import ConfigError
 Technique = Literal["full", "lora", "qlora", "lora_8bit", "freeze"]
 TECHNIQUES: tuple[str, ...] = Technique.__args__  # type: ignore[attr-defined]
 PEFT_TECHNIQUES: frozenset[str] = frozenset({"lora", "qlora", "lora_8bit"})
+Tracker = Literal["tensorboard", "wandb", "mlflow", "trackio"]
+TRACKERS: tuple[str, ...] = Tracker.__args__  # type: ignore[attr-defined]
+LoraInit = Literal["default", "gaussian", "pissa", "pissa_fast", "olora"]
+LaunchStrategy = Literal["fsdp", "zero2", "zero2_offload", "zero3", "zero3_offload"]
+# LoRA variant fields and their off value: they only mean something for the LoRA techniques.
+LORA_VARIANT_OFF: dict[str, Any] = {"use_dora": False, "use_rslora": False, "lora_init": "default",
+                                    "loraplus_lr_ratio": None}
 DATASET_FORMATS = ("auto", "messages", "sharegpt", "alpaca", "prompt_completion", "qa", "text")
 
 
@@ -58,6 +65,18 @@ class RunConfig(BaseModel):
     bnb_4bit_quant_type: Literal["nf4", "fp4"] = "nf4"
     bnb_4bit_double_quant: bool = True
 
+    # LoRA variants (peft's own; the explanations are what the wizard shows)
+    use_dora: bool = Field(False, description="DoRA: also learns each output row's magnitude; often better at low "
+                           "rank, about 2x the adapter's activation memory")
+    use_rslora: bool = Field(False, description="rsLoRA: scale by alpha/sqrt(r) instead of alpha/r so high ranks "
+                             "keep learning (a larger update: consider a lower learning rate)")
+    lora_init: LoraInit = Field("default", description="adapter start: pissa/pissa_fast/olora begin from the "
+                                "weights' principal directions and converge faster; default starts at zero")
+    loraplus_lr_ratio: float | None = Field(None, ge=1, description="LoRA+: the B matrices learn this many times "
+                                            "faster than A (16 is typical); empty = off")
+    neftune_noise_alpha: float | None = Field(None, gt=0, description="NEFTune: noise on the input embeddings while "
+                                              "training, helps instruction tuning (5 is typical); empty = off")
+
     # Numerics and optimiser
     precision: Literal["auto", "fp32", "bf16", "fp16"] = "auto"
     optimizer: Literal["adamw", "adamw_8bit", "paged_adamw_8bit", "sgd"] = "adamw"
@@ -93,6 +112,12 @@ class RunConfig(BaseModel):
     divergence_patience: int = Field(10, ge=1, description="...for this many optimizer steps in a row")
     seed: int = 42
     output_dir: str | None = Field(None, description="run directory; default <runs folder>/<name>")
+    report_to: list[Tracker] = Field(default_factory=list, description="experiment trackers (tensorboard, wandb, "
+                                     "mlflow, trackio), offline, written under RUN_DIR/trackers")
+
+    # Multi-GPU: what `--print-launch` writes (a single process ignores it)
+    launch_strategy: LaunchStrategy = Field("fsdp", description="sharding for multi-GPU launch plans: FSDP "
+                                            "full-shard, or DeepSpeed ZeRO-2/ZeRO-3 with or without CPU offload")
 
     @model_validator(mode="after")
     def _cross_field(self) -> RunConfig:
@@ -102,6 +127,25 @@ class RunConfig(BaseModel):
             raise ValueError("precision: fp16 full fine-tuning is unstable without a loss scaler; use bf16")
         if self.trust_remote_code and not self.revision:
             raise ValueError("revision: trust_remote_code needs a pinned revision (a commit hash)")
+        on = [f for f, off in LORA_VARIANT_OFF.items() if getattr(self, f) != off]
+        if on and not self.uses_peft:
+            raise ValueError(f"{on[0]}: only applies to the LoRA techniques (lora, qlora, lora_8bit), "
+                             f"not {self.technique!r}")
+        if self.lora_init in ("pissa", "pissa_fast") and self.technique in ("qlora", "lora_8bit"):
+            raise ValueError("lora_init: PiSSA takes an SVD of full-precision weights and peft refuses quantised "
+                             "layers; use technique 'lora', or lora_init 'olora' (it dequantises and re-quantises)")
+        if self.use_dora and self.lora_init in ("pissa", "pissa_fast", "olora"):
+            # the saved adapter is converted for the untouched base; DoRA's magnitudes are normalised by the
+            # rewritten base, so the converted adapter would be off (measured: 15-20% of the change)
+            raise ValueError(f"lora_init: {self.lora_init} with use_dora cannot be saved as an adapter for the "
+                             "original base; choose one of them")
+        if self.launch_strategy.endswith("_offload") and (self.loraplus_lr_ratio or self.optimizer != "adamw"):
+            # with offload DeepSpeed runs its own CPU Adam: LoRA+'s groups or an 8-bit/SGD choice would be dropped
+            field = "loraplus_lr_ratio" if self.loraplus_lr_ratio else "optimizer"
+            raise ValueError(f"{field}: DeepSpeed's CPU offload ({self.launch_strategy}) brings its own Adam "
+                             "optimizer; use launch_strategy zero2/zero3 without offload, or fsdp")
+        if len(set(self.report_to)) != len(self.report_to):
+            raise ValueError("report_to: a tracker is listed twice")
         return self
 
     @property
@@ -148,8 +192,17 @@ class RunConfig(BaseModel):
         return RunConfig.from_dict(data, source="--set")
 
     def updated(self, **changes: Any) -> RunConfig:
-        """A copy with `changes` applied and the whole config validated again (ConfigError if not)."""
-        return RunConfig.from_dict({**self.model_dump(), **changes}, source="config")
+        """A copy with `changes` applied and the whole config validated again (ConfigError if not).
+        Switching to a technique that cannot use the chosen LoRA variants turns them off: they were
+        picked for the old technique (the wizard's Technique step switches after Settings was seen)."""
+        data = {**self.model_dump(), **changes}
+        technique = data.get("technique")
+        if "technique" in changes and technique not in PEFT_TECHNIQUES:
+            data.update({f: off for f, off in LORA_VARIANT_OFF.items() if f not in changes})
+        if ("technique" in changes and technique in ("qlora", "lora_8bit") and "lora_init" not in changes
+                and data.get("lora_init") in ("pissa", "pissa_fast")):
+            data["lora_init"] = "default"
+        return RunConfig.from_dict(data, source="config")
 
 
 def _without_none(data: Any) -> Any:

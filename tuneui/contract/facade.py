@@ -117,8 +117,11 @@ class Engine(Protocol):
     def evaluate_run(self, run_dir: Path) -> EvaluationReport:
         """Recompute base vs tuned for a finished run (slow) and write report.json."""
 
+    def installed_trackers(self) -> list[str]:
+        """Experiment trackers (RunConfig.report_to) whose library is installed here."""
+
     def gguf_converter(self) -> Path | None:
-        """llama.cpp's converter when one is installed (GGUF export needs it)."""
+        """llama.cpp's converter when one is installed (GGUF of models tuneui's own writer does not handle)."""
 
     def export_run(self, path: Path, out_dir: Path, options: ExportOptions,
                    progress: Progress | None = None) -> ExportResult:

@@ -65,10 +65,15 @@ class ChatSession(Protocol):
         """The reply's text piece by piece; `stop.set()` ends it after the current token."""
 
 
+# GGUF encodings tuneui writes (tuneui.export_gguf): q8_0 first, the default
+GGUF_QUANTS = ("q8_0", "q4_k_m", "f16", "bf16")
+
+
 @dataclass
 class ExportOptions:
     merge: bool = False
     gguf: bool = False
+    quant: str = "q8_0"  # GGUF encoding: f16, bf16, q8_0 (near-lossless, half of f16), q4_k_m (about 30% of f16)
     push_to_hub: str | None = None
     private: bool = True
     overwrite: bool = False
@@ -81,11 +86,12 @@ class ExportResult:
     files: list[str] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
     gguf: Path | None = None
+    quant: str | None = None  # the GGUF's encoding when one was written
     hub_url: str | None = None
 
     def to_dict(self) -> dict:
         return {"out_dir": str(self.out_dir), "kind": self.kind, "files": self.files, "notes": self.notes,
-                "gguf": str(self.gguf) if self.gguf else None, "hub_url": self.hub_url}
+                "gguf": str(self.gguf) if self.gguf else None, "quant": self.quant, "hub_url": self.hub_url}
 
 
 @dataclass

@@ -48,11 +48,14 @@ class ModelInfo:
 
     def lora_params(self, r: int, targets: list[str] | str = "all-linear") -> int:
         """Trainable LoRA elements: r * (in + out) per adapted linear, per layer."""
-        shapes = self.linear_shapes
-        if targets != "all-linear":
-            names = self.linear_names()
-            shapes = [s for n, s in zip(names, shapes, strict=True) if any(t in n for t in targets)]
-        return self.num_layers * sum(r * (i + o) for i, o in shapes)
+        return self.num_layers * sum(r * (i + o) for i, o in self.adapted_shapes(targets))
+
+    def adapted_shapes(self, targets: list[str] | tuple[str, ...] | str = "all-linear") -> list[tuple[int, int]]:
+        """(in, out) of the linears in one layer that LoRA targets adapt."""
+        if targets == "all-linear":
+            return list(self.linear_shapes)
+        names = self.linear_names()
+        return [s for n, s in zip(names, self.linear_shapes, strict=True) if any(t in n for t in targets)]
 
     def linear_names(self) -> list[str]:
         attn = ["q_proj", "k_proj", "v_proj", "o_proj"]

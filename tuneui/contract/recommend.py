@@ -34,15 +34,16 @@ class Setup:
     double_quant: bool = True
     padded: bool = False  # right-padded batches (RunConfig.packing off): a (b, 1, s, s) attention mask
     packed: bool = False  # tuneui's packing: the micro-batch is one row of b*s tokens, block-diagonal mask
+    dora: bool = False  # LoRA techniques: DoRA's magnitude vectors and its extra saved activations
     num_gpus: int = 1
-    sharding: str | None = None
+    sharding: str | None = None  # None, ddp, zero2 / zero3 (DeepSpeed), fsdp_full_shard
     cpu_offload: bool = False
     device: str = "cuda"  # cuda, rocm, mps, cpu: whether CUDA context / fragmentation apply
     fused_optimizer: bool = RUNNER_FUSED_ADAMW  # torch AdamW(fused=True): no step temporaries
 
     @property
     def label(self) -> str:
-        parts = [self.technique]
+        parts = [self.technique + ("+dora" if self.dora else "")]
         if self.technique == "qlora":
             parts.append("nf4+dq" if self.double_quant else "nf4")
         parts.append(self.optimizer + ("(fp32 master)" if self.master_weights_fp32 else ""))

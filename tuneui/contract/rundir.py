@@ -5,6 +5,8 @@
     RUN_DIR/run.pid        the training process's pid while it lives
     RUN_DIR/report.json    the final evaluation (tuneui.contract.evaluation)
     RUN_DIR/adapter/       the trained adapter, or the whole model for full fine-tunes
+    RUN_DIR/adapter_init/  PiSSA/OLoRA only: the initial adapter, to convert adapter/ for the original base
+    RUN_DIR/trackers/      experiment trackers' offline files (TensorBoard, MLflow, W&B, trackio)
 
 Both the engine (which writes these) and the front ends (which follow them) read the names here.
 """
@@ -20,6 +22,8 @@ PID_FILE = "run.pid"
 LOG_FILE = "train.log"
 REPORT_FILE = "report.json"
 ADAPTER_DIR = "adapter"
+ADAPTER_INIT_DIR = "adapter_init"
+TRACKERS_DIR = "trackers"
 
 
 def is_run_dir(path: str | Path) -> bool:

@@ -115,12 +115,18 @@ def _flag_reasons(rec: Recommendation, s: Setup, m: ModelInfo, budget: str) -> l
         out.append(f"FSDP full-shard (ZeRO-3) across {s.num_gpus} GPUs: weights, gradients and optimizer state "
                    "are split between them and gathered a layer at a time; launch with `accelerate launch`.")
     elif s.sharding == "zero2":
-        out.append(f"ZeRO-2 across {s.num_gpus} GPUs: gradients and optimizer state are split between them.")
+        out.append(f"DeepSpeed ZeRO-2 across {s.num_gpus} GPUs: gradients and optimizer state are split between "
+                   "them, 16-bit weights stay whole on each; `tuneui train RUN.toml --print-launch --set "
+                   "launch_strategy=zero2` writes the config (pip install deepspeed).")
+    elif s.sharding == "zero3":
+        out.append(f"DeepSpeed ZeRO-3 across {s.num_gpus} GPUs: weights, gradients and optimizer state are split "
+                   "and gathered a layer at a time; `--print-launch --set launch_strategy=zero3` writes the "
+                   "config (pip install deepspeed).")
     elif s.num_gpus > 1:
         out.append(f"Data parallel on {s.num_gpus} GPUs: each holds a full copy and works on its own micro-batches"
                    ", so throughput scales with the GPU count.")
     if s.cpu_offload:
-        out.append(f"CPU offload: {_gib(rec.estimate.cpu_bytes)} of optimizer state lives in CPU RAM; each step "
+        out.append(f"CPU offload: {_gib(rec.estimate.cpu_bytes)} of model state lives in CPU RAM; each step "
                    "waits on PCIe transfers, so expect it to be several times slower.")
     return out
 

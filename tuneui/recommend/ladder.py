@@ -3,7 +3,8 @@
 Preference (highest quality first), unless the data says otherwise:
   full > LoRA (freeze-top-N is listed beside it) > LoRA on an 8-bit base > QLoRA
 and within a technique the cheapest way to make it fit, in this order:
-  as is > gradient checkpointing > 8-bit optimizer (full only) > multi-GPU sharding > CPU offload.
+  as is > gradient checkpointing > 8-bit optimizer (full only) > multi-GPU sharding (DeepSpeed ZeRO-2,
+  FSDP full-shard, DeepSpeed ZeRO-3) > CPU offload.
 A small dataset flips full below LoRA: updating every weight on a few thousand examples overfits and
 forgets more, for no gain. A setup fits when its estimated peak stays under (1 - margin) of the memory
 per GPU; the micro-batch then grows (powers of two) while it still fits, and gradient accumulation
@@ -58,7 +59,7 @@ def _unavailable(hw: HardwareProfile, s: Setup) -> str | None:
 
 
 def candidates(model: ModelInfo, hw: HardwareProfile, seq_len: int, lora_r: int = defaults.LORA_R,
-               target_batch: int = defaults.TARGET_BATCH, packing: bool = False) -> list[Setup]:
+               target_batch: int = defaults.TARGET_BATCH, packing: bool = False, dora: bool = False) -> list[Setup]:
     """Every technique x gradient checkpointing x relevant optimizer / sharding option, at micro-batch 1
     (with the accumulation that reaches `target_batch`: accumulated gradients stay live)."""
     n = max(1, hw.num_gpus)
@@ -66,7 +67,8 @@ def candidates(model: ModelInfo, hw: HardwareProfile, seq_len: int, lora_r: int 
     out: list[Setup] = []
     parallel: list[tuple[str | None, bool]] = [(None if n == 1 else "ddp", False)]
     if n > 1:
-        parallel += [("zero2", False), ("fsdp_full_shard", False), ("fsdp_full_shard", True)]
+        parallel += [("zero2", False), ("zero2", True), ("fsdp_full_shard", False), ("fsdp_full_shard", True),
+                     ("zero3", False), ("zero3", True)]
     else:
         parallel += [(None, True)]
     for tech in QUALITY:
@@ -74,7 +76,8 @@ def candidates(model: ModelInfo, hw: HardwareProfile, seq_len: int, lora_r: int 
         base = Setup(technique=tech, precision=prec, seq_len=seq_len, micro_batch_size=1, lora_r=lora_r,
                      gradient_accumulation_steps=max(1, math.ceil(target_batch / n)),
                      packed=packing, padded=not packing,
-                     num_gpus=n, device=dev, freeze_trainable_layers=min(2, model.num_layers))
+                     num_gpus=n, device=dev, freeze_trainable_layers=min(2, model.num_layers),
+                     dora=dora and tech in ("lora", "qlora", "lora_8bit"))
         if tech == "full":
             opts = [("adamw", False), ("adamw", True), ("adamw_8bit", False), ("paged_adamw_8bit", False)]
             if prec == "fp32":
@@ -87,14 +90,22 @@ def candidates(model: ModelInfo, hw: HardwareProfile, seq_len: int, lora_r: int 
         for opt, master in opts:
             for dq in quants:
                 for (shard, offload) in parallel:
-                    if offload and tech != "full" and shard != "fsdp_full_shard":
+                    if offload and tech != "full" and shard not in ("fsdp_full_shard", "zero3"):
                         continue  # offloading an adapter's tiny optimizer state alone saves nothing
-                    if shard in ("zero2",) and tech != "full":
+                    if shard == "zero2" and tech != "full":
+                        continue  # ZeRO-2 keeps every weight on every GPU: for adapters it is plain DDP
+                    if shard in ("zero2", "zero3") and not _deepspeed_row(tech, opt, master, prec):
                         continue
                     for ckpt in (False, True):
                         out.append(with_(base, optimizer=opt, master_weights_fp32=master, double_quant=dq,
                                          sharding=shard, cpu_offload=offload, gradient_checkpointing=ckpt))
     return out
+
+
+def _deepspeed_row(technique: str, optimizer: str, master: bool, precision: str) -> bool:
+    """DeepSpeed ZeRO rows: its own mixed precision (fp32 master weights inside the optimizer) with Adam, the
+    case its accounting describes; quantised bases and 8-bit optimizers stay with FSDP."""
+    return technique in ("full", "freeze", "lora") and optimizer == "adamw" and not master and precision != "fp32"
 
 
 def _ladder_key(s: Setup, prefer_lora: bool) -> tuple:
@@ -104,7 +115,8 @@ def _ladder_key(s: Setup, prefer_lora: bool) -> tuple:
         order.remove("full")
         order.insert(2, "full")
     opt_rank = {"adamw": 0, "adamw_8bit": 1, "paged_adamw_8bit": 2, "sgd": 3}[s.optimizer]
-    shard_rank = {None: 0, "ddp": 0, "zero2": 1, "fsdp_full_shard": 2}[s.sharding]
+    # FSDP before ZeRO-3: the same sharding built into PyTorch, with nothing more to install
+    shard_rank = {None: 0, "ddp": 0, "zero2": 1, "fsdp_full_shard": 2, "zero3": 3}[s.sharding]
     # CPU offload is the last resort for every technique: it makes each step several times slower.
     return (s.cpu_offload, order.index(s.technique), shard_rank, opt_rank, s.gradient_checkpointing,
             not s.double_quant, s.master_weights_fp32)
@@ -120,9 +132,10 @@ def _fits(est: MemoryEstimate, budget: int, hw: HardwareProfile) -> bool:
 
 def recommend(model: ModelInfo, hardware: HardwareProfile, *, seq_len: int | None = None, target_batch: int = defaults.TARGET_BATCH,
               dataset_stats: dict | None = None, lora_r: int = defaults.LORA_R, margin: float = SAFETY_MARGIN,
-              packing: bool = False) -> Recommendation:
+              packing: bool = False, dora: bool = False) -> Recommendation:
     """The recommended setup for `model` on `hardware` with reasons and every alternative.
-    `packing` mirrors RunConfig.packing (its default): it changes the attention-mask memory."""
+    `packing` mirrors RunConfig.packing (its default): it changes the attention-mask memory; `dora`
+    (RunConfig.use_dora) prices the LoRA rows with DoRA's magnitudes and extra activations."""
     dataset_stats = advice.normalize_stats(dataset_stats)
     seq, seq_reason = advice.choose_seq_len(model, dataset_stats, seq_len)
     budget = budget_bytes(hardware, margin)
@@ -131,7 +144,7 @@ def recommend(model: ModelInfo, hardware: HardwareProfile, *, seq_len: int | Non
     # initialised base (the offline demo) knows nothing, so there is nothing to protect.
     prefer_lora = n_ex is not None and n_ex < SMALL_DATA_EXAMPLES and model.source != "demo"
     alts: list[Alternative] = []
-    for s in candidates(model, hardware, seq, lora_r, target_batch, packing):
+    for s in candidates(model, hardware, seq, lora_r, target_batch, packing, dora):
         est = estimate(model, s)
         why = _unavailable(hardware, s)
         seconds = advice.time_estimate(model, hardware, s.technique, seq, s.gradient_checkpointing,

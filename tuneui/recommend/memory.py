@@ -23,6 +23,7 @@ from dataclasses import replace
 
 from tuneui.contract.recommend import MemoryEstimate, Setup
 from tuneui.models import ModelInfo
+from tuneui.recommend.zero import ZERO_STAGES, zero_states
 
 GiB = 1024**3
 MiB = 1024**2
@@ -30,7 +31,7 @@ MiB = 1024**2
 CUDA_CONTEXT_BYTES = 600 * MiB  # CUDA context + cuBLAS/cuDNN workspaces, measured 450-750 MiB on A100/H100
 FRAGMENTATION = 0.06  # caching-allocator slack on top of live tensors (reserved vs allocated)
 
-SHARDING = (None, "ddp", "zero2", "fsdp_full_shard")  # fsdp_full_shard == ZeRO-3
+SHARDING = (None, "ddp", "zero2", "zero3", "fsdp_full_shard")  # zero2/zero3: DeepSpeed; FSDP full-shard ~ ZeRO-3
 
 
 def _bytes(precision: str) -> int:
@@ -44,7 +45,31 @@ def trainable_params(m: ModelInfo, s: Setup) -> int:
         # top-N decoder layers plus the final norm; embeddings and lm_head stay frozen
         return min(s.freeze_trainable_layers, m.num_layers) * m.layer_params + m.hidden_size
     targets = s.lora_targets if isinstance(s.lora_targets, str) else list(s.lora_targets)
-    return m.lora_params(s.lora_r, targets)
+    dora = dora_costs(m.adapted_shapes(targets), m.num_layers, 2)["magnitude_params"] if s.dora else 0
+    return m.lora_params(s.lora_r, targets) + dora
+
+
+def dora_costs(linear_shapes: list[tuple[int, int]], num_layers: int, activation_bytes: int) -> dict[str, int]:
+    """What DoRA adds to LoRA on the adapted linears ((in, out) per layer, as ModelInfo.adapted_shapes):
+
+    saved_per_token  peft's DoRA forward, (m/||W+sBA|| - 1) * base_out + m/||W+sBA|| * lora_out * s, keeps
+                     base_out and lora_out (T x out each) for the magnitude's gradient: 2 * c * sum(out) per
+                     token per layer (measured exactly with saved-tensor hooks, tests/engine/test_lora_variants.py)
+    magnitude_params one trainable magnitude per output feature: num_layers * sum(out) (fp32, with grads/moments)
+    transient_bytes  the weight norm needs B@A and W + s*B@A as full out x in matrices, one linear at a time
+                     (fp32 adapters): 2 * 4 * max(in * out), freed before the next linear
+    """
+    total_out = sum(o for _, o in linear_shapes)
+    return {"saved_per_token": 2 * activation_bytes * total_out * num_layers,
+            "magnitude_params": num_layers * total_out,
+            "transient_bytes": 2 * 4 * max((i * o for i, o in linear_shapes), default=0)}
+
+
+def _dora(m: ModelInfo, s: Setup, activation_bytes: int) -> dict[str, int]:
+    if not s.dora or s.technique not in ("lora", "qlora", "lora_8bit"):
+        return {"saved_per_token": 0, "magnitude_params": 0, "transient_bytes": 0}
+    targets = s.lora_targets if isinstance(s.lora_targets, str) else list(s.lora_targets)
+    return dora_costs(m.adapted_shapes(targets), m.num_layers, activation_bytes)
 
 
 def _linear_params(m: ModelInfo) -> int:
@@ -141,6 +166,7 @@ def layer_activation_bytes(m: ModelInfo, s: Setup) -> float:
       2-byte copy: 2(5H + q + I). Without autocast (fp32, or the fp32 path of quantised bases) the adapters
       share their input: c(2H + q + I). Plus the rank-r adapter outputs, 7cr.
       attention: c(2q + 2kv) + 4 heads;  SwiGLU: gate, SiLU output, up (the product only feeds adapters) -> 3cI
+      DoRA on top: the base and adapter outputs of every adapted linear, 2c * sum(out) (dora_costs)
     """
     H, I, q = m.hidden_size, m.intermediate_size, m.num_heads * m.head_dim
     kv = q if _masked(s) else m.num_kv_heads * m.head_dim
@@ -152,7 +178,8 @@ def layer_activation_bytes(m: ModelInfo, s: Setup) -> float:
         adapter_in = 2 * (5 * H + q + I)
     else:
         adapter_in = c * (2 * H + q + I)
-    return 8 * H + adapter_in + 7 * c * s.lora_r + c * (2 * q + 2 * kv) + lse + 3 * c * I
+    dora = _dora(m, s, c)["saved_per_token"] / max(1, m.num_layers)
+    return 8 * H + adapter_in + 7 * c * s.lora_r + c * (2 * q + 2 * kv) + lse + 3 * c * I + dora
 
 
 def _masked(s: Setup) -> bool:
@@ -203,13 +230,14 @@ def activation_bytes(m: ModelInfo, s: Setup) -> tuple[int, int, int]:
 
 def transient_bytes(m: ModelInfo, s: Setup) -> tuple[int, int]:
     """(dequantised weight, backward working set). A quantised base dequantises one linear weight to the
-    compute dtype for each matmul (the largest: in * out * c); the gradient flowing back through an MLP
-    block needs a few T * c * I buffers while a recomputed layer is live."""
+    compute dtype for each matmul (the largest: in * out * c); DoRA materialises W + sBA of one linear to
+    take its norm; the gradient flowing back through an MLP block needs a few T * c * I buffers while a
+    recomputed layer is live."""
     T = s.micro_batch_size * s.seq_len
     c = activation_dtype_bytes(s)
     work = T * c * (2 * m.intermediate_size + 2 * m.hidden_size)
     deq = max(i * o for i, o in m.linear_shapes) * c if s.technique in ("qlora", "lora_8bit") else 0
-    return int(deq), int(work)
+    return int(deq + _dora(m, s, c)["transient_bytes"]), int(work)
 
 
 def optimizer_temp_bytes(m: ModelInfo, s: Setup, o: int, p_train: int) -> int:
@@ -228,6 +256,36 @@ def optimizer_temp_bytes(m: ModelInfo, s: Setup, o: int, p_train: int) -> int:
     return int(2 * largest * per_elem)
 
 
+def largest_layer_params(m: ModelInfo) -> int:
+    """The largest single module's parameters (what ZeRO-3 gathers at once): the embedding or a linear."""
+    return max([m.embed_params, *(i * o for i, o in m.linear_shapes)])
+
+
+def _torch_sharding(m: ModelInfo, s: Setup, n: int, w: int, g: int, o: int,
+                    notes: list[str]) -> tuple[int, int, int, int]:
+    """(weights, gradients, optimizer, cpu) under DDP / FSDP full-shard (ZeRO-3 built into PyTorch) / offload.
+    Full-shard splits weights, gradients and optimizer state across the N GPUs and gathers one layer at a
+    time (two in flight while the next is prefetched): w / N + 2 w / L."""
+    cpu = 0
+    gathered = 2 * w // max(1, m.num_layers)
+    if n > 1 and s.sharding == "fsdp_full_shard":
+        o //= n
+        g //= n
+        w = w // n + gathered
+        notes.append("full-shard gathers about two layers' weights at a time")
+    if s.cpu_offload:
+        # single-GPU optimizer offload / FSDP offload: optimizer state (and with full-shard the weights)
+        # live in CPU RAM
+        cpu += o
+        o = 0
+        if s.sharding == "fsdp_full_shard":
+            # FSDP's offload_params moves the gradient shards to CPU as well
+            cpu += (w - gathered) * n + g * n
+            w, g = gathered, 0
+        notes.append("offloaded state lives in CPU RAM; steps run slower (PCIe transfers each step)")
+    return w, g, o, cpu
+
+
 def estimate(m: ModelInfo, s: Setup) -> MemoryEstimate:
     """Peak memory per GPU for setup `s` on model `m` (see the module docstring for the phases)."""
     p = trainable_params(m, s)
@@ -236,30 +294,22 @@ def estimate(m: ModelInfo, s: Setup) -> MemoryEstimate:
     deq, work = transient_bytes(m, s)
     tmp = deq
     notes: list[str] = []
-    cpu = 0
     n = max(1, s.num_gpus)
     if s.technique == "full" and s.master_weights_fp32:
         # autocast keeps a bf16 copy of every weight it casts until backward has used it
         tmp += (m.total_params - m.embed_params) * 2
-    # Sharding (accelerate FSDP / DeepSpeed ZeRO): ZeRO-2 splits gradients and optimizer state across the
-    # N GPUs; full-shard (ZeRO-3) splits weights too and gathers one layer at a time (two in flight while
-    # the next is prefetched): w / N + 2 w / L.
-    gathered = 2 * w // max(1, m.num_layers)
-    if n > 1 and s.sharding in ("zero2", "fsdp_full_shard"):
-        o //= n
-        g //= n
-        if s.sharding == "fsdp_full_shard":
-            w = w // n + gathered
-            notes.append("full-shard gathers about two layers' weights at a time")
-    if s.cpu_offload:
-        # ZeRO-Offload / FSDP offload: optimizer state (and with full-shard the weights) live in CPU RAM
-        cpu += o
-        o = 0
-        if s.sharding == "fsdp_full_shard":
-            # FSDP's offload_params moves the gradient shards to CPU as well
-            cpu += (w - gathered) * n + g * n
-            w, g = gathered, 0
-        notes.append("offloaded state lives in CPU RAM; steps run slower (PCIe transfers each step)")
+    if s.sharding in ZERO_STAGES:
+        # DeepSpeed keeps its own model states (16-bit weights, fp32 master, moments and gradient partitions):
+        # its accounting, not torch mixed precision's (tuneui.recommend.zero)
+        z = zero_states(m.total_params, p, largest_layer_params(m), stage=ZERO_STAGES[s.sharding],
+                        offload=s.cpu_offload, gpus_per_node=n)
+        w, g, o, cpu = z.weights, z.gradients, z.optimizer, z.cpu
+        if s.sharding == "zero3":
+            notes.append("ZeRO-3 gathers one layer's weights at a time")
+        if s.cpu_offload:
+            notes.append("offloaded state lives in CPU RAM (DeepSpeed's CPU Adam); steps run slower")
+    else:
+        w, g, o, cpu = _torch_sharding(m, s, n, w, g, o, notes)
     if s.optimizer == "paged_adamw_8bit":
         notes.append("paged optimizer state can spill to CPU RAM under pressure instead of failing")
     # Gradients persist across micro-batches when accumulating, so they overlap the activations.

@@ -1,5 +1,5 @@
 """Step 9: export the result: the adapter (or a merged model) with a model card, run.toml and the
-command that reproduces the run; optionally GGUF and a push to the Hugging Face hub.
+command that reproduces the run; optionally GGUF with an Ollama Modelfile, and a push to the Hugging Face hub.
 
 The export runs in a thread worker; the screen shows what was written and anything to know.
 """
@@ -15,10 +15,17 @@ from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal, Vertical
 from textual.message import Message
-from textual.widgets import Button, Checkbox, Input, Label, Static
+from textual.widgets import Button, Checkbox, Input, Label, Select, Static
 
-from tuneui.contract.loop import ExportOptions, ExportResult
+from tuneui.contract.loop import GGUF_QUANTS, ExportOptions, ExportResult
 from tuneui.screens.base import StepScreen
+
+QUANT_CHOICES = {
+    "q8_0": "q8_0: near-lossless, half the f16 size",
+    "q4_k_m": "q4_k_m: about 30% of f16, small quality loss",
+    "f16": "f16: unquantised",
+    "bf16": "bf16: unquantised, bfloat16",
+}
 
 
 @dataclass
@@ -52,7 +59,10 @@ class ExportScreen(StepScreen):
         with Vertical(classes="panel", id="export-form"):
             yield Label("What to write", classes="panel-title")
             yield Checkbox("Merge the adapter into the base model (a standalone model; larger)", id="merge")
-            yield Checkbox("Also write GGUF (llama.cpp)", id="gguf")
+            with Horizontal(classes="inline-form"):
+                yield Checkbox("Also write GGUF + Ollama Modelfile", id="gguf")
+                yield Select([(QUANT_CHOICES[q], q) for q in GGUF_QUANTS], value=GGUF_QUANTS[0], allow_blank=False,
+                             id="quant")
             yield Static("", id="gguf-note", classes="muted")
             with Horizontal(classes="inline-form"):
                 yield Label("Folder  ")
@@ -91,12 +101,10 @@ class ExportScreen(StepScreen):
     @on(GgufChecked)
     def _gguf_checked(self, message: GgufChecked) -> None:
         found = message.converter
-        box = self.query_one("#gguf", Checkbox)
-        box.disabled = found is None
-        note = (f"converter: {found}" if found else
-                "GGUF needs llama.cpp's converter: clone github.com/ggml-org/llama.cpp, pip install -r "
-                "llama.cpp/requirements.txt, set LLAMA_CPP_DIR to it, and restart tuneui.")
-        self.query_one("#gguf-note", Static).update(note)
+        note = ("For llama.cpp, Ollama and LM Studio. Llama-family models are written by tuneui; others use "
+                + (f"llama.cpp's converter ({found})." if found else
+                   "llama.cpp's converter (set LLAMA_CPP_DIR to a llama.cpp checkout)."))
+        self.query_one("#gguf-note", Static).update(escape(note))
 
     @on(Button.Pressed, "#do-export")
     def _export_pressed(self, event: Button.Pressed) -> None:
@@ -116,8 +124,10 @@ class ExportScreen(StepScreen):
         if not out:
             self.set_status("Choose a folder to write the export to.", error=True)
             return
+        quant = self.query_one("#quant", Select).value
         options = ExportOptions(merge=self.query_one("#merge", Checkbox).value,
                                 gguf=self.query_one("#gguf", Checkbox).value,
+                                quant=quant if isinstance(quant, str) else GGUF_QUANTS[0],
                                 push_to_hub=self.query_one("#hub-repo", Input).value.strip() or None)
         self.exporting = True
         self.query_one("#do-export", Button).disabled = True
@@ -148,7 +158,9 @@ class ExportScreen(StepScreen):
         lines += [f"  {escape(name)}" for name in result.files]
         lines += ["", "Reproduce headless:  [b]tuneui train run.toml -o RUN_DIR[/b]  (run.toml is in the export)"]
         if result.gguf:
-            lines.append(f"GGUF: {escape(str(result.gguf))}")
+            lines.append(f"GGUF ({escape(result.quant or '')}): {escape(str(result.gguf))}")
+            if "Modelfile" in result.files:
+                lines.append(f"Ollama:  [b]cd {escape(str(result.out_dir))} && ollama create NAME -f Modelfile[/b]")
         if result.hub_url:
             lines.append(f"Pushed: {escape(result.hub_url)}")
         lines += [f"[dim]note: {escape(n)}[/dim]" for n in result.notes]

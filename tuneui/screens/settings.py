@@ -1,17 +1,22 @@
-"""Step 6: the hyperparameters, pre-filled with the recommended values, validated as you type."""
+"""Step 6: the hyperparameters, pre-filled with the recommended values, validated as you type; the
+LoRA variants (LoRA techniques only) and the experiment trackers that are installed."""
 
 from __future__ import annotations
 
+import types
 import typing
+from dataclasses import dataclass
 from typing import Any
 
 from pydantic import ValidationError
-from textual import on
+from rich.markup import escape
+from textual import on, work
 from textual.app import ComposeResult
 from textual.containers import Horizontal, Vertical
+from textual.message import Message
 from textual.widgets import Checkbox, Collapsible, Input, Label, Select, Static
 
-from tuneui.contract.config import RunConfig
+from tuneui.contract.config import TRACKERS, RunConfig
 from tuneui.screens.base import StepScreen
 
 BASIC = {
@@ -45,7 +50,23 @@ ADVANCED = {
     "eval_max_examples": "validation examples used for the task metric",
     "train_reasoning": "train the <think> reasoning in replies; off trains only the answers",
     "fold_system": "put the system prompt in the first user turn (templates with no system role, e.g. Gemma)",
+    "neftune_noise_alpha": "NEFTune: noise on the input embeddings while training (5 is typical); empty = off",
 }
+# The variants' one-line explanations are their RunConfig descriptions (one source for CLI and wizard).
+VARIANTS = {name: RunConfig.model_fields[name].description or ""
+            for name in ("use_dora", "use_rslora", "lora_init", "loraplus_lr_ratio")}
+TRACKER_HELP = {
+    "tensorboard": "event files for TensorBoard",
+    "wandb": "Weights & Biases, offline (wandb sync uploads)",
+    "mlflow": "a local MLflow store",
+    "trackio": "trackio's local dashboard",
+}
+FIELDS = {**BASIC, **ADVANCED, **VARIANTS}
+
+
+@dataclass
+class TrackersFound(Message):
+    installed: list[str]
 
 
 def _choices(annotation: Any) -> tuple | None:
@@ -56,6 +77,10 @@ def _choices(annotation: Any) -> tuple | None:
 
 def _parse(text: str, annotation: Any) -> Any:
     text = text.strip()
+    if isinstance(annotation, types.UnionType) and type(None) in typing.get_args(annotation):
+        if not text:
+            return None  # an optional number left empty: off
+        annotation = next(a for a in typing.get_args(annotation) if a is not type(None))
     if annotation is int:
         return int(text)
     if annotation is float:
@@ -73,6 +98,14 @@ class SettingsScreen(StepScreen):
         yield from self._fields(BASIC)
         with Collapsible(title="Advanced", collapsed=True, id="advanced"):
             yield from self._fields(ADVANCED)
+        with Collapsible(title="LoRA variants", collapsed=True, id="variants"):
+            yield Static("", id="variants-note", classes="muted")
+            yield from self._fields(VARIANTS)
+        with Collapsible(title="Experiment trackers", collapsed=True, id="trackers"):
+            for name in TRACKERS:
+                with Horizontal(classes="field"):
+                    yield Checkbox(name, id=f"t-{name}", classes="field-label", disabled=True)
+                    yield Static(TRACKER_HELP[name], id=f"th-{name}", classes="muted field-help")
         yield Static("", id="form-error", classes="error")
 
     def _fields(self, fields: dict[str, str]) -> ComposeResult:
@@ -94,15 +127,28 @@ class SettingsScreen(StepScreen):
 
     def on_mount(self) -> None:
         self.refresh_from_state()
+        self._find_trackers()
+
+    @work(thread=True, exclusive=True, group="trackers")
+    def _find_trackers(self) -> None:
+        self.post_result(TrackersFound(self.engine.installed_trackers()))
+
+    @on(TrackersFound)
+    def _trackers_found(self, message: TrackersFound) -> None:
+        for name in TRACKERS:
+            box = self.query_one(f"#t-{name}", Checkbox)
+            box.disabled = name not in message.installed
+            hint = TRACKER_HELP[name] if name in message.installed else f'not installed: pip install "tuneui[{name}]"'
+            self.query_one(f"#th-{name}", Static).update(escape(hint))
 
     def refresh_from_state(self) -> None:
         cfg = self.state.config
         self._loading = True
-        for name in (*BASIC, *ADVANCED):
+        for name in FIELDS:
             widget = self.query_one(f"#f-{name}")
             value = getattr(cfg, name)
             if isinstance(widget, Input):
-                text = f"{value:g}" if isinstance(value, float) else str(value)
+                text = "" if value is None else f"{value:g}" if isinstance(value, float) else str(value)
                 if widget.value != text:
                     widget.value = text
             elif isinstance(widget, (Select, Checkbox)):
@@ -111,8 +157,13 @@ class SettingsScreen(StepScreen):
             self.query_one(f"#e-{name}", Static).add_class("-empty")
             self.query_one(f"#f-{name}").remove_class("invalid")
         lora = cfg.uses_peft
-        for name in ("lora_r", "lora_alpha", "lora_dropout"):
+        for name in ("lora_r", "lora_alpha", "lora_dropout", *VARIANTS):
             self.query_one(f"#f-{name}").disabled = not lora
+        self.query_one("#variants-note", Static).update(
+            "peft's LoRA variants; each explained beside it." if lora else
+            f"Only for the LoRA techniques (this run: {cfg.technique}).")
+        for tracker in TRACKERS:
+            self.query_one(f"#t-{tracker}", Checkbox).value = tracker in cfg.report_to
         self.call_after_refresh(setattr, self, "_loading", False)
 
     def _set_field(self, name: str, raw: Any) -> None:
@@ -126,9 +177,33 @@ class SettingsScreen(StepScreen):
             error.remove_class("-empty")
             self.query_one(f"#f-{name}").add_class("invalid")
             return
+        self._clear_error(name)
+        self._recheck_others()
+
+    def _clear_error(self, name: str) -> None:
+        error = self.query_one(f"#e-{name}", Static)
         error.update("")
         error.add_class("-empty")
         self.query_one(f"#f-{name}").remove_class("invalid")
+
+    def _recheck_others(self) -> None:
+        """An error between fields (DoRA with OLoRA, ...) shows on the field edited last; once the whole
+        config validates, every flagged field whose value was stored anyway is fine again."""
+        try:
+            RunConfig.model_validate(self.state.config.model_dump())
+        except ValidationError:
+            return
+        for other in FIELDS:
+            widget = self.query_one(f"#f-{other}")
+            if not widget.has_class("invalid"):
+                continue
+            raw = widget.value if isinstance(widget, (Input, Select, Checkbox)) else None
+            try:
+                shown = _parse(raw, RunConfig.model_fields[other].annotation) if isinstance(raw, str) else raw
+            except ValueError:
+                continue  # still not a number
+            if shown == getattr(self.state.config, other):
+                self._clear_error(other)
 
     @on(Input.Changed)
     def _input(self, event: Input.Changed) -> None:
@@ -140,12 +215,18 @@ class SettingsScreen(StepScreen):
     @on(Checkbox.Changed)
     def _choice(self, event: Select.Changed | Checkbox.Changed) -> None:
         widget = event.control
-        if getattr(self, "_loading", False) or not (widget.id or "").startswith("f-"):
+        if getattr(self, "_loading", False):
+            return
+        if (widget.id or "").startswith("t-"):
+            self.state.config.report_to = [t for t in TRACKERS  # type: ignore[misc]  # the Literal's own names
+                                           if self.query_one(f"#t-{t}", Checkbox).value]
+            return
+        if not (widget.id or "").startswith("f-"):
             return
         self._set_field((widget.id or "")[2:], event.value)
 
     def validate_step(self) -> str | None:
-        bad = [n for n in (*BASIC, *ADVANCED) if self.query_one(f"#f-{n}").has_class("invalid")]
+        bad = [n for n in FIELDS if self.query_one(f"#f-{n}").has_class("invalid")]
         if bad:
             return f"Fix {', '.join(b.replace('_', ' ') for b in bad)} first."
         try:

@@ -27,6 +27,8 @@ SAME_MEANING = {
     "max_steps": "max_steps",
     "logging_steps": "logging_steps",
     "seed": "seed",
+    # NEFTune is the Trainer's own: noise on the input embeddings during train() only
+    "neftune_noise_alpha": "neftune_noise_alpha",
 }
 # Fused AdamW updates in place (no moment-sized temporary); the memory model assumes it
 # (tuneui.contract.recommend.RUNNER_FUSED_ADAMW).
@@ -39,13 +41,16 @@ def training_arguments(cfg: RunConfig, run_dir: Path) -> Any:
     from transformers import TrainingArguments
 
     from tuneui.modelload import compute_dtype
+    from tuneui.trackers import PROJECT
 
     dtype = compute_dtype(cfg)
     mapped = {theirs: getattr(cfg, ours) for ours, theirs in SAME_MEANING.items()}
     return TrainingArguments(
         output_dir=str(run_dir / "trainer"), **mapped, optim=OPTIMIZERS[cfg.optimizer],
         logging_first_step=True, data_seed=cfg.seed,
-        save_strategy="no", eval_strategy="no", report_to="none",
+        save_strategy="no", eval_strategy="no",
+        # the trackers' callbacks read their environment (tuneui.trackers.tracker_setup) when the Trainer is built
+        report_to=list(cfg.report_to) or "none", run_name=cfg.name, project=PROJECT,
         # quantised bases keep their own compute dtype; autocast on top of them only costs
         bf16=dtype == torch.bfloat16 and cfg.technique not in ("qlora", "lora_8bit"),
         fp16=dtype == torch.float16,

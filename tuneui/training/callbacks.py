@@ -20,6 +20,7 @@ from tuneui.training.guards import (
     StopController,
     non_finite_loss,
 )
+from tuneui.training.lora_variants import LoraPlusMixin
 
 
 def memory_bytes() -> int:
@@ -38,13 +39,15 @@ def _barrier() -> None:
         dist.barrier()
 
 
-class TuneTrainer(Trainer):
-    """Trainer that checks every micro-batch loss and makes checkpoint-write failures explicit."""
+class TuneTrainer(LoraPlusMixin, Trainer):
+    """Trainer that checks every micro-batch loss and makes checkpoint-write failures explicit; with
+    loraplus_lr_ratio set its optimizer gives the LoRA B matrices that many times the learning rate."""
 
     def __init__(self, *args, run_cfg=None, run_dir: Path | None = None, **kwargs):
         super().__init__(*args, **kwargs)
         self.run_cfg = run_cfg
         self.run_dir = run_dir
+        self.loraplus_lr_ratio = getattr(run_cfg, "loraplus_lr_ratio", None)
         self.micro_losses: list[float] = []
 
     def training_step(self, model, inputs, num_items_in_batch=None):

@@ -24,7 +24,7 @@ MANIFEST = "tuneui-manifest.json"
 CHECKPOINTS = "checkpoints"
 # Fields that change what the weights mean: resuming across a change to any of them is refused.
 SHAPE_FIELDS = ("model", "technique", "lora_r", "lora_target_modules", "freeze_trainable_layers",
-                "bnb_4bit_quant_type", "bnb_4bit_double_quant")
+                "bnb_4bit_quant_type", "bnb_4bit_double_quant", "use_dora", "use_rslora", "lora_init")
 
 
 def _sha256(path: Path) -> str:

@@ -81,6 +81,7 @@ def setup_from_config(cfg, hardware: HardwareProfile | None = None, device: str 
         seq_len=cfg.max_seq_length, gradient_accumulation_steps=cfg.gradient_accumulation_steps,
         lora_r=cfg.lora_r, lora_targets=targets, freeze_trainable_layers=cfg.freeze_trainable_layers,
         double_quant=cfg.bnb_4bit_double_quant, padded=not cfg.packing, packed=cfg.packing, device=dev,
+        dora=cfg.use_dora,
     )
 
 

@@ -91,12 +91,12 @@ def build_model(cfg: RunConfig, tokenizer: Any = None) -> Any:
     if cfg.technique == "freeze":
         _freeze_all_but_top(model, cfg.freeze_trainable_layers)
     if cfg.uses_peft:
-        from peft import LoraConfig, get_peft_model
+        from peft import get_peft_model
 
-        lora = LoraConfig(
-            r=cfg.lora_r, lora_alpha=cfg.lora_alpha,  # type: ignore[arg-type]  # peft scales by alpha/r: a float is fine lora_dropout=cfg.lora_dropout,
-            target_modules=cfg.lora_target_modules, task_type="CAUSAL_LM", bias="none",
-        )
+        from tuneui.training.lora_variants import LoraVariant, lora_config
+
+        lora = lora_config(LoraVariant.from_config(cfg), r=cfg.lora_r, alpha=cfg.lora_alpha,
+                           dropout=cfg.lora_dropout, target_modules=cfg.lora_target_modules)
         if cfg.gradient_checkpointing and quant is None:
             model.enable_input_require_grads()  # checkpointed blocks need an input that requires grad
         model = get_peft_model(model, lora)

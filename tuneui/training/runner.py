@@ -42,6 +42,8 @@ class TrainingRun:
         self.started = time.time()
         self.trainer: Any = None  # the HF Trainer, built in train()
         self.resume_from: checkpoints.Checkpoint | None = None
+        self.trackers: Any = None  # tuneui.trackers.TrackerPlan on the main process when report_to is set
+        self.initial_adapter: Path | None = None  # PiSSA/OLoRA: what adapter/ is converted against
 
     def _stopped_now(self, signame: str) -> None:
         self.events.emit(ev.Stopped(step=self.step, reason=f"second {signame}: stopped immediately",
@@ -70,6 +72,7 @@ class TrainingRun:
         from tuneui.training.model_setup import build_model, count_parameters
 
         cfg = self.cfg
+        self._setup_trackers()
         if self.resume:
             self.resume_from = checkpoints.newest_complete(
                 self.run_dir, warn=lambda r: self.events.emit(ev.Warning(step=0, reason=r, advice="")))
@@ -85,6 +88,7 @@ class TrainingRun:
             self.data = prepare_run_data(cfg, self.run_dir, write=self.is_main)
         self.notes += self.data.report.get("warnings", [])
         self.tokenizer = load_tokenizer(cfg, notes=self.notes)
+        self._log_to_trackers("start")
         options = render_options(cfg)
         train_tools, val_tools = self.data.train_tools or None, self.data.val_tools or None
         if self.data.train_origins is not None and self.data.val_origins is not None:
@@ -111,7 +115,37 @@ class TrainingRun:
         self.collator = make_collator(cfg, self.tokenizer)
         set_seed(cfg.seed)
         self.model = build_model(cfg, self.tokenizer)
+        if self.is_main and cfg.uses_peft:
+            from tuneui.training.lora_variants import LoraVariant, snapshot_initial
+
+            self.initial_adapter = snapshot_initial(self.model, LoraVariant.from_config(cfg), self.run_dir)
         self.trainable_params, self.total_params = count_parameters(self.model)
+
+    def _setup_trackers(self) -> None:
+        """Before anything imports a tracker: trackio reads its folder once, at import, and the Trainer's
+        callbacks read their environment when the Trainer is built. Only the main process logs, so only
+        it creates the trackers' runs (ConfigError naming the extra to install if one is missing)."""
+        if not (self.cfg.report_to and self.is_main):
+            return
+        from tuneui.trackers import tracker_setup
+
+        self.trackers = tracker_setup(list(self.cfg.report_to), self.run_dir, run_name=self.cfg.name,
+                                      resume=self.resume)
+        self.trackers.apply()
+
+    def _log_to_trackers(self, moment: str) -> None:
+        """run.toml + the cleaning report at the start, report.json at the end. A tracker that fails here
+        costs a warning, not the run (the losses went through the Trainer's own callbacks)."""
+        if self.trackers is None:
+            return
+        from tuneui.trackers import log_run_end, log_run_start
+
+        try:
+            (log_run_start if moment == "start" else log_run_end)(self.trackers, self.run_dir)
+        except Exception as exc:  # noqa: BLE001 - any tracker library error becomes one warning line
+            self.events.emit(ev.Warning(step=self.step, reason=f"could not log the run's {moment} to "
+                                        f"{', '.join(self.trackers.report_to)}: {type(exc).__name__}: {exc}",
+                                        advice="the run itself is unaffected; its files are in the run folder"))
 
     def _trainer(self, callbacks: list):
         from transformers.trainer_callback import PrinterCallback
@@ -194,10 +228,12 @@ class TrainingRun:
     # -- save --------------------------------------------------------------------------------------
     def save_final(self) -> Path:
         """adapter/ (PEFT safetensors, or the full model for full/freeze) + tokenizer, atomically."""
+        from tuneui.training.lora_variants import save_adapter
+
         out = self.run_dir / "adapter"
         with atomic_dir(out) as tmp:
             model = self.trainer.accelerator.unwrap_model(self.model)
-            model.save_pretrained(tmp, safe_serialization=True)
+            save_adapter(model, tmp, self.initial_adapter)  # PiSSA/OLoRA: converted for the original base
             self.tokenizer.save_pretrained(tmp)
         return out
 
@@ -215,6 +251,7 @@ class TrainingRun:
             data=self.data.report, encode={"train": self.train_stats.to_dict(), "val": self.val_stats.to_dict()},
         )
         atomic_write_text(self.run_dir / "report.json", json.dumps(report, indent=2, default=str))
+        self._log_to_trackers("end")
         return report
 
 
