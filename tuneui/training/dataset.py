@@ -97,13 +97,28 @@ def write_split(out: Path, train: list[Conversation], val: list[Conversation], r
     atomic_write_text(out / "data_report.json", json.dumps(report, indent=2, default=str))
 
 
+def split_complete(run_dir: Path) -> bool:
+    data = run_dir / "data"
+    return all((data / name).is_file() for name in ("train.parquet", "val.parquet", "data_report.json"))
+
+
 def read_split(run_dir: Path) -> RunData:
+    """The examples a run trained on, as it wrote them; a missing or damaged file is one line naming it."""
+    import pyarrow as pa
     import pyarrow.parquet as pq
 
     data = run_dir / "data"
-    train = pq.read_table(data / "train.parquet").column("messages").to_pylist()
-    val = pq.read_table(data / "val.parquet").column("messages").to_pylist()
-    report = json.loads((data / "data_report.json").read_text())
+    for name in ("train.parquet", "val.parquet", "data_report.json"):
+        if not (data / name).is_file():
+            raise DataError("missing: the run's data split is needed to continue it exactly; start a new run "
+                            "with -o NEW_DIR instead", source=str(data / name))
+    try:
+        train = pq.read_table(data / "train.parquet").column("messages").to_pylist()
+        val = pq.read_table(data / "val.parquet").column("messages").to_pylist()
+        report = json.loads((data / "data_report.json").read_text(encoding="utf-8"))
+    except (OSError, ValueError, KeyError, pa.ArrowException) as exc:
+        raise DataError(f"the run's data split cannot be read ({str(exc).splitlines()[0][:200]}); start a new "
+                        "run with -o NEW_DIR instead", source=str(data)) from None
     return RunData(train=train, val=val, report=report)
 
 
