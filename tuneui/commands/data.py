@@ -156,7 +156,7 @@ def run_clean(args: argparse.Namespace) -> int:
     out_dir = Path(args.output)
     check_output_dir(out_dir, [Path(args.file)])
     loaded = load_dataset(args.file, fmt=args.format, columns=_columns(args.column))
-    if loaded.errors and not args.skip_bad:
+    if loaded.problems.has_errors and not args.skip_bad:
         raise DataError(loaded.first_error_message() + "; fix them or pass --skip-bad to skip them")
     if not loaded.conversations:
         raise DataError("no usable examples", source=loaded.path)
@@ -187,7 +187,7 @@ def run_clean(args: argparse.Namespace) -> int:
         return 0
     c = report["cleaning"]
     print(f"cleaned {loaded.path}: {c['before']} -> {c['after']} examples"
-          + (f" ({load['problem_summary']['bad_lines']} bad {loaded.unit}s skipped)" if loaded.errors else ""))
+          + (f" ({load['problem_summary']['bad_lines']} bad {loaded.unit}s skipped)" if loaded.problems.has_errors else ""))
     for f in c["filters"]:
         if not f["enabled"]:
             continue

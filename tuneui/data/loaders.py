@@ -46,6 +46,13 @@ def load_dataset(path: str | Path, fmt: str = "auto", columns: dict[str, str] | 
                 log.bad_lines += problem.severity == "error"
                 continue
             assert rec is not None  # a reader yields either a record or a problem
+            if (bad := lone_surrogate(rec)) is not None:
+                where, ch = bad
+                log.add(Problem(f"{where}: holds {ch!r}, half of a UTF-16 surrogate pair with no other half (a "
+                                "stray \\ud800-style escape); not valid Unicode text", pos, kind="bad_text",
+                                unit=src.unit))
+                log.bad_lines += 1
+                continue
             for key, value in rec.items():
                 t = type_name(value)
                 per = col_types.setdefault(key, {})
@@ -103,6 +110,26 @@ def load_dataset(path: str | Path, fmt: str = "auto", columns: dict[str, str] | 
     return result
 
 
+def lone_surrogate(record: dict) -> tuple[str, str] | None:
+    """(field path, the character) of the first lone surrogate in a record's text, else None.
+
+    JSON escapes such as "\\ud800" decode to such characters, which no tokenizer, Parquet file or
+    terminal accepts; found here, they are one bad line instead of a crash far downstream."""
+    stack: list[tuple[str, object]] = [(str(k), v) for k, v in record.items()]
+    while stack:
+        where, value = stack.pop()
+        if isinstance(value, str):
+            try:
+                value.encode("utf-8")
+            except UnicodeEncodeError as exc:
+                return f"field {where}", value[exc.start]
+        elif isinstance(value, dict):
+            stack += [(f"{where}.{k}", v) for k, v in value.items()]
+        elif isinstance(value, list):
+            stack += [(f"{where}[{i}]", v) for i, v in enumerate(value)]
+    return None
+
+
 def load_conversations(
     path: str | Path, fmt: str = "auto", columns: dict[str, str] | None = None, skip_bad: bool = False
 ) -> list[Conversation]:
@@ -110,7 +137,7 @@ def load_conversations(
     first one and how many others there are; with `skip_bad=True` they are skipped (the caller can
     use `load_dataset` to report them)."""
     result = load_dataset(path, fmt=fmt, columns=columns)
-    if result.errors and not skip_bad:
+    if result.problems.has_errors and not skip_bad:
         raise DataError(f"{result.first_error_message()}; fix them or skip them (--skip-bad)")
     if not result.conversations:
         raise DataError("no usable examples", source=result.path)
