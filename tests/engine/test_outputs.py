@@ -119,3 +119,25 @@ def test_export_overwrite_replaces_only_its_own_export_and_never_a_live_run(runs
     finally:
         holder.send_signal(signal.SIGKILL)
         holder.wait()
+
+
+def test_a_folder_left_holding_only_a_dead_runs_lock_counts_as_empty(tmp_path):
+    """A run killed right after it locked its new folder leaves only run.lock: running the same
+    command again must not demand --overwrite, but a live holder's folder is still not empty."""
+    import json
+    import os
+    import time
+
+    from tuneui.contract import runlock
+    from tuneui.contract.errors import TuneuiError
+    from tuneui.contract.outputs import check_output_dir
+
+    me = runlock.process_start(os.getpid())
+    line = {"pid": os.getpid(), "start": me + 1.0, "purpose": "training", "since": time.time()}
+    (tmp_path / runlock.LOCK_FILE).write_text(json.dumps(line))  # same pid, other start time: a dead run
+    assert check_output_dir(tmp_path, overwrite=False) is False
+    (tmp_path / runlock.LOCK_FILE).write_text(json.dumps(line | {"start": me}))  # this process: alive
+    with pytest.raises(TuneuiError, match="already exists and is not empty"):
+        check_output_dir(tmp_path, overwrite=False)
+    with pytest.raises(TuneuiError, match="in use by training process"):
+        check_output_dir(tmp_path, overwrite=True)

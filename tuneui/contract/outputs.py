@@ -63,7 +63,7 @@ def check_output_dir(out: str | Path, *, overwrite: bool, sources: Iterable[str 
     parent = out.resolve().parent if out.exists() else _existing_parent(out)
     if not os.access(parent if not out.exists() else out, os.W_OK):
         raise TuneuiError("cannot write here (read-only); choose another -o", source=str(out))
-    if not out.exists() or not any(out.iterdir()):
+    if not out.exists() or _effectively_empty(out):
         return False
     if not overwrite:
         raise TuneuiError(f"the {what} folder already exists and is not empty; choose another -o, or add "
@@ -85,6 +85,12 @@ def check_output_dir(out: str | Path, *, overwrite: bool, sources: Iterable[str 
         raise TuneuiError(f"--overwrite refused: the folder holds {foreign[0]!r}{more}, which tuneui did not "
                           "write; remove it yourself or choose another -o", source=str(out))
     return True
+
+
+def _effectively_empty(folder: Path) -> bool:
+    """Empty, or holding only the lock of a run killed before it wrote anything (nobody holds it)."""
+    names = set(os.listdir(folder))
+    return not names or (names == {"run.lock"} and holder(folder) is None)
 
 
 def _existing_parent(path: Path) -> Path:
