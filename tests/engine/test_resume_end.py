@@ -105,3 +105,21 @@ def test_a_checkpoint_from_another_run_is_skipped_then_refused(tmp_path, run_cli
     out = run_cli("train", ours, "--resume", "--set", "max_steps=8")
     assert out.returncode == 2 and "Traceback" not in out.stderr
     assert "no complete checkpoint of this run" in out.stderr
+
+
+def test_a_run_killed_before_it_wrote_its_id_gets_one_on_resume(tmp_path):
+    """Killed between run.toml and run.id, a run resumed in place must still get an identity, or its
+    checkpoints would carry none and a foreign one could not be told apart."""
+    import json
+
+    from tuneui.contract.rundir import RUN_ID_FILE
+
+    cfg = tiny_config(tmp_path / "d", max_steps=2, save_steps=2)
+    run = tmp_path / "run"
+    run.mkdir()
+    cfg.save(run / "run.toml")
+    assert run_training(cfg, run, resume=True) == 0
+    run_id = (run / RUN_ID_FILE).read_text().strip()
+    assert len(run_id) == 32
+    [ckpt] = checkpoints.listed(run)
+    assert json.loads((ckpt.path / checkpoints.MANIFEST).read_text())["run_id"] == run_id

@@ -34,6 +34,12 @@ def new_run_id(run_dir: Path) -> str:
     return run_id
 
 
+def needs_run_id(run_dir: Path) -> bool:
+    """A run killed before it wrote its id gets one now; one with checkpoints but no id (written
+    before ids existed) keeps none, so its own checkpoints stay its own."""
+    return not (run_dir / RUN_ID_FILE).exists() and not checkpoints.listed(run_dir)
+
+
 @dataclass
 class ResumePoint:
     checkpoint: checkpoints.Checkpoint | None  # None: restart in place from step 0

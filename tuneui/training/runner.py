@@ -311,7 +311,7 @@ def run_training(cfg: RunConfig, run_dir: str | Path, *, resume: bool = False) -
             if run.is_main:
                 cfg.save(run_dir / "run.toml")  # on resume too: --set overrides (e.g. more steps) are part of the run
                 atomic_write_text(run_dir / PID_FILE, str(os.getpid()))
-                if not resume:
+                if not resume or resuming.needs_run_id(run_dir):
                     resuming.new_run_id(run_dir)
             run.set_phase("setup")
             run.setup()
