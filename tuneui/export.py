@@ -1,7 +1,9 @@
 """Ship a finished run: the adapter or a merged model, a model card, and how to reproduce it.
 
 `export_run` writes into a fresh temporary folder next to the destination and renames it into
-place, so an interrupted export never leaves a half-written model behind. Optional extras: a GGUF
+place, so an interrupted export never leaves a half-written model behind. An existing destination
+is replaced only with `overwrite` and only under tuneui.contract.outputs' rules (never a folder
+holding the run itself or anything tuneui did not write, never a run in use). Optional extras: a GGUF
 file (f16/bf16/q8_0/q4_k_m) with an Ollama Modelfile, and a push to the Hugging Face hub with the
 login the user already has (tuneui never reads, asks for or stores the token itself).
 
@@ -25,6 +27,7 @@ from tuneui.contract.errors import TuneuiError
 from tuneui.contract.evaluation import read_report
 from tuneui.contract.fsutil import atomic_dir, atomic_write_text
 from tuneui.contract.loop import GGUF_QUANTS, ExportOptions, ExportResult
+from tuneui.contract.outputs import EXPORT_MANIFEST, check_output_dir
 from tuneui.model_card import model_card
 
 GGUF_SCRIPT = "convert_hf_to_gguf.py"
@@ -138,15 +141,15 @@ def export_run(path: str | Path, out_dir: str | Path, options: ExportOptions | N
     say = progress or (lambda msg: None)
     art = locate(path)
     out_dir = Path(out_dir).expanduser()
-    if out_dir.exists() and any(out_dir.iterdir()) and not overwrite:
-        raise TuneuiError(f"{out_dir}: already exists and is not empty; choose another -o or add --overwrite")
+    sources = [Path(path), art.model_dir] + ([art.run_dir] if art.run_dir else [])
+    replacing = check_output_dir(out_dir, overwrite=overwrite, sources=sources, what="export")
     kind = "merged" if merge and art.kind == "peft" else ("adapter" if art.kind == "peft" else "full")
     result = ExportResult(out_dir=out_dir, kind=kind)
     if merge and art.kind == "full":
         result.notes.append("this run trained the full model, so the export already is a complete model "
                             "(nothing to merge)")
     tokenizer = load_tokenizer_for(art)
-    with atomic_dir(out_dir) as tmp:
+    with _guard(out_dir, replacing), atomic_dir(out_dir) as tmp:
         if kind == "merged":
             say("merging the adapter into the base model")
             _save_merged(art, tokenizer, tmp)
@@ -178,6 +181,8 @@ def export_run(path: str | Path, out_dir: str | Path, options: ExportOptions | N
         else:
             result.notes.append("GGUF not written: add --gguf (and --quant q8_0|q4_k_m|f16|bf16) for llama.cpp, "
                                 "Ollama and LM Studio")
+        names = sorted(p.name for p in tmp.iterdir())
+        atomic_write_text(tmp / EXPORT_MANIFEST, json.dumps({"tuneui_export": 1, "files": names}, indent=1))
     if result.gguf is not None:
         result.gguf = out_dir / result.gguf.name
     result.files = sorted(p.name for p in out_dir.iterdir())
@@ -185,6 +190,18 @@ def export_run(path: str | Path, out_dir: str | Path, options: ExportOptions | N
         say(f"pushing to the hub as {push_to_hub}")
         result.hub_url = push(out_dir, push_to_hub, private=private)
     return result
+
+
+def _guard(out_dir: Path, replacing: bool):
+    """Hold the destination's run lock while a run directory there is being replaced, so no trainer
+    can start in it halfway (and one that already runs there was refused by check_output_dir)."""
+    import contextlib
+
+    if replacing and (out_dir / "run.toml").exists():
+        from tuneui.contract.runlock import locked
+
+        return locked(out_dir, "export")
+    return contextlib.nullcontext()
 
 
 def _data_report(run_dir: Path | None) -> dict | None:

@@ -2,7 +2,8 @@
 
 `resolve_model` turns 'demo', a local directory or a hub id into what transformers loads; the
 tokenizer always comes back with a pad token and a chat template (changes are noted). Loading is
-safe by default: no repository code unless `trust_remote_code` is set with a pinned revision.
+safe by default: no repository code unless `trust_remote_code` is set with a pinned commit (or, for a
+local directory, an explicit --trust-local-code consent; tuneui.contract.safety).
 """
 
 from __future__ import annotations
@@ -12,6 +13,7 @@ from pathlib import Path
 
 from tuneui.contract.config import RunConfig
 from tuneui.contract.errors import ModelError
+from tuneui.contract.safety import remote_code_problem
 
 # A plain template for tokenizers that ship none: it only uses the EOS token the model already
 # knows, so no embedding has to be resized and generation still ends at the end of a reply.
@@ -41,6 +43,10 @@ def resolve_model(model: str) -> str:
 
 
 def load_kwargs(cfg: RunConfig) -> dict:
+    # RunConfig validated this already; checked again here because the folder may have changed since.
+    if (problem := remote_code_problem(cfg.model, cfg.revision, cfg.trust_remote_code,
+                                       cfg.trust_local_code)) is not None:
+        raise ModelError(problem)
     kw: dict = {"trust_remote_code": cfg.trust_remote_code}
     if cfg.revision:
         kw["revision"] = cfg.revision

@@ -60,12 +60,35 @@ def locate(path: str | Path) -> RunArtifacts:
         raise TuneuiError(f"{path}: neither a run directory (run.toml), a PEFT adapter (adapter_config.json) "
                           "nor a model (config.json)")
     cfg = RunConfig.load(toml) if toml else None
+    _refuse_pickles(model_dir)
     if (model_dir / "adapter_config.json").exists():
         base = cfg.model if cfg else _adapter_base(model_dir)
         return RunArtifacts("peft", model_dir, base, run_dir, cfg)
     if (model_dir / "config.json").exists():
         return RunArtifacts("full", model_dir, cfg.model if cfg else None, run_dir, cfg)
     raise TuneuiError(f"{model_dir}: neither a PEFT adapter (adapter_config.json) nor a model (config.json)")
+
+
+PICKLE_SUFFIXES = (".bin", ".pt", ".pth", ".pkl", ".ckpt")
+
+
+def _refuse_pickles(model_dir: Path) -> None:
+    """Weights come from safetensors only: a folder whose weights are pickles is refused before
+    anything is loaded (a pickle can run code when loaded)."""
+    if not model_dir.is_dir() or any(model_dir.glob("*.safetensors")):
+        return
+    pickles = sorted(p.name for p in model_dir.iterdir() if p.suffix in PICKLE_SUFFIXES and p.is_file())
+    if pickles:
+        raise ModelError(f"{model_dir}: the weights are a pickle ({pickles[0]}), and tuneui loads weights only "
+                         "from safetensors, because a pickle can run code when it is loaded; convert it with a "
+                         "tool you trust, or use the adapter/ folder tuneui wrote")
+
+
+def _load_errors() -> tuple[type[BaseException], ...]:
+    # A damaged or disguised weights file: safetensors raises its own error type.
+    from safetensors import SafetensorError
+
+    return (OSError, ValueError, SafetensorError)
 
 
 def _trust(art: RunArtifacts) -> dict:
@@ -122,7 +145,7 @@ def load_causal_lm(where: str, art: RunArtifacts, dtype=None):
         path = resolve_model(where)
         model = AutoModelForCausalLM.from_pretrained(path, dtype=dtype or _dtype(art), use_safetensors=True,
                                                      **_trust(art))
-    except (OSError, ValueError) as exc:
+    except _load_errors() as exc:
         raise ModelError(f"{where}: cannot load: {str(exc).splitlines()[0]}") from None
     if torch.cuda.is_available():
         model = model.to("cuda")  # type: ignore[arg-type]  # transformers types .to() through a decorator mypy misreads
@@ -139,7 +162,10 @@ def load_tuned(art: RunArtifacts, dtype=None):
     from peft import PeftModel
 
     base = load_causal_lm(art.base_model, art, dtype)
-    model = PeftModel.from_pretrained(base, str(art.model_dir))
+    try:
+        model = PeftModel.from_pretrained(base, str(art.model_dir))
+    except _load_errors() as exc:
+        raise ModelError(f"{art.model_dir}: cannot load the adapter: {str(exc).splitlines()[0]}") from None
     model.eval()
     return model
 

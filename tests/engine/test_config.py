@@ -65,8 +65,9 @@ def test_overrides_are_validated_like_the_file():
 
 
 def test_cross_field_rules():
+    hub = {"model": "org/model-with-code", "trust_remote_code": True}
     with pytest.raises(ConfigError, match="revision"):
-        RunConfig.from_dict({"trust_remote_code": True})
-    assert RunConfig.from_dict({"trust_remote_code": True, "revision": "abc123"}).trust_remote_code
+        RunConfig.from_dict(hub)
+    assert RunConfig.from_dict(hub | {"revision": "0123456789abcdef0123456789abcdef01234567"}).trust_remote_code
     with pytest.raises(ConfigError, match="fp16"):
         RunConfig.from_dict({"technique": "full", "precision": "fp16"})

@@ -37,3 +37,40 @@ def test_follower_returns_only_new_complete_lines(tmp_path):
 def test_disabled_writer_writes_nothing(tmp_path):
     EventWriter(tmp_path / "r", enabled=False).emit(events_mod.Step(step=1))
     assert not (tmp_path / "r" / "events.jsonl").exists()
+
+
+def test_follower_follows_a_truncated_replaced_or_recreated_file(tmp_path):
+    """Like `tail -F`: a file truncated, replaced by rename or deleted and written again is read from
+    its start, instead of from the old offset (which skipped every event written meanwhile)."""
+    import os
+
+    path = tmp_path / "events.jsonl"
+    w, f = EventWriter(tmp_path), EventFollower(tmp_path)
+    for i in range(1, 6):
+        w.emit(events_mod.Step(step=i, loss=1.0))
+    assert [e.step for e in f.poll()] == [1, 2, 3, 4, 5]
+    path.write_text("")  # truncated
+    w.emit(events_mod.Step(step=10))
+    assert [e.step for e in f.poll()] == [10]
+    new = tmp_path / "new.jsonl"
+    new.write_text("".join(json.dumps({"type": "step", "time": 1.0, "step": s}) + "\n" for s in range(20, 40)))
+    os.replace(new, path)  # another inode, longer than what was read
+    assert [e.step for e in f.poll()] == list(range(20, 40))
+    path.unlink()
+    assert f.poll() == []
+    w.emit(events_mod.Step(step=50))
+    assert [e.step for e in f.poll()] == [50]
+    with path.open("r+") as fh:  # rewritten in place past the old size before the next poll
+        fh.write("".join(json.dumps({"type": "step", "time": 2.0, "step": s}) + "\n" for s in range(60, 70)))
+    assert [e.step for e in f.poll()] == list(range(60, 70))
+
+
+def test_reader_drops_out_of_range_fields_and_keeps_the_event():
+    from tuneui.contract.events import parse_line
+
+    ev = parse_line('{"type": "step", "time": 1e300, "step": -5, "loss": "nan", "mem_bytes": "inf"}')
+    assert ev.type == "step" and ev.time == 0.0 and ev.step == 0 and ev.mem_bytes is None
+    assert ev.loss != ev.loss  # a NaN loss is kept: it is news
+    warning = parse_line('{"type": "warning", "reason": "bad \\ud800 text"}')
+    assert warning.reason == "bad ? text"
+    assert parse_line('{"type": "step", "step": ' + "[" * 5000 + "]" * 5000 + "}") is None  # unreadable: skipped

@@ -159,7 +159,12 @@ def test_serve_renders_welcome_in_headless_chromium(tmp_path: Path) -> None:
     )
     browser = None
     try:
-        url = f"http://127.0.0.1:{port}/"
+        # The printed URL carries the per-start access token (tuneui.commands.serve_guard).
+        printed = wait_until(lambda: server.poll() is not None or re.search(
+            r"open (http://\S+) in a browser", (tmp_path / "serve.log").read_text()), 30, "the printed URL")
+        assert server.poll() is None, (tmp_path / "serve.log").read_text()
+        url = printed.group(1)
+        assert url.startswith(f"http://127.0.0.1:{port}/?token=")
         wait_until(lambda: server.poll() is not None or http_ok(url), 30, "tuneui serve to answer")
         assert server.poll() is None, (tmp_path / "serve.log").read_text()
         profile = tmp_path / "chromium-profile"

@@ -225,7 +225,7 @@ def run_clean(args: argparse.Namespace) -> int:
         try:
             loaded, cleaned = load_and_clean(args.file, args.format, _columns(args.column), options, workdir=tmp,
                                              progress=printer, tokenizer=tok)
-            if loaded.errors and not args.skip_bad:
+            if loaded.problems.has_errors and not args.skip_bad:
                 raise DataError(f"{loaded.first_error_message()}; fix them or pass --skip-bad to skip them")
             if loaded.kind in ("multimodal", "pretokenized") or cleaned is None:
                 raise DataError(loaded.refusal or "no usable examples", source=loaded.path)
@@ -260,7 +260,7 @@ def run_clean(args: argparse.Namespace) -> int:
         return 0
     c = report["cleaning"]
     print(f"cleaned {loaded.path} ({loaded.kind}): {c['before']} -> {c['after']} examples"
-          + (f" ({load['problem_summary']['bad_lines']} bad {loaded.unit}s skipped)" if loaded.errors else ""))
+          + (f" ({load['problem_summary']['bad_lines']} bad {loaded.unit}s skipped)" if loaded.problems.has_errors else ""))
     if loaded.refusal:
         print(f"  note: {loaded.refusal}")
     for f in c["filters"]:

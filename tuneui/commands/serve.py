@@ -1,7 +1,10 @@
 """`tuneui serve`: the same app in a web browser, through textual-serve.
 
-Each browser tab gets its own `tuneui` process. Nothing is authenticated, so the default is
-loopback only; reach a remote GPU machine through an SSH tunnel rather than an open port.
+Each browser tab gets its own `tuneui` process. Access needs the random token in the URL printed at
+start (new every start, like Jupyter's), and every websocket's Origin must be this server's own
+(tuneui.commands.serve_guard), so neither another user of the machine nor a web page on another
+site can drive the app. The default is still loopback only; reach a remote GPU machine through an
+SSH tunnel rather than an open port.
 """
 
 from __future__ import annotations
@@ -79,21 +82,23 @@ def run(args: argparse.Namespace) -> int:
     if not 0 <= args.port <= 65535:
         raise TuneuiError(f"--port {args.port}: must be between 0 and 65535")
     try:
-        from textual_serve.server import Server
+        from tuneui.commands.serve_guard import GuardedServer, allowed_origins, new_token
     except ImportError as exc:
         raise TuneuiError("browser mode needs textual-serve: pip install textual-serve") from exc
 
     port = claim_port(args.host, args.port)
     if not is_loopback(args.host):
         print(
-            f"tuneui: warning: listening on {args.host}: anyone who can reach port {port} can use "
-            "this app (and your GPU and files) without a password. Prefer the default 127.0.0.1 "
-            f"and an SSH tunnel: ssh -L {port}:localhost:{port} THIS-MACHINE",
+            f"tuneui: warning: listening on {args.host}: anyone who can reach port {port} and has the URL "
+            "below can use this app (and your GPU and files), over plain HTTP. Prefer the default "
+            f"127.0.0.1 and an SSH tunnel: ssh -L {port}:localhost:{port} THIS-MACHINE",
             file=sys.stderr,
         )
     display_host = f"[{args.host}]" if ":" in args.host else args.host
-    public_url = args.public_url or f"http://{display_host}:{port}"
-    print(f"tuneui: open {public_url} in a browser (Ctrl+C to stop)", flush=True)
-    server = Server(app_command(args.demo), host=args.host, port=port, title="tuneui", public_url=public_url)
+    public_url = (args.public_url or f"http://{display_host}:{port}").rstrip("/")
+    server = GuardedServer(app_command(args.demo), host=args.host, port=port, title="tuneui", public_url=public_url,
+                           token=new_token(), origins=allowed_origins(public_url, args.host, port,
+                                                                      is_loopback(args.host)))
+    print(f"tuneui: open {server.open_url()} in a browser (Ctrl+C to stop)", flush=True)
     server.serve()
     return 0

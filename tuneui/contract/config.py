@@ -12,11 +12,12 @@ import tomllib
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from tuneui.contract import defaults
 from tuneui.contract.cleaning import CleanOptions
 from tuneui.contract.errors import ConfigError
+from tuneui.contract.safety import name_problem, remote_code_problem
 
 Technique = Literal["full", "lora", "qlora", "lora_8bit", "freeze"]
 TECHNIQUES: tuple[str, ...] = Technique.__args__  # type: ignore[attr-defined]
@@ -32,13 +33,16 @@ DATASET_FORMATS = ("auto", "messages", "sharegpt", "alpaca", "prompt_completion"
 
 
 class RunConfig(BaseModel):
-    model_config = ConfigDict(extra="forbid", validate_assignment=True)
+    # No NaN or infinity anywhere: `epochs = inf` would train forever, `learning_rate = nan` silently.
+    model_config = ConfigDict(extra="forbid", validate_assignment=True, allow_inf_nan=False)
 
     # What to tune
     name: str = Field("run", min_length=1, description="run name, used for the run directory")
     model: str = Field("demo", min_length=1, description="'demo', a local model directory or a hub id")
     revision: str | None = Field(None, description="hub revision (pinned when trust_remote_code is on)")
     trust_remote_code: bool = Field(False, description="run the model repo's own Python code (off by default)")
+    trust_local_code: str | None = Field(None, description="the local model directory whose own Python code you "
+                                         "consent to run with trust_remote_code (--trust-local-code PATH)")
 
     # Data
     dataset: str = Field("demo", min_length=1, description="'demo', a data file/directory or a hub dataset")
@@ -104,13 +108,13 @@ class RunConfig(BaseModel):
     save_steps: int = Field(100, ge=0, description="0 saves only at the end")
     save_total_limit: int = Field(2, ge=1)
     eval_max_examples: int = Field(200, ge=0, description="validation examples used for the task metric")
-    eval_max_new_tokens: int = Field(48, ge=1)
+    eval_max_new_tokens: int = Field(48, ge=1, le=4096)
     early_stopping_patience: int = Field(
         0, ge=0, description="stop after N evaluations without a better eval loss and keep the best weights; 0 = off")
     overfit_patience: int = Field(3, ge=1, description="warn when eval loss rises this many evaluations in a row")
     divergence_factor: float = Field(2.0, gt=1.0, description="loss this many times its best counts as diverging")
     divergence_patience: int = Field(10, ge=1, description="...for this many optimizer steps in a row")
-    seed: int = 42
+    seed: int = Field(42, ge=0, le=2**32 - 1, description="random seed (numpy accepts 0 to 2**32-1)")
     output_dir: str | None = Field(None, description="run directory; default <runs folder>/<name>")
     report_to: list[Tracker] = Field(default_factory=list, description="experiment trackers (tensorboard, wandb, "
                                      "mlflow, trackio), offline, written under RUN_DIR/trackers")
@@ -119,14 +123,32 @@ class RunConfig(BaseModel):
     launch_strategy: LaunchStrategy = Field("fsdp", description="sharding for multi-GPU launch plans: FSDP "
                                             "full-shard, or DeepSpeed ZeRO-2/ZeRO-3 with or without CPU offload")
 
+    @field_validator("name")
+    @classmethod
+    def _plain_name(cls, name: str) -> str:
+        if (problem := name_problem(name)) is not None:
+            raise ValueError(problem)
+        return name
+
+    @field_validator("lora_target_modules")
+    @classmethod
+    def _targets(cls, value: list[str] | str) -> list[str] | str:
+        if isinstance(value, list):
+            if not value:
+                raise ValueError("name at least one module (e.g. [\"q_proj\", \"v_proj\"]) or use \"all-linear\"")
+            if any(not m.strip() for m in value):
+                raise ValueError("module names cannot be empty")
+        return value
+
     @model_validator(mode="after")
     def _cross_field(self) -> RunConfig:
         if self.technique in ("qlora", "lora_8bit") and self.optimizer == "sgd":
             raise ValueError("technique: quantised bases need an Adam-family optimizer, not sgd")
         if self.precision == "fp16" and self.technique == "full":
             raise ValueError("precision: fp16 full fine-tuning is unstable without a loss scaler; use bf16")
-        if self.trust_remote_code and not self.revision:
-            raise ValueError("revision: trust_remote_code needs a pinned revision (a commit hash)")
+        if (problem := remote_code_problem(self.model, self.revision, self.trust_remote_code,
+                                           self.trust_local_code)) is not None:
+            raise ValueError(problem)
         on = [f for f, off in LORA_VARIANT_OFF.items() if getattr(self, f) != off]
         if on and not self.uses_peft:
             raise ValueError(f"{on[0]}: only applies to the LoRA techniques (lora, qlora, lora_8bit), "
@@ -175,7 +197,7 @@ class RunConfig(BaseModel):
         if path.is_dir():
             path = path / "run.toml"
         try:
-            text = path.read_text(encoding="utf-8")
+            text = path.read_text(encoding="utf-8-sig")  # editors on Windows often start files with a BOM
         except FileNotFoundError:
             raise ConfigError(f"{path}: no such file") from None
         except (OSError, UnicodeDecodeError) as exc:

@@ -87,7 +87,9 @@ class FormatGuess:
                 "columns": self.columns, "alternatives": {k: round(v, 3) for k, v in self.alternatives.items()}}
 
 
-# Enough to show every problem of a messy file while a million bad lines cannot exhaust memory.
+# Enough to show every problem of a messy file while a million bad lines cannot exhaust memory. Errors
+# and warnings are kept separately, so no number of warnings can crowd out the errors; decisions
+# (refuse the file, exit 2) use the counters, never the length of a kept list.
 MAX_KEPT = 1000
 
 
@@ -117,18 +119,25 @@ class Problem:
 
 @dataclass
 class ProblemLog:
-    kept: list[Problem] = field(default_factory=list)
+    kept: list[Problem] = field(default_factory=list)  # in file order; at most MAX_KEPT of each severity
     counts: Counter = field(default_factory=Counter)  # (severity, kind) -> n
     bad_lines: int = 0  # lines with at least one error
+    _kept_by_severity: Counter = field(default_factory=Counter, repr=False)
 
     def add(self, problem: Problem) -> None:
         self.counts[(problem.severity, problem.kind)] += 1
-        if len(self.kept) < MAX_KEPT:
+        if self._kept_by_severity[problem.severity] < MAX_KEPT:
+            self._kept_by_severity[problem.severity] += 1
             self.kept.append(problem)
 
     @property
     def errors(self) -> list[Problem]:
+        """The kept errors (the first MAX_KEPT); `n_errors` is how many there are."""
         return [p for p in self.kept if p.severity == "error"]
+
+    @property
+    def has_errors(self) -> bool:
+        return self.n_errors > 0
 
     @property
     def n_errors(self) -> int:
@@ -237,7 +246,9 @@ class LoadResult:
             "notes": self.notes,
             "coerced": self.coerced,
             "problem_summary": self.problems.summary(),
-            "problems": [p.to_dict() for p in self.problems.kept[:max_problems]],
+            # errors first: with thousands of warnings, the line that breaks the file must still show
+            "problems": [p.to_dict() for p in sorted(self.problems.kept, key=lambda p: p.severity != "error")
+                         [:max_problems]],
             "seconds": round(self.seconds, 3),
         }
 

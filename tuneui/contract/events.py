@@ -4,8 +4,9 @@ Every event has `type`, `time` (unix seconds) and `step`; the rest depends on th
 below). The training process writes them with `EventWriter`; the wizard, `tuneui monitor` and
 `compare` read them with `read_events` / `EventFollower`. The writer flushes per line so a follower
 sees events as they happen; a reader tolerates a partially written last line (the writer may be
-mid-write or killed), lines that are not events, and fields of the wrong type (a field that does
-not parse is dropped, the event kept), so one bad line never takes a monitor down.
+mid-write or killed), lines that are not events, and fields of the wrong type or out of range (a
+field that does not parse is dropped, the event kept; a time must be a real date, a count must not be
+negative, text has no lone surrogates), so one bad line never takes a monitor down.
 """
 
 from __future__ import annotations
@@ -27,12 +28,18 @@ TERMINAL_TYPES = frozenset({"finished", "failed", "stopped"})
 EXIT_CODES = {"finished": 0, "failed": 1, "stopped": 130}
 
 
+# What a monitor can show without overflowing a clock, a progress bar or a terminal.
+Time = Annotated[float, Field(ge=0, lt=1e11, allow_inf_nan=False)]  # unix seconds, before year 5000
+Count = Annotated[int, Field(ge=0, lt=2**63)]
+Amount = Annotated[float, Field(ge=0, allow_inf_nan=False)]
+
+
 class _Event(BaseModel):
     # extra="allow": later versions add fields; a reader of today keeps them, it does not choke.
     model_config = ConfigDict(extra="allow", frozen=True)
 
-    time: float = 0.0
-    step: int = 0
+    time: Time = 0.0
+    step: Count = 0
 
     @property
     def terminal(self) -> bool:
@@ -47,16 +54,16 @@ class Started(_Event):
     run_dir: str | None = None
     model: str | None = None
     technique: str | None = None
-    total_steps: int | None = None
-    train_examples: int | None = None
-    val_examples: int | None = None
-    dropped_examples: int | None = None  # refused by the loss masking, all reasons together
-    refusals: dict[str, int] | None = None  # the same, per reason (tuneui.templates.REASONS)
-    truncated_examples: int | None = None
-    trainable_params: int | None = None
-    total_params: int | None = None
+    total_steps: Count | None = None
+    train_examples: Count | None = None
+    val_examples: Count | None = None
+    dropped_examples: Count | None = None  # refused by the loss masking, all reasons together
+    refusals: dict[str, Count] | None = None  # the same, per reason (tuneui.templates.REASONS)
+    truncated_examples: Count | None = None
+    trainable_params: Count | None = None
+    total_params: Count | None = None
     resumed_from: str | None = None
-    pid: int | None = None
+    pid: Count | None = None
 
 
 class Step(_Event):
@@ -65,9 +72,9 @@ class Step(_Event):
     lr: float | None = None
     grad_norm: float | None = None
     epoch: float | None = None
-    tokens_per_s: float | None = None
-    mem_bytes: float | None = None
-    total_steps: int | None = None
+    tokens_per_s: Amount | None = None
+    mem_bytes: Amount | None = None
+    total_steps: Count | None = None
 
 
 class Eval(_Event):
@@ -133,12 +140,36 @@ def parse_event(obj: Any) -> Event | None:
     return None
 
 
+def _without_surrogates(value: Any) -> Any:
+    # JSON's "\ud800" escapes decode to lone surrogates, which no terminal can print.
+    root: dict[str, Any] = {"": value}
+    stack: list[dict[Any, Any] | list[Any]] = [root]
+    while stack:
+        node = stack.pop()
+        items = node.items() if isinstance(node, dict) else enumerate(node)
+        for key, item in list(items):
+            if isinstance(item, str):
+                if _has_surrogate(item):
+                    node[key] = item.encode("utf-8", "replace").decode("utf-8")
+            elif isinstance(item, (dict, list)):
+                stack.append(item)
+    return root[""]
+
+
+def _has_surrogate(text: str) -> bool:
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return True
+    return False
+
+
 def parse_line(line: str) -> Event | None:
     try:
         obj = json.loads(line)
     except (json.JSONDecodeError, RecursionError):
         return None
-    return parse_event(obj)
+    return parse_event(_without_surrogates(obj))
 
 
 def _jsonable(value: Any) -> Any:
@@ -187,20 +218,35 @@ def read_events(run_dir: str | Path) -> list[Event]:
 
 
 class EventFollower:
-    """Incrementally reads new complete lines from events.jsonl (a `tail -F` for the UI)."""
+    """Incrementally reads new complete lines from events.jsonl: a `tail -F` for the UI.
+
+    Like `tail -F`, it notices when the file is replaced (another inode) or truncated (smaller than
+    what was read, or its first bytes changed) and then reads the new file from its start, rather
+    than waiting at an old offset and skipping the events written meanwhile."""
+
+    HEAD = 64  # bytes of the file's start remembered to notice a rewrite that outgrew the old size
 
     def __init__(self, run_dir: str | Path):
         self.path = Path(run_dir) / EVENTS_FILE
         self._offset = 0
         self._partial = b""
+        self._ident: tuple[int, int] | None = None
+        self._head = b""
 
     def poll(self) -> list[Event]:
         try:
-            with self.path.open("rb") as fh:
-                fh.seek(self._offset)
-                chunk = fh.read()
-        except FileNotFoundError:
+            fh = self.path.open("rb")
+        except OSError:  # not there (yet, or deleted): nothing new
             return []
+        with fh:
+            st = os.fstat(fh.fileno())
+            ident = (st.st_dev, st.st_ino)
+            if ident != self._ident or st.st_size < self._offset or fh.read(len(self._head)) != self._head:
+                self._ident, self._offset, self._partial, self._head = ident, 0, b"", b""
+            fh.seek(self._offset)
+            chunk = fh.read()
+        if len(self._head) < self.HEAD:
+            self._head = (self._head + chunk)[:self.HEAD]
         self._offset += len(chunk)
         data = self._partial + chunk
         *lines, self._partial = data.split(b"\n")

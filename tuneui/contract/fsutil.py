@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import errno
 import os
 import shutil
 import tempfile
@@ -38,7 +39,8 @@ def atomic_write_text(path: Path, text: str) -> Path:
 def atomic_dir(final: Path) -> Iterator[Path]:
     """Build a directory in a scratch folder next to `final`, then swap it into place.
 
-    Readers see the old directory or the complete new one, never a half-written one; on an error
+    Readers see the old directory or the complete new one, never a half-written or half-deleted one
+    (the old one is renamed away first, and deleted only once the new one is in place); on an error
     the scratch folder is removed and `final` is left as it was.
     """
     final = Path(final)
@@ -47,9 +49,37 @@ def atomic_dir(final: Path) -> Iterator[Path]:
     try:
         yield tmp
         tmp.chmod(0o755)  # mkdtemp makes 0700 folders; outputs are ordinary user folders
+        old = None
         if final.exists():
-            shutil.rmtree(final)
-        tmp.rename(final)
+            old = Path(tempfile.mkdtemp(prefix=f".{final.name}.replaced-", dir=final.parent))
+            final.rename(old / final.name)
+        try:
+            tmp.rename(final)
+        except BaseException:
+            if old is not None:
+                (old / final.name).rename(final)
+                old.rmdir()
+            raise
+        if old is not None:
+            shutil.rmtree(old, ignore_errors=True)
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)
         raise
+
+
+def why_unreachable(path: str | Path) -> str:
+    """Why `path` cannot be opened, in words ("a symbolic link loop" rather than "no such file")."""
+    try:
+        os.stat(path)
+    except OSError as exc:
+        if exc.errno == errno.ELOOP:
+            return "a symbolic link loop (too many levels of symbolic links)"
+        if os.path.islink(path):
+            try:
+                return f"a broken symbolic link (to {os.readlink(path)})"
+            except OSError:
+                return "a broken symbolic link"
+        if exc.errno == errno.ENOENT:
+            return "no such file or directory"
+        return exc.strerror or str(exc)
+    return "it exists"

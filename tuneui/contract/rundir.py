@@ -2,7 +2,9 @@
 
     RUN_DIR/run.toml       the RunConfig, complete
     RUN_DIR/events.jsonl   the event stream (tuneui.contract.events)
-    RUN_DIR/run.pid        the training process's pid while it lives
+    RUN_DIR/run.lock       the advisory lock and who holds it (tuneui.contract.runlock)
+    RUN_DIR/run.pid        the training process's pid while it lives (for people: `kill $(cat run.pid)`)
+    RUN_DIR/run.id         the run's identity, written when it starts; checkpoints carry it
     RUN_DIR/report.json    the final evaluation (tuneui.contract.evaluation)
     RUN_DIR/adapter/       the trained adapter, or the whole model for full fine-tunes
     RUN_DIR/adapter_init/  PiSSA/OLoRA only: the initial adapter, to convert adapter/ for the original base
@@ -16,9 +18,12 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
+from tuneui.contract.runlock import holder
+
 RUN_TOML = "run.toml"
 EVENTS_FILE = "events.jsonl"
 PID_FILE = "run.pid"
+RUN_ID_FILE = "run.id"
 LOG_FILE = "train.log"
 REPORT_FILE = "report.json"
 ADAPTER_DIR = "adapter"
@@ -56,5 +61,7 @@ def pid_alive(pid: int | None) -> bool:
 
 
 def run_is_alive(run_dir: str | Path) -> bool:
-    return pid_alive(pid_of(run_dir))
+    """A live process holds the run's lock. run.pid is not asked: a second trainer (refused now, but
+    older versions) or a reused pid could make it lie."""
+    return holder(run_dir) is not None
 

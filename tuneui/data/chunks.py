@@ -14,6 +14,7 @@ from tuneui.contract.datasets import MAX_KEPT, Example, Problem
 from tuneui.data.formats import type_name
 from tuneui.data.messages import RowError
 from tuneui.data.normalise import Normaliser, Plan
+from tuneui.data.readers import TOO_DEEP
 from tuneui.data.schema import example_words
 
 # A chunk item: (position, raw JSON text | a record dict | a Problem the reader found)
@@ -43,6 +44,8 @@ class ChunkOut:
 def _json_record(pos: int, text: str, unit: str) -> tuple[dict | None, Problem | None]:
     try:
         value = json.loads(text)
+    except RecursionError:
+        return None, Problem(TOO_DEEP, pos, kind="bad_json", unit=unit)
     except ValueError as exc:
         return None, Problem(f"bad JSON: {str(exc).split(': line')[0]}", pos, kind="bad_json", unit=unit)
     if isinstance(value, dict):
@@ -53,6 +56,26 @@ def _json_record(pos: int, text: str, unit: str) -> tuple[dict | None, Problem |
         return {"messages": value}, None  # a bare list of messages (xtuner)
     what = {list: "an array", bool: "true/false", type(None): "null"}.get(type(value), "a number")
     return None, Problem(f"expected a JSON object per line, got {what}", pos, kind="wrong_type", unit=unit)
+
+
+def lone_surrogate(record: dict) -> tuple[str, str] | None:
+    """(field path, the character) of the first lone surrogate in a record's text, else None.
+
+    JSON escapes such as "\\ud800" decode to such characters, which no tokenizer, Parquet file or
+    terminal accepts; found here, they are one bad line instead of a crash far downstream."""
+    stack: list[tuple[str, object]] = [(str(k), v) for k, v in record.items()]
+    while stack:
+        where, value = stack.pop()
+        if isinstance(value, str):
+            try:
+                value.encode("utf-8")
+            except UnicodeEncodeError as exc:
+                return f"field {where}", value[exc.start]
+        elif isinstance(value, dict):
+            stack += [(f"{where}.{k}", v) for k, v in value.items()]
+        elif isinstance(value, list):
+            stack += [(f"{where}[{i}]", v) for i, v in enumerate(value)]
+    return None
 
 
 class ChunkReader:
@@ -66,7 +89,8 @@ class ChunkReader:
 
     def _problem(self, out: ChunkOut, p: Problem, error: bool = True) -> None:
         out.counts[(p.severity, p.kind)] = out.counts.get((p.severity, p.kind), 0) + 1
-        if len(out.problems) < MAX_KEPT:
+        # Kept per severity: no number of warnings may crowd out the error that breaks the file.
+        if sum(1 for q in out.problems if q.severity == p.severity) < MAX_KEPT:
             out.problems.append(p)
 
     def __call__(self, task: tuple[int, list[Item]]) -> ChunkOut:
@@ -89,6 +113,13 @@ class ChunkReader:
                     out.bad_lines += 1
                     continue
             assert isinstance(rec, dict)
+            if (bad := lone_surrogate(rec)) is not None:
+                where, ch = bad
+                self._problem(out, Problem(f"{where}: holds {ch!r}, half of a UTF-16 surrogate pair with no other "
+                                           "half (a stray \\ud800-style escape); not valid Unicode text", pos,
+                                           kind="bad_text", unit=unit))
+                out.bad_lines += 1
+                continue
             for key, value in rec.items():
                 t = type_name(value)
                 per = col_types.get(key)

@@ -248,9 +248,10 @@ def _merge(out: Any, totals: Any, col_types: dict, first_pos: dict, log: Problem
     for k, n in out.counts.items():
         log.counts[k] += n
     log.bad_lines += out.bad_lines
-    room = limit - len(log.kept)
-    if room > 0:
-        log.kept.extend(out.problems[:room])
+    for p in out.problems:  # kept per severity, as ProblemLog.add does (the counts came above)
+        if log._kept_by_severity[p.severity] < limit:
+            log._kept_by_severity[p.severity] += 1
+            log.kept.append(p)
 
 
 def _preview(result: LoadResult, out: Any) -> None:

@@ -19,6 +19,7 @@ from pathlib import Path
 
 from tuneui.contract.datasets import Problem
 from tuneui.contract.errors import DataError
+from tuneui.contract.fsutil import why_unreachable
 from tuneui.data.encoding import (
     COMPRESSED,
     MAX_LINE_BYTES,
@@ -36,6 +37,7 @@ _SUFFIX_TYPES = {
     ".jsonl": "jsonl", ".ndjson": "jsonl", ".json": "json", ".csv": "csv", ".tsv": "tsv",
     ".parquet": "parquet", ".pq": "parquet", ".txt": "text", ".text": "text", ".md": "text",
 }
+TOO_DEEP = "bad JSON: nested too deeply to read (more than about 1000 levels of [ or {)"
 _HUB_ID = re.compile(r"^[A-Za-z0-9][\w.-]*(/[\w.-]+)?$")
 
 Record = dict
@@ -63,9 +65,11 @@ def open_source(path: str | Path, text_hint: bool = False) -> Source:
     if p.is_dir():
         return _hf_disk(p)
     if not p.exists():
+        if p.is_symlink():  # a broken link or a loop is a local file gone wrong, not a hub dataset
+            raise DataError(why_unreachable(p), source=str(path))
         if _HUB_ID.match(str(path)) and p.suffix.lower() not in _SUFFIX_TYPES:
             return _hf_hub(str(path))
-        raise DataError("no such file or directory", source=str(path))
+        raise DataError(why_unreachable(p), source=str(path))
     if p.stat().st_size == 0:
         raise DataError("the file is empty", source=str(p))
     file_type = _SUFFIX_TYPES.get(inner_suffix(p)) or _sniff(p, text_hint)
@@ -101,6 +105,8 @@ def _sniff(p: Path, text_hint: bool) -> str:
         try:
             json.loads(first_line)
             return "jsonl"
+        except RecursionError:
+            return "jsonl"  # one absurdly nested line: the JSONL reader reports it by line number
         except ValueError:
             return "json"
     if text.startswith("["):
@@ -130,6 +136,9 @@ def _jsonl(p: Path, src: Source) -> RecordStream:
         except ValueError as exc:
             msg = str(exc).split(": line")[0]
             yield lineno, None, Problem(f"bad JSON: {msg}", lineno, kind="bad_json")
+            continue
+        except RecursionError:
+            yield lineno, None, Problem(TOO_DEEP, lineno, kind="bad_json")
             continue
         if isinstance(value, str):
             yield lineno, {"text": value}, None  # a JSON string per line: a plain-text document
@@ -162,6 +171,8 @@ def _json(p: Path, src: Source) -> RecordStream:
         return
     try:
         value = json.loads(text)
+    except RecursionError:
+        raise DataError(TOO_DEEP, source=str(p)) from None
     except ValueError as exc:
         line = getattr(exc, "lineno", None)
         # A .json file that is really JSON Lines is common enough to handle rather than reject.
@@ -196,6 +207,9 @@ def _json_array(text: str, source: str, meter: list[int] | None = None) -> Recor
         counted = pos
         try:
             value, end = decoder.raw_decode(text, pos)
+        except RecursionError:
+            yield line, None, Problem(TOO_DEEP + "; the rest of the array cannot be read", line, kind="bad_json")
+            return
         except json.JSONDecodeError as exc:
             bad_line = text.count("\n", 0, exc.pos) + 1
             yield bad_line, None, Problem(f"bad JSON: {exc.msg}; the rest of the array cannot be read", bad_line,

@@ -2,17 +2,21 @@
 
 from __future__ import annotations
 
+import contextlib
 import math
+import re
 import resource
 import shutil
 import time
+from collections.abc import Iterator
 from pathlib import Path
 
 from transformers import Trainer, TrainerCallback
 
 from tuneui.contract import events as ev
+from tuneui.contract.errors import ConfigError
 from tuneui.contract.events import EventWriter
-from tuneui.training import checkpoints
+from tuneui.training import checkpoints, savefail
 from tuneui.training.guards import (
     DivergenceWatch,
     OverfitWatch,
@@ -69,17 +73,51 @@ class TuneTrainer(LoraPlusMixin, Trainer):
     def _save_checkpoint(self, model, trial):
         try:
             return super()._save_checkpoint(model, trial)
-        except OSError as exc:
+        except Exception as exc:
             scratch = Path(str(self.args.output_dir)) / f"checkpoint-{self.state.global_step}"
-            shutil.rmtree(scratch, ignore_errors=True)
-            kept = checkpoints.listed(self.run_dir) if self.run_dir else []
-            intact = f"the previous checkpoint {kept[-1].path.name} is intact" if kept else "no earlier checkpoint exists"
-            raise RunFailure(
-                f"could not write the checkpoint at step {self.state.global_step}: {exc.strerror or exc} "
-                f"({exc.filename or self.args.output_dir}); {intact}",
-                "free disk space or make the output directory writable, then continue with "
-                f"`tuneui train {self.run_dir} --resume`",
-            ) from None
+            failure = self._save_failure(exc, scratch.parent)  # first: the free space as the save saw it
+            shutil.rmtree(scratch, ignore_errors=True)  # never leave a half-written folder on a full disk
+            if failure is None:
+                raise
+            raise failure from None
+
+    def _save_failure(self, exc: BaseException, target: Path) -> RunFailure | None:
+        kept = checkpoints.listed(self.run_dir) if self.run_dir else []
+        intact = f"the previous checkpoint {kept[-1].path.name} is intact" if kept else "no earlier checkpoint exists"
+        needed = savefail.folder_bytes(kept[-1].path) if kept else savefail.model_checkpoint_bytes(self.model)
+        return savefail.classify(exc, what=f"the checkpoint at step {self.state.global_step}", target=target,
+                                 needed=needed, intact=intact,
+                                 resume_hint=f"continue with `tuneui train {self.run_dir} --resume`")
+
+    # Loading a checkpoint unpickles optimizer, scheduler and RNG states with torch's weights-only
+    # loader, which refuses anything but tensors; a refusal becomes one line naming the folder.
+    def _load_from_checkpoint(self, resume_from_checkpoint, model=None):
+        with _refused_pickle(resume_from_checkpoint, "the model weights"):
+            return super()._load_from_checkpoint(resume_from_checkpoint, model)
+
+    def _load_optimizer_and_scheduler(self, checkpoint):
+        with _refused_pickle(checkpoint, "optimizer.pt / scheduler.pt"):
+            return super()._load_optimizer_and_scheduler(checkpoint)
+
+    def _load_rng_state(self, checkpoint):
+        with _refused_pickle(checkpoint, "rng_state.pth"):
+            return super()._load_rng_state(checkpoint)
+
+
+@contextlib.contextmanager
+def _refused_pickle(checkpoint, files: str) -> Iterator[None]:
+    import pickle
+
+    try:
+        yield
+    except pickle.UnpicklingError as exc:
+        # torch words it differently by version and pickle protocol; keep its one line that names the culprit
+        detail = next((ln.strip().split(". ")[0].removeprefix("WeightsUnpickler error: ")
+                       for ln in str(exc).splitlines() if re.search(r"unsupported|blocked|not an allowed", ln, re.I)), "")
+        raise ConfigError(f"refused to load {files}: not plain tensor data, it asks to run code"
+                          + (f" ({detail.rstrip('.')})" if detail else "")
+                          + "; this checkpoint was not written by tuneui or was tampered with",
+                          source=str(checkpoint)) from None
 
 
 class RunCallback(TrainerCallback):
@@ -97,6 +135,9 @@ class RunCallback(TrainerCallback):
         self.evals_since_best = 0
         self.last_train_loss: float | None = None
         self.stopped_early = False
+        # The whole run's summed step losses, carried through checkpoints, so a resumed run reports
+        # the same mean training loss as an uninterrupted one (the Trainer's covers one session).
+        self.loss_sum, self.loss_steps = 0.0, 0
         self._t = time.perf_counter()
         self._tokens = 0
 
@@ -126,6 +167,8 @@ class RunCallback(TrainerCallback):
         loss = self.trainer.pop_step_loss() if self.trainer else None
         if loss is not None:
             self.last_train_loss = loss
+            self.loss_sum += loss
+            self.loss_steps += 1
             problem = self.divergence.update(step, loss)
             if problem:
                 raise RunFailure(problem, "lower learning_rate (try a third of it), keep max_grad_norm at 1.0, "
@@ -144,14 +187,28 @@ class RunCallback(TrainerCallback):
         if self.is_main:
             scratch = Path(args.output_dir) / f"checkpoint-{state.global_step}"
             try:
-                final = checkpoints.finalize(scratch, self.run_dir, state.global_step, self.cfg)
+                final = checkpoints.finalize(scratch, self.run_dir, state.global_step, self.cfg,
+                                             {"train_loss_sum": self.loss_sum, "train_loss_steps": self.loss_steps})
                 checkpoints.rotate(self.run_dir, self.cfg.save_total_limit)
-            except OSError as exc:
+            except Exception as exc:
+                failure = self.trainer._save_failure(exc, scratch.parent) if self.trainer else None
                 shutil.rmtree(scratch, ignore_errors=True)
-                raise RunFailure(f"could not seal the checkpoint at step {state.global_step}: {exc}",
-                                 "free disk space, then continue with --resume") from None
+                if failure is None:
+                    raise
+                raise failure from None
             self.writer.emit(ev.Checkpoint(step=state.global_step, path=str(final)))
         _barrier()
+        if self.stop.requested.is_set():  # asked during the save: stop on this checkpoint, not one step later
+            control.should_training_stop = True
+
+    def carry_loss(self, ckpt: Path) -> None:
+        """Continue the run's loss sum from the checkpoint resumed from."""
+        facts = checkpoints.manifest(ckpt)
+        if isinstance(facts.get("train_loss_steps"), int):
+            self.loss_sum, self.loss_steps = float(facts["train_loss_sum"]), facts["train_loss_steps"]
+
+    def mean_loss(self) -> float | None:
+        return self.loss_sum / self.loss_steps if self.loss_steps else None
 
     # -- evaluation ----------------------------------------------------------------------------------
     def run_eval(self, step: int, model, control=None) -> float | None:

@@ -6,6 +6,8 @@ does tuneui add the RunConfig and a manifest of SHA-256 hashes and rename the fo
 `checkpoints/step-N`: a rename is atomic, so a kill at any moment leaves either the previous set of
 checkpoints or the new one, never a half-written `step-N`. Resume loads only folders whose
 manifest matches their files; nothing without a manifest (nothing tuneui did not write) is loaded.
+The manifest also carries the run's identity (`run.id`), so a checkpoint copied in from another
+run is skipped too.
 """
 
 from __future__ import annotations
@@ -19,6 +21,7 @@ from pathlib import Path
 from tuneui.contract.config import RunConfig
 from tuneui.contract.errors import ConfigError
 from tuneui.contract.fsutil import atomic_write_text
+from tuneui.contract.rundir import RUN_ID_FILE
 
 MANIFEST = "tuneui-manifest.json"
 CHECKPOINTS = "checkpoints"
@@ -36,12 +39,15 @@ def _files(folder: Path) -> list[Path]:
     return sorted(p for p in folder.rglob("*") if p.is_file() and p.name != MANIFEST)
 
 
-def finalize(scratch: Path, run_dir: Path, step: int, cfg: RunConfig) -> Path:
-    """Seal a complete scratch checkpoint and move it into place as checkpoints/step-N."""
+def finalize(scratch: Path, run_dir: Path, step: int, cfg: RunConfig, extra: dict | None = None) -> Path:
+    """Seal a complete scratch checkpoint and move it into place as checkpoints/step-N (`extra`:
+    more facts for the manifest, e.g. the run's loss so far)."""
     cfg.save(scratch / "run.toml")
     manifest = {
         "tuneui_checkpoint": 1,
         "step": step,
+        "run_id": read_run_id(run_dir),
+        **(extra or {}),
         "files": {str(p.relative_to(scratch)): {"sha256": _sha256(p), "bytes": p.stat().st_size}
                   for p in _files(scratch)},
     }
@@ -49,9 +55,43 @@ def finalize(scratch: Path, run_dir: Path, step: int, cfg: RunConfig) -> Path:
     final = run_dir / CHECKPOINTS / f"step-{step}"
     final.parent.mkdir(parents=True, exist_ok=True)
     if final.exists():  # a re-run of the same step (resume after a kill right after saving)
-        shutil.rmtree(final)
-    scratch.rename(final)
+        # Swap by rename: the old folder leaves in one step, so a kill never leaves step-N half deleted.
+        old = final.with_name(f".{final.name}.replaced")
+        shutil.rmtree(old, ignore_errors=True)
+        final.rename(old)
+        scratch.rename(final)
+        shutil.rmtree(old, ignore_errors=True)
+    else:
+        scratch.rename(final)
     return final
+
+
+def manifest(ckpt: Path) -> dict:
+    try:
+        data = json.loads((ckpt / MANIFEST).read_text())
+    except (OSError, ValueError):
+        return {}
+    return data if isinstance(data, dict) else {}
+
+
+def read_run_id(run_dir: Path) -> str | None:
+    try:
+        return (run_dir / RUN_ID_FILE).read_text(encoding="utf-8").strip() or None
+    except (OSError, UnicodeDecodeError):
+        return None
+
+
+def foreign(ckpt: Path, run_id: str | None) -> str | None:
+    """Why the checkpoint belongs to another run, or None when it is this run's."""
+    try:
+        theirs = json.loads((ckpt / MANIFEST).read_text()).get("run_id")
+    except (OSError, ValueError, AttributeError):
+        return "unreadable manifest"
+    if theirs == run_id:
+        return None
+    if run_id is None:
+        return f"it belongs to run {theirs}, and this run directory has no run.id"
+    return f"it belongs to another run (run id {theirs or 'none'}, this run is {run_id})"
 
 
 def verify(ckpt: Path) -> str | None:
@@ -91,9 +131,10 @@ def listed(run_dir: Path) -> list[Checkpoint]:
     return sorted(out, key=lambda c: c.step)
 
 
-def newest_complete(run_dir: Path, warn=lambda reason: None) -> Checkpoint | None:
+def newest_complete(run_dir: Path, warn=lambda reason: None, *, check_owner: bool = False) -> Checkpoint | None:
+    own = read_run_id(run_dir) if check_owner else None
     for ckpt in reversed(listed(run_dir)):
-        problem = verify(ckpt.path)
+        problem = verify(ckpt.path) or (foreign(ckpt.path, own) if check_owner else None)
         if problem is None:
             return ckpt
         warn(f"skipping checkpoint {ckpt.path.name}: {problem}")

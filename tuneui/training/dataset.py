@@ -174,13 +174,38 @@ def write_split(out: Path, train: list[Conversation], val: list[Conversation], r
     atomic_write_text(out / "data_report.json", json.dumps(report, indent=2, default=str))
 
 
+def split_complete(run_dir: Path) -> bool:
+    data = run_dir / "data"
+    if not all((data / name).is_file() for name in ("train.parquet", "data_report.json")):
+        return False
+    try:
+        report = json.loads((data / "data_report.json").read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return False
+    return not (isinstance(report, dict) and report.get("val")) or (data / "val.parquet").is_file()
+
+
 def read_split(run_dir: Path) -> RunData:
+    """The examples a run trained on, as it wrote them; a missing or damaged file is one line naming it."""
+    import pyarrow as pa
+
     from tuneui.cleaning.output import read_split_file
 
     data = run_dir / "data"
-    train = read_split_file(data / "train.parquet")
-    val = read_split_file(data / "val.parquet") if (data / "val.parquet").exists() else []
-    report = json.loads((data / "data_report.json").read_text())
+    for name in ("train.parquet", "data_report.json"):
+        if not (data / name).is_file():
+            raise DataError("missing: the run's data split is needed to continue it exactly; start a new run "
+                            "with -o NEW_DIR instead", source=str(data / name))
+    try:
+        report = json.loads((data / "data_report.json").read_text(encoding="utf-8"))
+        if report.get("val") and not (data / "val.parquet").is_file():
+            raise DataError("missing: the run's data split is needed to continue it exactly; start a new run "
+                            "with -o NEW_DIR instead", source=str(data / "val.parquet"))
+        train = read_split_file(data / "train.parquet")
+        val = read_split_file(data / "val.parquet") if (data / "val.parquet").exists() else []
+    except (OSError, ValueError, KeyError, AttributeError, pa.ArrowException) as exc:
+        raise DataError(f"the run's data split cannot be read ({str(exc).splitlines()[0][:200]}); start a new "
+                        "run with -o NEW_DIR instead", source=str(data)) from None
     return RunData([e.messages for e in train], [e.messages for e in val], report,
                    [e.tools for e in train], [e.tools for e in val])
 

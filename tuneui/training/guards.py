@@ -5,10 +5,12 @@ Each problem becomes an event a person can act on: the reason in plain words plu
 
 from __future__ import annotations
 
+import contextlib
 import math
 import os
 import signal
 import threading
+from collections.abc import Iterator
 from typing import Any
 
 
@@ -87,16 +89,33 @@ class OverfitWatch:
         return min(self.evals) if self.evals else math.inf
 
 
+class StopRequested(BaseException):
+    """A stop signal that arrived where there is nothing to finish first (setup, evaluation, the
+    final save): it unwinds at once, like KeyboardInterrupt, and the run ends as `stopped`."""
+
+    exit_code = 130
+
+    def __init__(self, signal_name: str):
+        super().__init__(signal_name)
+        self.signal_name = signal_name
+
+
 class StopController:
     """SIGINT/SIGTERM: the first asks for a graceful stop (finish the step, checkpoint, exit 130);
     a second stops at once. Checkpoints are only ever renamed into place when complete, so an
-    immediate stop can lose the step in progress but never corrupt the last complete checkpoint."""
+    immediate stop can lose the step in progress but never corrupt the last complete checkpoint.
 
-    def __init__(self, on_immediate=None):
+    Outside the training steps there is no step to finish: inside `interruptible()` (setup,
+    tokenising, evaluation, the final save) the first signal raises StopRequested at once, so a
+    stop is honoured within moments in every phase rather than after the next optimizer step."""
+
+    def __init__(self, on_immediate=None, on_graceful=None):
         self.requested = threading.Event()
         self.signal_name: str | None = None
         self._on_immediate = on_immediate
+        self._on_graceful = on_graceful  # told at once that a graceful stop is under way
         self._previous: dict[int, Any] = {}
+        self._raise = 0  # depth of interruptible() blocks
 
     def install(self) -> None:
         if threading.current_thread() is not threading.main_thread():
@@ -116,7 +135,22 @@ class StopController:
             os._exit(130)
         self.signal_name = signal.Signals(signum).name
         self.requested.set()
+        if self._raise:
+            raise StopRequested(self.signal_name)
+        if self._on_graceful:
+            self._on_graceful(self.signal_name)
 
     def request(self, reason: str = "requested") -> None:
         self.signal_name = reason
         self.requested.set()
+
+    @contextlib.contextmanager
+    def interruptible(self) -> Iterator[None]:
+        """A block a stop signal may cut short (a stop that came before it stops it at the start)."""
+        if self.requested.is_set():
+            raise StopRequested(self.signal_name or "request")
+        self._raise += 1
+        try:
+            yield
+        finally:
+            self._raise -= 1

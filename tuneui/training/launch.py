@@ -1,8 +1,9 @@
 """Start, supervise and re-attach to training runs that live in their own processes.
 
 A run is a directory; the process is `python -m tuneui.training RUN_DIR` started in a new session
-so it outlives whoever started it (the UI can quit, the SSH link can drop). The process writes its
-pid to `run.pid` while alive; anyone can re-attach with `attach(run_dir)` and follow events.jsonl.
+so it outlives whoever started it (the UI can quit, the SSH link can drop). The process holds the
+run directory's lock while alive (tuneui.contract.runlock); anyone can re-attach with
+`attach(run_dir)` and follow events.jsonl, and "alive" means "a live process holds the lock".
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ from tuneui.contract.config import RunConfig
 from tuneui.contract.errors import ConfigError
 from tuneui.contract.events import EXIT_CODES, Event, EventFollower, read_events, run_status
 from tuneui.contract.rundir import LOG_FILE, RUN_TOML, pid_of, run_is_alive
+from tuneui.contract.runlock import RunLocked, holder
 
 
 @dataclass
@@ -28,7 +30,10 @@ class RunHandle:
 
     @property
     def pid(self) -> int | None:
-        return self.process.pid if self.process else pid_of(self.run_dir)
+        if self.process is not None:
+            return self.process.pid
+        owner = holder(self.run_dir)
+        return owner.pid if owner is not None else pid_of(self.run_dir)
 
     def poll(self) -> int | None:
         """The exit code once the process has ended, else None."""
@@ -98,6 +103,8 @@ def start_run(config: RunConfig, run_dir: str | Path | None = None, *, resume: b
     """Save run.toml into the run directory and start the training process there."""
     run_dir = Path(run_dir) if run_dir else default_run_dir(config)
     run_dir.mkdir(parents=True, exist_ok=True)
+    if (owner := holder(run_dir)) is not None:  # never rewrite the run.toml of a live run
+        raise RunLocked(f"in use by {owner.describe()}", source=str(run_dir))
     if not resume:
         config.save(run_dir / RUN_TOML)
     cmd = [sys.executable, "-m", "tuneui.training", str(run_dir)]

@@ -1,7 +1,7 @@
 """Load and prepare a model for one of the techniques of RunConfig (quantisation, freezing, LoRA).
 
 Loading is safe by default (tuneui.modelload): safetensors only (never a pickle from the hub), and no
-repository code unless `trust_remote_code` is set in the config together with a pinned revision.
+repository code unless `trust_remote_code` is set with a pinned commit or consent (tuneui.contract.safety).
 """
 
 from __future__ import annotations
@@ -9,7 +9,7 @@ from __future__ import annotations
 from typing import Any
 
 from tuneui.contract.config import RunConfig
-from tuneui.contract.errors import ModelError
+from tuneui.contract.errors import ConfigError, ModelError
 from tuneui.modelload import compute_dtype, hub_error, load_kwargs, resolve_model
 
 
@@ -95,12 +95,30 @@ def build_model(cfg: RunConfig, tokenizer: Any = None) -> Any:
 
         from tuneui.training.lora_variants import LoraVariant, lora_config
 
+        check_lora_targets(model, cfg)
         lora = lora_config(LoraVariant.from_config(cfg), r=cfg.lora_r, alpha=cfg.lora_alpha,
                            dropout=cfg.lora_dropout, target_modules=cfg.lora_target_modules)
         if cfg.gradient_checkpointing and quant is None:
             model.enable_input_require_grads()  # checkpointed blocks need an input that requires grad
         model = get_peft_model(model, lora)
     return model
+
+
+def check_lora_targets(model, cfg: RunConfig) -> None:
+    """Every named target must exist in the model: peft would otherwise fail deep inside, or train
+    fewer layers than asked."""
+    import torch
+
+    targets = cfg.lora_target_modules
+    if not isinstance(targets, list):
+        return
+    names = [n for n, _ in model.named_modules()]
+    unknown = [t for t in targets if not any(n == t or n.endswith("." + t) for n in names)]
+    if unknown:
+        linear = sorted({n.rsplit(".", 1)[-1] for n, m in model.named_modules()
+                         if isinstance(m, torch.nn.Linear) and not n.endswith("lm_head")})
+        raise ConfigError(f"lora_target_modules: {', '.join(map(repr, unknown))} not found in {cfg.model}; "
+                          f"its linear layers are {', '.join(linear)} (or use \"all-linear\")")
 
 
 def count_parameters(model) -> tuple[int, int]:

@@ -19,9 +19,11 @@ from tuneui.contract.config import RunConfig
 from tuneui.contract.errors import ConfigError, TuneuiError
 from tuneui.contract.events import EventWriter
 from tuneui.contract.fsutil import atomic_dir, atomic_write_text
-from tuneui.contract.rundir import PID_FILE
+from tuneui.contract.rundir import LOG_FILE, PID_FILE
+from tuneui.contract.runlock import RunLock
 from tuneui.training import checkpoints
-from tuneui.training.guards import RunFailure, StopController
+from tuneui.training import resume as resuming
+from tuneui.training.guards import RunFailure, StopController, StopRequested
 
 BASE_EVAL = "base_eval.json"
 
@@ -31,23 +33,43 @@ def _rank() -> int:
 
 
 class TrainingRun:
-    def __init__(self, cfg: RunConfig, run_dir: Path, *, resume: bool = False):
+    def __init__(self, cfg: RunConfig, run_dir: Path, *, resume: bool = False, lock: RunLock | None = None):
         self.cfg = cfg
+        self.lock = lock
+        self.phase = "starting"
         self.run_dir = Path(run_dir)
         self.resume = resume
         self.is_main = _rank() == 0
         self.events = EventWriter(self.run_dir, enabled=self.is_main)
-        self.stop = StopController(on_immediate=self._stopped_now)
+        self.stop = StopController(on_immediate=self._stopped_now, on_graceful=self._stopping)
         self.notes: list[str] = []
         self.started = time.time()
         self.trainer: Any = None  # the HF Trainer, built in train()
         self.resume_from: checkpoints.Checkpoint | None = None
         self.trackers: Any = None  # tuneui.trackers.TrackerPlan on the main process when report_to is set
         self.initial_adapter: Path | None = None  # PiSSA/OLoRA: what adapter/ is converted against
+        self.finish_only = False  # resumed at or past the last step: only save, evaluate, report
+
+    def set_phase(self, phase: str) -> None:
+        self.phase = phase
+        if self.lock is not None:
+            try:
+                self.lock.set_phase(phase)
+            except OSError:
+                pass  # a full disk must not turn a phase note into a crash
 
     def _stopped_now(self, signame: str) -> None:
         self.events.emit(ev.Stopped(step=self.step, reason=f"second {signame}: stopped immediately",
                          checkpoint=self._last_checkpoint()))
+
+    def _stopping(self, signame: str) -> None:
+        # Said at once, so whoever sent the signal sees it was heard while the step in flight ends.
+        try:
+            self.events.emit(ev.Warning(step=self.step, reason=f"{signame} received: finishing the current step, "
+                                        "then a checkpoint and stop", advice="send it again to stop at once "
+                                        "(the step in progress is then lost)"))
+        except OSError:
+            pass
 
     @property
     def step(self) -> int:
@@ -68,27 +90,28 @@ class TrainingRun:
             make_collator,
             prepare_run_data,
             read_split,
+            split_complete,
         )
         from tuneui.training.model_setup import build_model, count_parameters
 
         cfg = self.cfg
         self._setup_trackers()
         if self.resume:
-            self.resume_from = checkpoints.newest_complete(
-                self.run_dir, warn=lambda r: self.events.emit(ev.Warning(step=0, reason=r, advice="")))
-            if self.resume_from is None:
-                raise ConfigError(f"{self.run_dir}: no complete checkpoint to resume from; "
-                                  f"start the run again without --resume (or with -o NEW_DIR)")
-            checkpoints.check_compatible(self.resume_from.path, cfg)
+            point = resuming.find_resume_point(
+                self.run_dir, cfg, warn=lambda r: self.events.emit(ev.Warning(step=0, reason=r, advice="")))
+            self.resume_from = point.checkpoint
         set_seed(cfg.seed)
         # The data first: what this run cannot train is refused before a model or tokenizer is fetched.
-        if self.resume:
+        self.set_phase("preparing data")
+        if self.resume_from is not None or (self.resume and split_complete(self.run_dir)):
             self.data = read_split(self.run_dir)  # exactly the examples the interrupted run used
         else:
             self.data = prepare_run_data(cfg, self.run_dir, write=self.is_main)
         self.notes += self.data.report.get("warnings", [])
+        self.set_phase("loading the tokenizer")
         self.tokenizer = load_tokenizer(cfg, notes=self.notes)
         self._log_to_trackers("start")
+        self.set_phase("tokenising")
         options = render_options(cfg)
         train_tools, val_tools = self.data.train_tools or None, self.data.val_tools or None
         if self.data.train_origins is not None and self.data.val_origins is not None:
@@ -113,6 +136,7 @@ class TrainingRun:
                                    f"{stats.summary()}",
                     advice=stats.advice(cfg.max_seq_length)))
         self.collator = make_collator(cfg, self.tokenizer)
+        self.set_phase("loading the model")
         set_seed(cfg.seed)
         self.model = build_model(cfg, self.tokenizer)
         if self.is_main and cfg.uses_peft:
@@ -183,7 +207,10 @@ class TrainingRun:
     def _base_metrics(self) -> dict:
         path = self.run_dir / BASE_EVAL
         if self.resume and path.exists():
-            return json.loads(path.read_text())
+            try:
+                return json.loads(path.read_text())
+            except (OSError, ValueError):
+                pass  # a damaged file is measured again
         base = self.evaluate(self.model)
         atomic_write_text(path, json.dumps(base, default=str))
         return base
@@ -202,17 +229,29 @@ class TrainingRun:
             trainable_params=self.trainable_params, total_params=self.total_params,
             resumed_from=str(self.resume_from.path) if self.resume_from else None, pid=os.getpid(),
         ))
-        base = self._base_metrics() if self.is_main else {}
-        if self.is_main and not self.resume and base.get("eval_loss") is not None:
+        self.set_phase("base evaluation")
+        with self.stop.interruptible():
+            base = self._base_metrics() if self.is_main else {}
+        if self.is_main and self.resume_from is None and base.get("eval_loss") is not None:
             self.events.emit(ev.Eval(step=0, eval_loss=base["eval_loss"], base=True))
+        self.set_phase("training")
         self.callback = RunCallback(cfg=cfg, run_dir=self.run_dir, writer=self.events, collator=self.collator,
                                     is_main=self.is_main, stop=self.stop,
                                     evaluate_fn=self._val_loss if self.is_main else None)
         self.trainer = self._trainer([self.callback])
         self.callback.trainer = self.trainer
+        if self.resume_from is not None:
+            self.callback.carry_loss(self.resume_from.path)
+        if self.resume_from is not None and self.resume_from.step >= self._total_steps():
+            self.finish_only = True
+            logged = resuming.load_for_finish(self.trainer, self.resume_from)
+            loss = self.callback.mean_loss() if self.callback.loss_steps else logged
+            self.train_loss = float(loss) if loss is not None else float("nan")
+            return base
         result = self.trainer.train(
             resume_from_checkpoint=str(self.resume_from.path) if self.resume_from else None)
-        self.train_loss = float(result.training_loss)
+        whole_run = self.callback.mean_loss() if self.resume_from is not None else None
+        self.train_loss = float(whole_run if whole_run is not None else result.training_loss)
         return base
 
     def _total_steps(self) -> int:
@@ -228,20 +267,34 @@ class TrainingRun:
     # -- save --------------------------------------------------------------------------------------
     def save_final(self) -> Path:
         """adapter/ (PEFT safetensors, or the full model for full/freeze) + tokenizer, atomically."""
+        from tuneui.training import savefail
         from tuneui.training.lora_variants import save_adapter
 
         out = self.run_dir / "adapter"
+        model = self.trainer.accelerator.unwrap_model(self.model)
         with atomic_dir(out) as tmp:
-            model = self.trainer.accelerator.unwrap_model(self.model)
-            save_adapter(model, tmp, self.initial_adapter)  # PiSSA/OLoRA: converted for the original base
-            self.tokenizer.save_pretrained(tmp)
+            try:
+                save_adapter(model, tmp, self.initial_adapter)  # PiSSA/OLoRA: converted for the original base
+                self.tokenizer.save_pretrained(tmp)
+            except Exception as exc:  # classified before atomic_dir removes the scratch folder
+                kept = checkpoints.listed(self.run_dir)
+                intact = (f"the checkpoint {kept[-1].path.name} is intact, so --resume finishes the run"
+                          if kept else "no checkpoint exists")
+                failure = savefail.classify(exc, what="the final adapter", target=out, intact=intact,
+                                            needed=savefail.model_checkpoint_bytes(model) // 3,
+                                            resume_hint=f"run `tuneui train {self.run_dir} --resume`")
+                if failure is None:
+                    raise
+                raise failure from None
         return out
 
     def finish(self, base: dict) -> dict:
         from tuneui.evaluate import build_report
 
         best_step = self.callback.restore_best(self.model) if self.cfg.early_stopping_patience else None
+        self.set_phase("saving")
         adapter = self.save_final()
+        self.set_phase("final evaluation")
         tuned = self.evaluate(self.model)
         report = build_report(base, tuned)
         report.update(
@@ -266,16 +319,51 @@ def oom_advice(cfg: RunConfig) -> str:
     return "try the next smaller setup: " + ", ".join(changes) + " (then --resume, or start again)"
 
 
+def _claim(run_dir: Path, *, is_main: bool) -> RunLock | None:
+    """Create the run directory and lock it for this process (the main rank owns the run)."""
+    from tuneui.contract import runlock
+
+    if run_dir.exists() and not run_dir.is_dir():
+        raise ConfigError("the run directory is a file; choose another -o", source=str(run_dir))
+    try:
+        run_dir.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise ConfigError(f"cannot create the run directory: {exc.strerror}", source=str(exc.filename or run_dir)
+                          ) from None
+    if not os.access(run_dir, os.W_OK):
+        raise ConfigError("cannot write in the run directory (read-only); choose another -o", source=str(run_dir))
+    if not is_main:
+        return None
+    return runlock.acquire(run_dir, "training", advice="wait for it to end, or stop it first "
+                           "(`tuneui monitor` or `kill -INT PID`); a second trainer in one directory would "
+                           "mix two runs")
+
+
+def _say_failed(run: TrainingRun, event: ev.Event) -> None:
+    try:
+        run.events.emit(event)
+    except OSError as exc:  # a full disk can refuse even the line that says so
+        print(f"tuneui: could not record the {event.type} event in events.jsonl: {exc.strerror}", file=sys.stderr)
+
+
 def run_training(cfg: RunConfig, run_dir: str | Path, *, resume: bool = False) -> int:
     run_dir = Path(run_dir)
-    run_dir.mkdir(parents=True, exist_ok=True)
-    run = TrainingRun(cfg, run_dir, resume=resume)
-    if run.is_main:
-        cfg.save(run_dir / "run.toml")  # on resume too: --set overrides (e.g. more steps) are part of the run
-        atomic_write_text(run_dir / PID_FILE, str(os.getpid()))
+    try:
+        lock = _claim(run_dir, is_main=_rank() == 0)
+    except TuneuiError as exc:  # nothing of this run was written: the directory may be someone else's
+        print(f"tuneui: error: {exc}", file=sys.stderr)
+        return exc.exit_code
+    run = TrainingRun(cfg, run_dir, resume=resume, lock=lock)
     run.stop.install()
     try:
-        run.setup()
+        with run.stop.interruptible():
+            if run.is_main:
+                cfg.save(run_dir / "run.toml")  # on resume too: --set overrides (e.g. more steps) are part of the run
+                atomic_write_text(run_dir / PID_FILE, str(os.getpid()))
+                if not resume or resuming.needs_run_id(run_dir):
+                    resuming.new_run_id(run_dir)
+            run.set_phase("setup")
+            run.setup()
         base = run.train()
         if run.stop.requested.is_set():
             run.events.emit(ev.Stopped(step=run.step, reason=f"stopped by {run.stop.signal_name}",
@@ -284,16 +372,23 @@ def run_training(cfg: RunConfig, run_dir: str | Path, *, resume: bool = False) -
             return 130
         if not run.is_main:
             return 0
-        report = run.finish(base)
+        with run.stop.interruptible():
+            report = run.finish(base)
         run.events.emit(ev.Finished(step=run.step, train_loss=run.train_loss, eval_loss=report["eval_loss"]["tuned"],
                         adapter_path=report["adapter"], report=report_summary(report)))
         return 0
+    except StopRequested as exc:
+        print(f"tuneui: stopped by {exc.signal_name} during {run.phase}", file=sys.stderr)
+        _say_failed(run, ev.Stopped(step=run.step, reason=f"stopped by {exc.signal_name} during {run.phase}",
+                                    checkpoint=run._last_checkpoint(),
+                                    advice=f"continue with `tuneui train {run_dir} --resume`"))
+        return exc.exit_code
     except TuneuiError as exc:
-        run.events.emit(ev.Failed(step=run.step, reason=str(exc), advice="fix the input named above and start again"))
+        _say_failed(run, ev.Failed(step=run.step, reason=str(exc), advice="fix the input named above and start again"))
         print(f"tuneui: error: {exc}", file=sys.stderr)
         return exc.exit_code
     except RunFailure as exc:
-        run.events.emit(ev.Failed(step=run.step, reason=exc.reason, advice=exc.advice))
+        _say_failed(run, ev.Failed(step=run.step, reason=exc.reason, advice=exc.advice))
         print(f"tuneui: run failed: {exc.reason}\n  advice: {exc.advice}", file=sys.stderr)
         return exc.exit_code
     except Exception as exc:  # noqa: BLE001 - any crash must end as a `failed` event, not silence
@@ -303,14 +398,19 @@ def run_training(cfg: RunConfig, run_dir: str | Path, *, resume: bool = False) -
             reason, advice = f"out of memory at step {run.step}: {str(exc).splitlines()[0]}", oom_advice(cfg)
         else:
             traceback.print_exc()
-            reason, advice = f"{type(exc).__name__}: {exc}", "see train.log in the run directory for the traceback"
-        run.events.emit(ev.Failed(step=run.step, reason=reason, advice=advice))
+            reason = f"{type(exc).__name__}: {exc}"
+            # Only the wizard's runs have a train.log (launch.start_run); a headless run printed it above.
+            advice = ("see train.log in the run directory for the traceback" if (run_dir / LOG_FILE).exists()
+                      else "the traceback is printed above")
+        _say_failed(run, ev.Failed(step=run.step, reason=reason, advice=advice))
         print(f"tuneui: run failed: {reason}\n  advice: {advice}", file=sys.stderr)
         return 1
     finally:
         run.stop.uninstall()
         if run.is_main:
             (run_dir / PID_FILE).unlink(missing_ok=True)
+        if lock is not None:
+            lock.release()
 
 
 def report_summary(report: dict) -> dict:

@@ -1,0 +1,55 @@
+"""SIGINT/SIGTERM are honoured in every phase, not only between optimizer steps: a real training
+process signalled during setup and during the base model's evaluation ends as `stopped` (exit 130)
+within seconds. The bound here is generous (a shared CI machine); benchmarks/signal_latency.py
+measures the real figures per phase."""
+
+from __future__ import annotations
+
+import signal
+import time
+
+import pytest
+
+from tests.engine.runs import start, tiny_config
+from tuneui.contract import runlock
+from tuneui.contract.events import read_events
+
+BOUND_S = 10.0
+
+
+def _wait_for_phase(run_dir, proc, phases, timeout=300.0) -> str:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        owner = runlock.holder(run_dir)
+        if owner is not None and owner.phase in phases:
+            return owner.phase
+        assert proc.poll() is None, proc.stdout.read()[-3000:]
+        time.sleep(0.02)
+    raise AssertionError(f"the run never reached {phases}")
+
+
+@pytest.mark.parametrize("sig, phases, setup", [
+    (signal.SIGINT, ("setup",), {}),
+    (signal.SIGTERM, ("base evaluation",), {"eval_max_examples": 8, "eval_max_new_tokens": 400}),
+], ids=["SIGINT-during-setup", "SIGTERM-during-base-evaluation"])
+def test_signal_is_honoured_at_once(tmp_path, sig, phases, setup):
+    run = tmp_path / "run"
+    proc = start(tiny_config(tmp_path / "d", **setup), run)
+    try:
+        phase = _wait_for_phase(run, proc, phases)
+        if phase == "base evaluation":
+            time.sleep(0.5)  # well inside the evaluation, not at its first instruction
+        sent = time.monotonic()
+        proc.send_signal(sig)
+        code = proc.wait(timeout=120)
+        took = time.monotonic() - sent
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+    print(f"{signal.Signals(sig).name} during {phase}: exited after {took:.2f}s")
+    assert code == 130
+    last = read_events(run)[-1]
+    assert last.type == "stopped" and f"{signal.Signals(sig).name} during {phase}" in last.reason
+    assert "--resume" in last.advice
+    assert runlock.holder(run) is None
+    assert took < BOUND_S
