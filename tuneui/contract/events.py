@@ -68,6 +68,13 @@ class Step(_Event):
     tokens_per_s: float | None = None
     mem_bytes: float | None = None
     total_steps: int | None = None
+    # Preference objectives (dpo, kto): TRL's implicit rewards, beta * log(policy / reference), averaged over
+    # the step's replies; accuracy is the share of pairs whose chosen reward beats the rejected one.
+    rewards_chosen: float | None = None
+    rewards_rejected: float | None = None
+    reward_margin: float | None = None
+    reward_accuracy: float | None = None
+    kl: float | None = None  # kto: its estimate of the KL between policy and reference
 
 
 class Eval(_Event):
