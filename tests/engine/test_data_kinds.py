@@ -49,7 +49,7 @@ def test_every_preference_shape_becomes_prompt_chosen_rejected(tmp_path, row, sh
     ex = examples[0]
     assert ex.messages[-1] == {"role": "user", "content": "Which is larger, 2 or 3?"}
     assert ex.chosen == [A_GOOD] and ex.rejected == [A_BAD]
-    assert "preference data (chosen/rejected pairs)" in res.refusal and "technique=dpo" in res.refusal
+    assert "preference data (chosen/rejected pairs)" in res.refusal and "objective=dpo" in res.refusal
     if "score_chosen" in row:
         assert (ex.score_chosen, ex.score_rejected) == (9.0, 2.5)
 

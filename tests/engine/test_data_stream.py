@@ -101,7 +101,7 @@ def test_train_refuses_preference_data_by_name_before_loading_a_model(tmp_path, 
     cfg.write_text(f'model = "no/such-model-anywhere"\ndataset = "{data}"\n', encoding="utf-8")
     proc = run_cli("train", cfg, "-o", tmp_path / "run", env={"HF_HUB_OFFLINE": "1"})
     assert proc.returncode == 2
-    assert "preference data (chosen/rejected pairs)" in proc.stderr and "technique=dpo" in proc.stderr
+    assert "preference data (chosen/rejected pairs)" in proc.stderr and "objective=dpo" in proc.stderr
     assert "Traceback" not in proc.stderr and "no/such-model" not in proc.stderr  # the model was never fetched
 
 

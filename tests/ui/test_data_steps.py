@@ -41,7 +41,7 @@ async def test_preference_data_is_named_and_stops_the_step(tmp_path):
         assert app.state.load_result is not None and app.state.load_result.kind == "preference"
         await pilot.press("ctrl+n")
         await settle(pilot)
-        assert app.current_mode == "dataset" and "technique=dpo" in text_of(app, "#nav-status")
+        assert app.current_mode == "dataset" and "objective=dpo" in text_of(app, "#nav-status")
 
 
 async def test_pages_beyond_the_preview_come_from_the_engine(tmp_path):

@@ -26,6 +26,13 @@ Tracker = Literal["tensorboard", "wandb", "mlflow", "trackio"]
 TRACKERS: tuple[str, ...] = Tracker.__args__  # type: ignore[attr-defined]
 LoraInit = Literal["default", "gaussian", "pissa", "pissa_fast", "olora"]
 LaunchStrategy = Literal["fsdp", "zero2", "zero2_offload", "zero3", "zero3_offload"]
+# What the run optimises: next-token loss on replies (sft), or a preference loss through TRL's trainers.
+Objective = Literal["sft", "dpo", "kto"]
+OBJECTIVES: tuple[str, ...] = Objective.__args__  # type: ignore[attr-defined]
+# The DPO losses TRL 1.16's DPOTrainer implements (DPOConfig.loss_type), by TRL's names.
+DpoLoss = Literal["sigmoid", "hinge", "ipo", "exo_pair", "nca_pair", "robust", "bco_pair", "sppo_hard", "aot",
+                  "aot_unpaired", "apo_zero", "apo_down", "discopop", "sigmoid_norm"]
+KtoLoss = Literal["kto", "apo_zero_unpaired"]
 # LoRA variant fields and their off value: they only mean something for the LoRA techniques.
 LORA_VARIANT_OFF: dict[str, Any] = {"use_dora": False, "use_rslora": False, "lora_init": "default",
                                     "loraplus_lr_ratio": None}
@@ -60,6 +67,14 @@ class RunConfig(BaseModel):
                               "chat templates with no system role (Gemma, Mistral v1)")
 
     # Technique
+    objective: Objective = Field("sft", description="sft trains the replies; dpo trains chosen/rejected pairs, kto "
+                                 "replies marked desirable or undesirable (docs/preference.md)")
+    pref_beta: float = Field(0.1, gt=0, description="dpo/kto: how far the model may move from the reference "
+                             "(higher stays closer)")
+    dpo_loss_type: DpoLoss = Field("sigmoid", description="dpo: TRL's loss (sigmoid is the DPO paper's; ipo, "
+                                   "robust, hinge, apo_zero, ...)")
+    kto_loss_type: KtoLoss = Field("kto", description="kto: kto (with its KL estimate) or apo_zero_unpaired")
+
     technique: Technique = "lora"
     lora_r: int = Field(defaults.LORA_R, ge=1, le=1024)
     lora_alpha: float = Field(defaults.LORA_ALPHA, gt=0)
@@ -168,7 +183,25 @@ class RunConfig(BaseModel):
                              "optimizer; use launch_strategy zero2/zero3 without offload, or fsdp")
         if len(set(self.report_to)) != len(self.report_to):
             raise ValueError("report_to: a tracker is listed twice")
+        self._check_objective()
         return self
+
+    def _check_objective(self) -> None:
+        if self.objective != "dpo" and self.dpo_loss_type != "sigmoid":
+            raise ValueError(f"dpo_loss_type: applies to objective dpo, not {self.objective!r}")
+        if self.objective != "kto" and self.kto_loss_type != "kto":
+            raise ValueError(f"kto_loss_type: applies to objective kto, not {self.objective!r}")
+        if self.objective == "sft":
+            return
+        if self.packing:
+            raise ValueError(f"packing: objective {self.objective} compares whole replies, so each sequence keeps "
+                             "its own row; set packing = false")
+        if self.early_stopping_patience:
+            raise ValueError(f"early_stopping_patience: watches the SFT eval loss, which objective "
+                             f"{self.objective} does not compute; set it to 0")
+        if self.objective == "kto" and self.kto_loss_type == "kto" and self.micro_batch_size < 2:
+            raise ValueError("micro_batch_size: objective kto estimates its KL term from the other replies in a "
+                             "micro-batch, so it needs at least 2 (or kto_loss_type = apo_zero_unpaired)")
 
     @property
     def uses_peft(self) -> bool:

@@ -75,6 +75,13 @@ class Step(_Event):
     tokens_per_s: Amount | None = None
     mem_bytes: Amount | None = None
     total_steps: Count | None = None
+    # Preference objectives (dpo, kto): TRL's implicit rewards, beta * log(policy / reference), averaged over
+    # the step's replies; accuracy is the share of pairs whose chosen reward beats the rejected one.
+    rewards_chosen: float | None = None
+    rewards_rejected: float | None = None
+    reward_margin: float | None = None
+    reward_accuracy: float | None = None
+    kl: float | None = None  # kto: its estimate of the KL between policy and reference
 
 
 class Eval(_Event):

@@ -236,19 +236,29 @@ def detect_kind(records: list[dict]) -> KindGuess | None:
     return _preference(records, keys) or _kto(records, keys)
 
 
-def refusal_for(kind: str, technique: str | None = None) -> str | None:
+def refusal_for(kind: str, objective: str | None = None) -> str | None:
     """Why a run cannot train this kind of data, in one line naming the kind (None when it can).
 
-    The one place that decides which kinds a technique trains: preference techniques plug in here.
+    The one place that decides which kinds an objective trains. `objective` None: no run is asked for
+    yet (loading, inspecting), so preference and KTO data name the objective that trains them.
     """
+    trains = {"preference": "dpo", "kto": "kto"}
     if kind in ("sft", "text"):
+        if objective in (None, "sft"):
+            return None
+        wanted = next(k for k, o in trains.items() if o == objective)
+        return (f"objective={objective} trains {KIND_NAMES[wanted]}, and this is {KIND_NAMES[kind]}; train it with "
+                "objective=sft")
+    if kind in trains and objective == trains[kind]:
         return None
     if kind == "preference":
-        return (f"this is {KIND_NAMES['preference']}; tuneui trains it with technique=dpo (preference tuning is "
-                "not in this version yet), and SFT would throw every rejected reply away")
+        return (f"this is {KIND_NAMES['preference']}; train it with objective=dpo (--set objective=dpo): "
+                + ("SFT would throw every rejected reply away" if objective in (None, "sft")
+                   else f"objective={objective} needs {KIND_NAMES['kto']}"))
     if kind == "kto":
-        return (f"this is {KIND_NAMES['kto']}; tuneui trains it with technique=kto (not in this version yet), and "
-                "SFT would learn the undesirable replies as good ones")
+        return (f"this is {KIND_NAMES['kto']}; train it with objective=kto (--set objective=kto): "
+                + ("SFT would learn the undesirable replies as good ones" if objective in (None, "sft")
+                   else f"objective={objective} needs {KIND_NAMES['preference']}"))
     if kind == "multimodal":
         return (f"{KIND_NAMES['multimodal']} (images, audio or video): tuneui trains text-only models, and training "
                 "the text alone would teach answers about media the model never sees")

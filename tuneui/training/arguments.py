@@ -36,7 +36,9 @@ OPTIMIZERS = {"adamw": "adamw_torch_fused", "adamw_8bit": "adamw_bnb_8bit", "pag
               "sgd": "sgd"}
 
 
-def training_arguments(cfg: RunConfig, run_dir: Path) -> Any:
+def training_arguments(cfg: RunConfig, run_dir: Path, cls: Any = None, **extra: Any) -> Any:
+    """`cls`: a TrainingArguments subclass (TRL's DPOConfig/KTOConfig), `extra` its own fields; they
+    override the values below where they name the same field."""
     import torch
     from transformers import TrainingArguments
 
@@ -45,7 +47,7 @@ def training_arguments(cfg: RunConfig, run_dir: Path) -> Any:
 
     dtype = compute_dtype(cfg)
     mapped = {theirs: getattr(cfg, ours) for ours, theirs in SAME_MEANING.items()}
-    return TrainingArguments(
+    kwargs: dict[str, Any] = dict(
         output_dir=str(run_dir / "trainer"), **mapped, optim=OPTIMIZERS[cfg.optimizer],
         logging_first_step=True, data_seed=cfg.seed,
         save_strategy="no", eval_strategy="no",
@@ -59,3 +61,4 @@ def training_arguments(cfg: RunConfig, run_dir: Path) -> Any:
         train_sampling_strategy="random" if cfg.packing else "group_by_length",
         length_column_name="length", ddp_find_unused_parameters=False,
     )
+    return (cls or TrainingArguments)(**(kwargs | extra))

@@ -120,6 +120,15 @@ def _refused_pickle(checkpoint, files: str) -> Iterator[None]:
                           source=str(checkpoint)) from None
 
 
+# TRL's log keys -> the Step event's fields (present only when a preference objective trains).
+PREFERENCE_LOGS = {"rewards/chosen": "rewards_chosen", "rewards/rejected": "rewards_rejected",
+                   "rewards/margins": "reward_margin", "rewards/accuracies": "reward_accuracy", "kl": "kl"}
+
+
+def preference_fields(logs: dict) -> dict:
+    return {ours: float(logs[theirs]) for theirs, ours in PREFERENCE_LOGS.items() if theirs in logs}
+
+
 class RunCallback(TrainerCallback):
     """Step/eval events, divergence and overfitting watch, checkpoints, graceful stop, early stopping."""
 
@@ -159,6 +168,7 @@ class RunCallback(TrainerCallback):
             ev.Step(step=state.global_step, loss=float(logs["loss"]), lr=logs.get("learning_rate"),
             grad_norm=logs.get("grad_norm"), epoch=round(state.epoch or 0.0, 4),
             tokens_per_s=round(tps, 1), mem_bytes=memory_bytes(), total_steps=state.max_steps,
+            **preference_fields(logs),
         ))
 
     # -- per optimizer step --------------------------------------------------------------------------

@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from tuneui.contract.config import RunConfig
+from tuneui.contract.datasets import Example
 from tuneui.contract.errors import DataError
 from tuneui.contract.fsutil import atomic_write_text
 from tuneui.data.schema import Conversation
@@ -69,6 +70,9 @@ class RunData:
     # Where each example came from (file, line, row), for errors that name rows; None when resumed.
     train_origins: list[Origin] | None = None
     val_origins: list[Origin] | None = None
+    # The whole examples (prompt, chosen/rejected or completion/label): what preference objectives train.
+    train_full: list[Example] = field(default_factory=list)
+    val_full: list[Example] = field(default_factory=list)
 
 
 def as_prompted(cfg: RunConfig, convs: list[Conversation]) -> list[Conversation]:
@@ -89,9 +93,13 @@ SKIP_HINT = "fix them, or skip them with skip_bad_lines = true in run.toml (--se
 
 
 def check_trainable(load, cfg: RunConfig) -> None:
-    """Refuse, by name and before any model is loaded, data this run cannot train."""
-    if load.refusal:
-        raise DataError(load.refusal, source=load.path)
+    """Refuse, by name and before any model is loaded, data this run cannot train (its objective decides)."""
+    from tuneui.data.kinds import refusal_for
+
+    refusal = refusal_for(load.kind, cfg.objective) if load.kind in ("sft", "text", "preference", "kto") \
+        else load.refusal
+    if refusal:
+        raise DataError(refusal, source=load.path)
     if load.errors and not cfg.skip_bad_lines:
         raise DataError(f"{load.first_error_message()}; {SKIP_HINT}")
     if not load.examples:
@@ -151,7 +159,7 @@ def prepare_run_data(cfg: RunConfig, run_dir: Path, *, write: bool = True) -> Ru
     if write:
         atomic_write_text(run_dir / "data" / "data_report.json", json.dumps(report, indent=2, default=str))
     return RunData([e.messages for e in train], [e.messages for e in val], report,
-                   [e.tools for e in train], [e.tools for e in val], train_origins, val_origins)
+                   [e.tools for e in train], [e.tools for e in val], train_origins, val_origins, train, val)
 
 
 def _origins(path: str, unit: str, lines: list[int]) -> list[Origin]:
@@ -207,7 +215,7 @@ def read_split(run_dir: Path) -> RunData:
         raise DataError(f"the run's data split cannot be read ({str(exc).splitlines()[0][:200]}); start a new "
                         "run with -o NEW_DIR instead", source=str(data)) from None
     return RunData([e.messages for e in train], [e.messages for e in val], report,
-                   [e.tools for e in train], [e.tools for e in val])
+                   [e.tools for e in train], [e.tools for e in val], train_full=train, val_full=val)
 
 
 def encode_all(tokenizer, convs: list[Conversation], max_seq_length: int, *, tools: list[list[dict] | None] | None = None,

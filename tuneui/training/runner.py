@@ -83,15 +83,9 @@ class TrainingRun:
     def setup(self) -> None:
         from transformers import set_seed
 
-        from tuneui.data.template_check import refuse_if_rejected, render_options
+        from tuneui.data.template_check import render_options
         from tuneui.modelload import load_tokenizer
-        from tuneui.training.dataset import (
-            encode_all,
-            make_collator,
-            prepare_run_data,
-            read_split,
-            split_complete,
-        )
+        from tuneui.training.dataset import make_collator, prepare_run_data, read_split, split_complete
         from tuneui.training.model_setup import build_model, count_parameters
 
         cfg = self.cfg
@@ -113,17 +107,13 @@ class TrainingRun:
         self._log_to_trackers("start")
         self.set_phase("tokenising")
         options = render_options(cfg)
-        train_tools, val_tools = self.data.train_tools or None, self.data.val_tools or None
-        if self.data.train_origins is not None and self.data.val_origins is not None:
-            # One rendering per example before any tokenizing: a template that rejects the data
-            # stops the run here, naming the rows, instead of mid-run with a raw TemplateError.
-            refuse_if_rejected(self.tokenizer, [(self.data.train, self.data.train_origins, train_tools),
-                                                (self.data.val, self.data.val_origins, val_tools)],
-                               options=options, skip=cfg.skip_bad_lines)
-        self.train_examples, self.train_stats = encode_all(self.tokenizer, self.data.train, cfg.max_seq_length,
-                                                           options=options, tools=train_tools)
-        self.val_examples, self.val_stats = encode_all(self.tokenizer, self.data.val, cfg.max_seq_length,
-                                                       options=options, tools=val_tools)
+        if cfg.objective == "sft":
+            self._encode_sft(options)
+        else:
+            from tuneui.training.preference import encode_run_data
+
+            (self.train_examples, self.train_stats,
+             self.val_examples, self.val_stats) = encode_run_data(cfg, self.tokenizer, self.data, options)
         if not self.train_examples:
             raise TuneuiError(f"no trainable examples: all {self.train_stats.total} were refused by the loss "
                               f"masking: {self.train_stats.summary()}", source=cfg.dataset)
@@ -135,7 +125,12 @@ class TrainingRun:
                     step=0, reason=f"{stats.dropped} of {stats.total} {name} examples dropped by the loss masking: "
                                    f"{stats.summary()}",
                     advice=stats.advice(cfg.max_seq_length)))
-        self.collator = make_collator(cfg, self.tokenizer)
+        if cfg.objective == "sft":
+            self.collator = make_collator(cfg, self.tokenizer)
+        else:
+            from tuneui.training import preference
+
+            self.collator = preference.make_collator(cfg, self.tokenizer)
         self.set_phase("loading the model")
         set_seed(cfg.seed)
         self.model = build_model(cfg, self.tokenizer)
@@ -144,6 +139,23 @@ class TrainingRun:
 
             self.initial_adapter = snapshot_initial(self.model, LoraVariant.from_config(cfg), self.run_dir)
         self.trainable_params, self.total_params = count_parameters(self.model)
+
+    def _encode_sft(self, options) -> None:
+        from tuneui.data.template_check import refuse_if_rejected
+        from tuneui.training.dataset import encode_all
+
+        cfg = self.cfg
+        train_tools, val_tools = self.data.train_tools or None, self.data.val_tools or None
+        if self.data.train_origins is not None and self.data.val_origins is not None:
+            # One rendering per example before any tokenizing: a template that rejects the data
+            # stops the run here, naming the rows, instead of mid-run with a raw TemplateError.
+            refuse_if_rejected(self.tokenizer, [(self.data.train, self.data.train_origins, train_tools),
+                                                (self.data.val, self.data.val_origins, val_tools)],
+                               options=options, skip=cfg.skip_bad_lines)
+        self.train_examples, self.train_stats = encode_all(self.tokenizer, self.data.train, cfg.max_seq_length,
+                                                           options=options, tools=train_tools)
+        self.val_examples, self.val_stats = encode_all(self.tokenizer, self.data.val, cfg.max_seq_length,
+                                                       options=options, tools=val_tools)
 
     def _setup_trackers(self) -> None:
         """Before anything imports a tracker: trackio reads its folder once, at import, and the Trainer's
@@ -178,6 +190,13 @@ class TrainingRun:
         from tuneui.training.callbacks import TuneTrainer
 
         cfg = self.cfg
+        if cfg.objective != "sft":
+            from tuneui.training.preference import build_trainer
+
+            trainer = build_trainer(cfg, self.run_dir, self.model, self.tokenizer, self.train_examples,
+                                    self.collator, callbacks)
+            trainer.remove_callback(PrinterCallback)
+            return trainer
         args = training_arguments(cfg, self.run_dir)
         train = self.train_examples
         if not cfg.packing:
@@ -191,6 +210,12 @@ class TrainingRun:
     def evaluate(self, model) -> dict:
         from tuneui.evaluate import evaluate_model
         from tuneui.training.dataset import PaddingCollator, as_prompted
+
+        if self.cfg.objective != "sft":  # how the model ranks the held-out replies (training pairs if none)
+            from tuneui.training.preference import evaluate_preference, make_collator
+
+            rows = (self.val_examples or self.train_examples)[:self.cfg.eval_max_examples or None]
+            return evaluate_preference(model, rows, make_collator(self.cfg, self.tokenizer))
 
         return evaluate_model(
             model, self.tokenizer, self.val_examples, as_prompted(self.cfg, self.data.val),
@@ -237,7 +262,7 @@ class TrainingRun:
         self.set_phase("training")
         self.callback = RunCallback(cfg=cfg, run_dir=self.run_dir, writer=self.events, collator=self.collator,
                                     is_main=self.is_main, stop=self.stop,
-                                    evaluate_fn=self._val_loss if self.is_main else None)
+                                    evaluate_fn=self._val_loss if self.is_main and cfg.objective == "sft" else None)
         self.trainer = self._trainer([self.callback])
         self.callback.trainer = self.trainer
         if self.resume_from is not None:
@@ -303,6 +328,9 @@ class TrainingRun:
             wall_time_s=round(time.time() - self.started, 1), adapter=str(adapter),
             data=self.data.report, encode={"train": self.train_stats.to_dict(), "val": self.val_stats.to_dict()},
         )
+        if self.cfg.objective != "sft":
+            report.update(objective=self.cfg.objective,
+                          preference={"base": base.get("preference"), "tuned": tuned.get("preference")})
         atomic_write_text(self.run_dir / "report.json", json.dumps(report, indent=2, default=str))
         self._log_to_trackers("end")
         return report

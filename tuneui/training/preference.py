@@ -1,0 +1,128 @@
+"""Preference objectives (dpo, kto) inside tuneui's run: TRL's trainers and losses, tuneui's data.
+
+The trainers are TRL's `DPOTrainer` and `KTOTrainer` with tuneui's `TuneTrainer` in front (the
+finite-loss check, sealed checkpoints, LoRA+), so a preference run writes the same events.jsonl,
+checkpoints and report as an SFT run and resumes the same way. What TRL would otherwise do itself,
+tokenizing the prompt and the replies, is replaced by tuneui's exact masking
+(`tuneui.training.preference_data`): `_prepare_dataset` passes the encoded rows through.
+
+The reference model: with LoRA/QLoRA TRL passes no `ref_model` and computes the reference
+log-probabilities with the adapter disabled (the base weights the adapter sits on), so no second
+copy of the model exists. With full/freeze fine-tuning TRL loads a second, frozen copy from the same
+model folder: that is the memory DPO and KTO cost there.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from trl import DPOConfig, DPOTrainer, KTOConfig, KTOTrainer
+
+from tuneui.contract.config import RunConfig
+from tuneui.templates import RenderOptions
+from tuneui.training.callbacks import TuneTrainer
+from tuneui.training.dataset import EncodeStats, RunData
+from tuneui.training.preference_data import PairCollator, UnpairedCollator, encode_pairs, encode_unpaired
+
+
+class _Encoded:
+    """The rows come encoded by tuneui's masking; TRL's own tokenization must not run again."""
+
+    def _prepare_dataset(self, dataset, processing_class, args, dataset_name):
+        return dataset
+
+
+class TuneDPOTrainer(TuneTrainer, _Encoded, DPOTrainer):
+    pass
+
+
+class TuneKTOTrainer(TuneTrainer, _Encoded, KTOTrainer):
+    pass
+
+
+def encode_run_data(cfg: RunConfig, tokenizer, data: RunData, options: RenderOptions
+                    ) -> tuple[list[dict], EncodeStats, list[dict], EncodeStats]:
+    """(train rows, their stats, validation rows, their stats) for the run's objective."""
+    if cfg.objective == "dpo":
+        train, train_stats = encode_pairs(tokenizer, data.train_full, cfg.max_seq_length, options=options)
+        val, val_stats = encode_pairs(tokenizer, data.val_full, cfg.max_seq_length, options=options)
+        for row in train:  # length-grouped batches, as SFT runs get
+            row["length"] = len(row["chosen_input_ids"]) + len(row["rejected_input_ids"])
+        return train, train_stats, val, val_stats
+    block = cfg.micro_batch_size
+    train, train_stats = encode_unpaired(tokenizer, data.train_full, cfg.max_seq_length, block=block, options=options)
+    val, val_stats = encode_unpaired(tokenizer, data.val_full, cfg.max_seq_length, block=block, options=options)
+    return train, train_stats, val, val_stats
+
+
+def make_collator(cfg: RunConfig, tokenizer) -> PairCollator | UnpairedCollator:
+    pad = tokenizer.pad_token_id if tokenizer.pad_token_id is not None else tokenizer.eos_token_id
+    return PairCollator(pad) if cfg.objective == "dpo" else UnpairedCollator(pad)
+
+
+def trainer_arguments(cfg: RunConfig, run_dir: Path) -> Any:
+    from tuneui.training.arguments import training_arguments
+
+    # tuneui's model_setup has already applied gradient checkpointing (TRL's configs default it on).
+    common: dict[str, Any] = dict(beta=cfg.pref_beta, gradient_checkpointing=False, max_length=cfg.max_seq_length)
+    if cfg.objective == "dpo":
+        return training_arguments(cfg, run_dir, DPOConfig, loss_type=[cfg.dpo_loss_type], **common)
+    # KTO's KL rows were paired within blocks of micro_batch_size rows: the batches must be exactly those blocks.
+    return training_arguments(cfg, run_dir, KTOConfig, loss_type=cfg.kto_loss_type,
+                              train_sampling_strategy="sequential", **common)
+
+
+def build_trainer(cfg: RunConfig, run_dir: Path, model, tokenizer, rows: list[dict], collator, callbacks: list):
+    from datasets import Dataset
+
+    cls = TuneDPOTrainer if cfg.objective == "dpo" else TuneKTOTrainer
+    return cls(model=model, ref_model=None, args=trainer_arguments(cfg, run_dir), data_collator=collator,
+               train_dataset=Dataset.from_list(rows), processing_class=tokenizer, callbacks=callbacks,
+               run_cfg=cfg, run_dir=run_dir)
+
+
+def reply_logps(model, batch: dict) -> list[float]:
+    """Summed log-probability of each row's compared tokens (its completion mask) under `model`."""
+    import torch
+
+    device = next(model.parameters()).device
+    ids = batch["input_ids"].to(device)
+    with torch.no_grad():
+        logits = model(input_ids=ids, attention_mask=batch["attention_mask"].to(device)).logits[:, :-1].float()
+    mask = batch["completion_mask"][:, 1:].to(device)
+    logps = torch.gather(logits.log_softmax(-1), 2, ids[:, 1:].unsqueeze(-1)).squeeze(-1)
+    return (logps * mask).sum(-1).tolist()
+
+
+def evaluate_preference(model, rows: list[dict], collator, *, batch_size: int = 8) -> dict:
+    """How the model ranks held-out replies, without a reference: for pairs the share whose chosen reply is
+    more likely than the rejected one; for KTO rows the mean log-probability of desirable and undesirable
+    replies. Base and tuned are measured the same way, so the report compares them directly."""
+    if not rows:
+        return {"eval_loss": None, "preference": None}
+    was_training = model.training
+    model.eval()
+    try:
+        out: list[float] = []
+        for i in range(0, len(rows), batch_size):
+            out += reply_logps(model, collator(rows[i:i + batch_size]))
+    finally:
+        model.train(was_training)
+    if "chosen_input_ids" in rows[0]:
+        half = len(out)
+        chosen, rejected = [], []
+        for i in range(0, half, 2 * batch_size):
+            n = min(batch_size, (half - i) // 2)
+            chosen += out[i:i + n]
+            rejected += out[i + n:i + 2 * n]
+        wins = sum(c > r for c, r in zip(chosen, rejected))
+        return {"eval_loss": None, "preference": {
+            "pairs": len(chosen), "accuracy": wins / len(chosen),
+            "mean_logp_margin": sum(c - r for c, r in zip(chosen, rejected)) / len(chosen)}}
+    good = [lp for lp, row in zip(out, rows) if row["label"]]
+    bad = [lp for lp, row in zip(out, rows) if not row["label"]]
+    return {"eval_loss": None, "preference": {
+        "desirable": len(good), "undesirable": len(bad),
+        "desirable_mean_logp": sum(good) / len(good) if good else None,
+        "undesirable_mean_logp": sum(bad) / len(bad) if bad else None}}
