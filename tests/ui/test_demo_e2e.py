@@ -21,7 +21,7 @@ class GpuBox(LocalEngine):
 
 
 @pytest.mark.slow
-async def test_offline_demo_path_to_a_finished_run(tmp_path):
+async def test_offline_demo_path_to_a_finished_run(tmp_path, real_demo_model_dir):
     app = TuneApp(GpuBox(), demo=True, first_run=False, poll_interval=0.1)
     async with app.run_test(size=(100, 30)) as pilot:
         await settle(pilot)

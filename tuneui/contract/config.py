@@ -29,12 +29,14 @@ class RunConfig(BaseModel):
 
     # What to tune
     name: str = Field("run", min_length=1, description="run name, used for the run directory")
-    model: str = Field("demo", min_length=1, description="'demo', a local model directory or a hub id")
+    model: str = Field("demo", min_length=1, description="'demo' (SmolLM2-135M-Instruct, fetched once), 'demo-tiny' "
+                       "(a tiny random model for tests), a local model directory or a hub id")
     revision: str | None = Field(None, description="hub revision (pinned when trust_remote_code is on)")
     trust_remote_code: bool = Field(False, description="run the model repo's own Python code (off by default)")
 
     # Data
-    dataset: str = Field("demo", min_length=1, description="'demo', a data file/directory or a hub dataset")
+    dataset: str = Field("demo", min_length=1, description="'demo' (the demo's dates), 'demo-tiny' (the tiny "
+                         "model's sample), a data file/directory or a hub dataset")
     val_dataset: str | None = Field(None, description="separate validation file; else split off val_fraction")
     dataset_format: str = Field("auto", description="auto, alpaca, sharegpt, messages, prompt_completion, qa, text")
     columns: dict[str, str] = Field(default_factory=dict, description="column mapping override")

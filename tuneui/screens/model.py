@@ -16,7 +16,7 @@ from tuneui.screens.base import StepScreen
 from tuneui.screens.views import fmt_bytes, fmt_count
 
 SOURCES = ("demo", "local", "hub")
-PLACEHOLDER = {"demo": "the offline demo model needs nothing else",
+PLACEHOLDER = {"demo": "the offline demo model (SmolLM2-135M-Instruct) is fetched once by itself",
                "local": "/path/to/model-directory (with config.json)",
                "hub": "org/name, e.g. Qwen/Qwen2.5-0.5B-Instruct"}
 
@@ -56,6 +56,8 @@ def model_lines(info: ModelInfo | None, files: ModelFiles) -> list[str]:
     if files.license_file:
         lines.append(f"license: {files.license_file}")
     elif info.source == "demo":
+        lines.append("license: Apache-2.0 (SmolLM2-135M-Instruct, by Hugging Face)")
+    elif info.source == "demo-tiny":
         lines.append("license: built by tuneui, yours to use")
     else:
         lines.append("license: no LICENSE file found — check the model card before you share a tune")

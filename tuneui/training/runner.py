@@ -77,6 +77,7 @@ class TrainingRun:
                                   f"start the run again without --resume (or with -o NEW_DIR)")
             checkpoints.check_compatible(self.resume_from.path, cfg)
         set_seed(cfg.seed)
+        self.model_path = self._fetch_model()
         self.tokenizer = load_tokenizer(cfg, notes=self.notes)
         if self.resume:
             self.data = read_split(self.run_dir)  # exactly the examples the interrupted run used
@@ -100,6 +101,18 @@ class TrainingRun:
         set_seed(cfg.seed)
         self.model = build_model(cfg, self.tokenizer)
         self.trainable_params, self.total_params = count_parameters(self.model)
+
+    def _fetch_model(self) -> str:
+        """The base model's folder; the demo model is fetched and converted here on first use, with
+        what is happening said in events.jsonl and on the console (it takes about a minute)."""
+        from tuneui.modelload import resolve_model
+
+        def say(message: str) -> None:
+            self.events.emit(ev.Preparing(message=message))
+            if self.is_main:
+                print(f"tuneui: {message}", file=sys.stderr, flush=True)
+
+        return resolve_model(self.cfg.model, say=say)
 
     def _trainer(self, callbacks: list):
         from transformers.trainer_callback import PrinterCallback
