@@ -84,6 +84,7 @@ class RunConfig(BaseModel):
     save_total_limit: int = Field(2, ge=1)
     eval_max_examples: int = Field(200, ge=0, description="validation examples used for the task metric")
     eval_max_new_tokens: int = Field(48, ge=1)
+    eval_batch_size: int = Field(16, ge=1, description="prompts generated together in the base/tuned evaluation")
     early_stopping_patience: int = Field(
         0, ge=0, description="stop after N evaluations without a better eval loss and keep the best weights; 0 = off")
     overfit_patience: int = Field(3, ge=1, description="warn when eval loss rises this many evaluations in a row")

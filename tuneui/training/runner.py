@@ -33,7 +33,7 @@ def _rank() -> int:
 class TrainingRun:
     def __init__(self, cfg: RunConfig, run_dir: Path, *, resume: bool = False):
         self.cfg = cfg
-        self.run_dir = Path(run_dir)
+        self.run_dir = Path(run_dir).resolve()  # report.json and events name it; absolute wherever read from
         self.resume = resume
         self.is_main = _rank() == 0
         self.events = EventWriter(self.run_dir, enabled=self.is_main)
@@ -132,14 +132,9 @@ class TrainingRun:
 
     # -- evaluation ------------------------------------------------------------------------------
     def evaluate(self, model) -> dict:
-        from tuneui.evaluate import evaluate_model
-        from tuneui.training.dataset import PaddingCollator
+        from tuneui.training.run_eval import evaluate_for_run
 
-        return evaluate_model(
-            model, self.tokenizer, self.val_examples, self.data.val,
-            PaddingCollator(self.tokenizer.pad_token_id),
-            limit=self.cfg.eval_max_examples, max_new_tokens=self.cfg.eval_max_new_tokens,
-        )
+        return evaluate_for_run(self.cfg, model, self.tokenizer, self.val_examples, self.data.val)
 
     def _val_loss(self, model) -> float | None:
         from tuneui.evaluate import eval_loss
@@ -148,10 +143,19 @@ class TrainingRun:
         return eval_loss(model, self.val_examples, PaddingCollator(self.tokenizer.pad_token_id))
 
     def _base_metrics(self) -> dict:
+        from tuneui.modelload import compute_dtype
+        from tuneui.training.run_eval import base_key, cached_base, quantization_of
+
         path = self.run_dir / BASE_EVAL
         if self.resume and path.exists():
             return json.loads(path.read_text())
-        base = self.evaluate(self.model)
+        # The untrained model is the base (a fresh LoRA adapter adds exactly zero), and the same
+        # base on the same data was often measured by an earlier run: its figures are reused.
+        key = base_key(self.cfg, self.model_path, self.val_examples, self.data.val,
+                       limit=self.cfg.eval_max_examples, quantization=quantization_of(self.cfg),
+                       dtype=str(compute_dtype(self.cfg)))
+        base, cached = cached_base(key, lambda: self.evaluate(self.model))
+        base["cached"] = cached
         atomic_write_text(path, json.dumps(base, default=str))
         return base
 
@@ -211,7 +215,8 @@ class TrainingRun:
         report.update(
             technique=self.cfg.technique, model=self.cfg.model, train_loss=self.train_loss,
             steps=self.trainer.state.global_step, best_step=best_step, stopped_early=self.callback.stopped_early,
-            wall_time_s=round(time.time() - self.started, 1), adapter=str(adapter),
+            wall_time_s=round(time.time() - self.started, 1), adapter=str(adapter), model_path=str(self.model_path),
+            base_eval_cached=bool(base.get("cached")),
             data=self.data.report, encode={"train": self.train_stats.to_dict(), "val": self.val_stats.to_dict()},
         )
         atomic_write_text(self.run_dir / "report.json", json.dumps(report, indent=2, default=str))
