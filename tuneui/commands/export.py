@@ -18,6 +18,8 @@ def register(sub) -> None:
     p.add_argument("path", metavar="RUN_DIR", help="a finished run directory (or its adapter/)")
     p.add_argument("-o", "--output", required=True, metavar="DIR", help="where to write the export (new folder)")
     p.add_argument("--merge", action="store_true", help="merge the LoRA adapter into the base (a standalone model)")
+    p.add_argument("--dtype", choices=("auto", "bf16", "fp16", "fp32"), default="auto",
+                   help="with --merge: the merged weights' dtype (default: the base model's own)")
     p.add_argument("--gguf", action="store_true", help="also write model.gguf (needs llama.cpp's converter)")
     p.add_argument("--push-to-hub", metavar="REPO_ID", help="upload with your existing `hf auth login`")
     p.add_argument("--public", action="store_true", help="with --push-to-hub: make the repo public (default private)")
@@ -35,7 +37,7 @@ def run(args: argparse.Namespace) -> int:
             print(f"tuneui: {msg}…", file=sys.stderr)
 
     options = ExportOptions(merge=args.merge, gguf=args.gguf, push_to_hub=args.push_to_hub, private=not args.public,
-                            overwrite=args.overwrite)
+                            overwrite=args.overwrite, dtype=args.dtype)
     result = export_run(args.path, args.output, options, progress=progress)
     if args.json:
         print(json.dumps({"schema": 1, **result.to_dict()}))

@@ -65,6 +65,9 @@ class ChatSession(Protocol):
         """The reply's text piece by piece; `stop.set()` ends it after the current token."""
 
 
+EXPORT_DTYPES = ("auto", "bf16", "fp16", "fp32")
+
+
 @dataclass
 class ExportOptions:
     merge: bool = False
@@ -72,6 +75,14 @@ class ExportOptions:
     push_to_hub: str | None = None
     private: bool = True
     overwrite: bool = False
+    # The dtype a merged model is stored in: "auto" is the base model's own (a bf16 base gives a
+    # bf16 export, whatever precision training ran in), else bf16, fp16 or fp32.
+    dtype: str = "auto"
+
+    def validate(self) -> ExportOptions:
+        if self.dtype not in EXPORT_DTYPES:
+            raise ConfigError(f"dtype: must be one of {', '.join(EXPORT_DTYPES)} (got {self.dtype!r})")
+        return self
 
 
 @dataclass
