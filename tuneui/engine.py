@@ -114,9 +114,9 @@ class LocalEngine:
 
     # Data -------------------------------------------------------------------------------------------
     def sample_dataset_path(self) -> Path:
-        from tuneui.demo import sample_dataset_path
+        from tuneui.demo_task import dataset_path
 
-        return Path(sample_dataset_path())
+        return Path(dataset_path())
 
     def load_dataset(self, path: Path, fmt: str = "auto", columns: dict[str, str] | None = None,
                      progress: DataProgress | None = None) -> LoadResult:

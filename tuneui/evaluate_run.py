@@ -1,7 +1,8 @@
 """`tuneui evaluate RUN_DIR`: recompute report.json for a finished run, base vs tuned.
 
 The base is the same weights with the adapter switched off for LoRA runs, and the original model
-(loaded after the tuned one is released) for full/freeze runs, so memory never holds two models.
+(loaded after the tuned one is released) for full/freeze runs, so memory never holds two models;
+when the same base was already measured on the same data and settings, its cached figures are used.
 Everything else the runner wrote in report.json (train loss, steps, time, data report) is kept.
 """
 
@@ -17,21 +18,15 @@ from tuneui.contract.fsutil import atomic_write_text
 from tuneui.contract.rundir import REPORT_FILE
 
 
-def _evaluate(model, tokenizer, val_examples, val_convs, limit: int, max_new_tokens: int) -> dict:
-    from tuneui.evaluate import evaluate_model
-    from tuneui.training.dataset import PaddingCollator
-
-    return evaluate_model(model, tokenizer, val_examples, val_convs, PaddingCollator(tokenizer.pad_token_id),
-                          limit=limit, max_new_tokens=max_new_tokens)
-
-
 def evaluate_run(run_dir: str | Path, *, limit: int | None = None, write: bool = True,
                  progress=None) -> EvaluationReport:
     """The new report (also written to RUN_DIR/report.json unless write=False)."""
     from tuneui.data.template_check import render_options
     from tuneui.evaluate import build_report
+    from tuneui.modelload import resolve_model
     from tuneui.runload import load_causal_lm, load_tokenizer_for, load_tuned, locate
     from tuneui.training.dataset import as_prompted, encode_all, read_split
+    from tuneui.training.run_eval import base_key, cached_base, evaluate_for_run
 
     run_dir = Path(run_dir)
     art = locate(run_dir)
@@ -45,24 +40,35 @@ def evaluate_run(run_dir: str | Path, *, limit: int | None = None, write: bool =
     data = read_split(art.run_dir)
     val_examples, _ = encode_all(tokenizer, data.val, cfg.max_seq_length, options=render_options(cfg),
                                  tools=data.val_tools or None)
+    prompts = as_prompted(cfg, data.val)  # fold_system: prompted as training saw them
     n = cfg.eval_max_examples if limit is None else limit
-    args = (tokenizer, val_examples, as_prompted(cfg, data.val), n, cfg.eval_max_new_tokens)
     say("loading the tuned model")
     model = load_tuned(art)
+    dtype = str(next(model.parameters()).dtype)
     say("evaluating the tuned model")
-    tuned = _evaluate(model, *args)
+    tuned = evaluate_for_run(cfg, model, tokenizer, val_examples, prompts, limit=n)
+    base_model = art.base_model
+    if base_model is None:
+        raise TuneuiError(f"{run_dir}: the run does not name its base model, so there is nothing to compare with")
+    key = base_key(cfg, resolve_model(base_model), val_examples, prompts, limit=n, quantization=None,
+                   dtype=dtype)
     if art.kind == "peft":
-        say("evaluating the base model (adapter off)")
-        with model.disable_adapter():
-            base = _evaluate(model, *args)
+        def base_figures() -> dict:
+            say("evaluating the base model (adapter off)")
+            with model.disable_adapter():
+                return evaluate_for_run(cfg, model, tokenizer, val_examples, prompts, limit=n)
     else:
         del model
         gc.collect()
-        say("evaluating the base model")
-        if art.base_model is None:
-            raise TuneuiError(f"{run_dir}: the run does not name its base model, so there is nothing to compare with")
-        base = _evaluate(load_causal_lm(art.base_model, art), *args)
-    report = build_report(base, tuned)
+
+        def base_figures() -> dict:
+            say("evaluating the base model")
+            return evaluate_for_run(cfg, load_causal_lm(base_model, art), tokenizer, val_examples, prompts,
+                                    limit=n)
+    base, cached = cached_base(key, base_figures)
+    if cached:
+        say("the base model's figures for this data were cached by an earlier evaluation")
+    report = build_report(base, tuned) | {"base_eval_cached": cached}
     old_path = art.run_dir / REPORT_FILE
     if old_path.exists():
         try:

@@ -59,20 +59,49 @@ def _write_generation_config(model, tokenizer) -> None:
     model.generation_config = gen
 
 
-def _save_merged(art, tokenizer, dest: Path) -> None:
+_TORCH_NAMES = {"bf16": "bfloat16", "fp16": "float16", "fp32": "float32"}
+
+
+def _base_dtype(art) -> str | None:
+    """The dtype the base model's weights are published in ("bfloat16", ...), from its config.json."""
+    from tuneui.contract.errors import ModelError
+    from tuneui.models import inspect_model
+
+    if not art.base_model:
+        return None
+    try:
+        stored = inspect_model(art.base_model).dtype
+    except ModelError:
+        return None
+    return stored if stored in _TORCH_NAMES.values() else None
+
+
+def merged_dtype(art, choice: str = "auto") -> str:
+    """The torch dtype name a merged export is stored in: the user's choice, else the base's own
+    (training on a CPU computes in float32, but a bf16 base exported in float32 is twice the size
+    and no more accurate than its base), else the dtype training computed in."""
+    if choice != "auto":
+        return _TORCH_NAMES[choice]
+    stored = _base_dtype(art)
+    if stored is not None:
+        return stored
+    if art.config is not None:
+        from tuneui.modelload import compute_dtype
+
+        return str(compute_dtype(art.config)).removeprefix("torch.")
+    return "float32"
+
+
+def _save_merged(art, tokenizer, dest: Path, dtype: str = "float32") -> None:
     import torch
 
     from tuneui.runload import load_tuned
 
     model = load_tuned(art, dtype=torch.float32 if art.kind == "peft" else None)
     if art.kind == "peft":
-        # Merge in fp32 so the merged weights equal base + adapter without an extra rounding step,
-        # then store in the dtype the base model was trained in.
-        model = model.merge_and_unload()
-        if art.config is not None:
-            from tuneui.modelload import compute_dtype
-
-            model = model.to(compute_dtype(art.config))
+        # Merge in fp32 so the merged weights equal base + adapter with one rounding step, the
+        # one to the stored dtype.
+        model = model.merge_and_unload().to(getattr(torch, dtype))
     _write_generation_config(model, tokenizer)
     model.save_pretrained(dest, safe_serialization=True)
     tokenizer.save_pretrained(dest)
@@ -133,7 +162,7 @@ def export_run(path: str | Path, out_dir: str | Path, options: ExportOptions | N
     """Export RUN_DIR (or an adapter directory) to out_dir."""
     from tuneui.runload import load_tokenizer_for, locate
 
-    opts = options or ExportOptions()
+    opts = (options or ExportOptions()).validate()
     merge, gguf, push_to_hub, private, overwrite = (opts.merge, opts.gguf, opts.push_to_hub, opts.private,
                                                     opts.overwrite)
     if opts.quant not in GGUF_QUANTS:
@@ -150,9 +179,12 @@ def export_run(path: str | Path, out_dir: str | Path, options: ExportOptions | N
                             "(nothing to merge)")
     tokenizer = load_tokenizer_for(art)
     with _guard(out_dir, replacing), atomic_dir(out_dir) as tmp:
+        dtype = merged_dtype(art, opts.dtype)  # for a merge, here or on the way to GGUF
         if kind == "merged":
-            say("merging the adapter into the base model")
-            _save_merged(art, tokenizer, tmp)
+            say(f"merging the adapter into the base model ({dtype})")
+            _save_merged(art, tokenizer, tmp, dtype)
+            result.notes.append(f"merged weights stored in {dtype}" + (
+                " (the base model's own dtype; --dtype fp32 keeps more precision)" if opts.dtype == "auto" else ""))
         else:
             say("copying the adapter" if kind == "adapter" else "copying the model")
             _copy_adapter(art, tokenizer, tmp)
@@ -172,7 +204,7 @@ def export_run(path: str | Path, out_dir: str | Path, options: ExportOptions | N
                 say("merging the adapter into the base model for GGUF")
                 merged = Path(tempfile.mkdtemp(prefix=".merged.", dir=out_dir.parent))
                 try:
-                    _save_merged(art, tokenizer, merged)
+                    _save_merged(art, tokenizer, merged, dtype)
                     result.gguf = _gguf(merged, tmp, opts.quant, tokenizer, result, say)
                 finally:
                     shutil.rmtree(merged, ignore_errors=True)

@@ -32,13 +32,24 @@ def _data_rows(data: dict) -> list[tuple[str, str]]:
     return rows
 
 
+def _base_names(base: str) -> tuple[str, str]:
+    """(the card's base_model field, the base as the text names it)."""
+    if base == "demo":
+        from tuneui.demo_model_real import HUB_ID
+
+        return HUB_ID, f"`{HUB_ID}` (tuneui's offline demo model)"
+    if base == "demo-tiny":
+        return "tuneui-demo-tiny", "tuneui's tiny randomly initialised test model"
+    return base, f"`{base}`"
+
+
 def model_card(art, kind: str, report: EvaluationReport | None, data: dict | None) -> str:
     cfg = art.config
     base = art.base_model or "unknown"
     what = {"adapter": "a LoRA adapter (PEFT, safetensors)", "merged": "a merged model (base + LoRA adapter)",
             "full": "a fine-tuned model (full weights)"}[kind]
-    shown_base = "the tuneui offline demo model" if base == "demo" else f"`{base}`"
-    lines = ["---", f"base_model: {base}" if base != "demo" else "base_model: tuneui-demo",
+    hub_base, shown_base = _base_names(base)
+    lines = ["---", f"base_model: {hub_base}",
              "library_name: " + ("peft" if kind == "adapter" else "transformers"),
              "tags:", "- tuneui", "- fine-tuned", "---", "",
              f"# {art.name}", "", f"This is {what} of {shown_base}, fine-tuned with tuneui.", ""]

@@ -1,6 +1,7 @@
 """Find a model and load its tokenizer, safely: the part of model loading every engine package needs.
 
-`resolve_model` turns 'demo', a local directory or a hub id into what transformers loads; the
+`resolve_model` turns 'demo' (SmolLM2-135M-Instruct, fetched once), 'demo-tiny' (a tiny random model
+built locally, for fast tests), a local directory or a hub id into what transformers loads; the
 tokenizer always comes back with a pad token and a chat template (changes are noted). Loading is
 safe by default: no repository code unless `trust_remote_code` is set with a pinned commit (or, for a
 local directory, an explicit --trust-local-code consent; tuneui.contract.safety).
@@ -9,6 +10,7 @@ local directory, an explicit --trust-local-code consent; tuneui.contract.safety)
 from __future__ import annotations
 
 import os
+from collections.abc import Callable
 from pathlib import Path
 
 from tuneui.contract.config import RunConfig
@@ -26,9 +28,20 @@ FALLBACK_CHAT_TEMPLATE = (
 )
 
 
-def resolve_model(model: str) -> str:
-    """A local directory path, or the hub id unchanged (loaded from the hub/cache later)."""
-    if model == "demo":
+DEMO = "demo"  # the offline demo's real model
+DEMO_TINY = "demo-tiny"  # the tiny random model: unit tests and throughput benchmarks
+
+
+def resolve_model(model: str, say: Callable[[str], None] | None = None) -> str:
+    """A local directory path, or the hub id unchanged (loaded from the hub/cache later).
+
+    'demo' is fetched and converted on first use (about a minute, once); `say` hears what is
+    being downloaded or converted then, and nothing when the model is already in the cache."""
+    if model == DEMO:
+        from tuneui.demo_model_real import ensure_real_demo_model
+
+        return str(ensure_real_demo_model(say=say or (lambda msg: None)))
+    if model == DEMO_TINY:
         from tuneui.demo import ensure_demo_model
 
         return str(ensure_demo_model())

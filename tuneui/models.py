@@ -1,10 +1,11 @@
 """Read a model's shape from its config.json, without loading (or downloading) any weights.
 
 `inspect_model(model)` accepts a local model directory, a directory holding only a config.json,
-a config.json path, a hub id already in the local Hugging Face cache, or "demo" (the offline demo
-model). Parameter counts are derived from the config for decoder-only transformers (Llama, Mistral,
-Qwen, Gemma, Phi-3, GPT-2/NeoX-style, Mixtral-style MoE); no model code is ever run, so
-`trust_remote_code` only matters for the message when the architecture is unknown.
+a config.json path, a hub id already in the local Hugging Face cache, "demo" (the offline demo's
+SmolLM2-135M-Instruct) or "demo-tiny" (the tiny random model of the unit tests). Parameter
+counts are derived from the config for decoder-only transformers (Llama, Mistral, Qwen, Gemma,
+Phi-3, GPT-2/NeoX-style, Mixtral-style MoE); no model code is ever run, so `trust_remote_code`
+only matters for the message when the architecture is unknown.
 """
 
 from __future__ import annotations
@@ -148,11 +149,20 @@ def inspect_model(model: str, revision: str | None = None, trust_remote_code: bo
     if not model:
         raise ModelError("no model given")
     if model == "demo":
+        # The real demo model's shape is known without fetching it (recommend and memory
+        # estimates work offline before the first download).
+        from tuneui.demo_model_real import HUB_ID, MODEL_CONFIG
+
+        info = info_from_config(dict(MODEL_CONFIG), name="demo", source="demo")
+        info.warnings.append(f"the demo model is {HUB_ID}, fetched once on first use "
+                             "(a 93 MB download, about a minute to unpack)")
+        return info
+    if model == "demo-tiny":
         from tuneui.demo import (
             demo_model_config,  # lazy: the demo module builds weights on demand
         )
 
-        return info_from_config(dict(demo_model_config()), name="demo", source="demo")
+        return info_from_config(dict(demo_model_config()), name="demo-tiny", source="demo-tiny")
     path = Path(model).expanduser()
     if path.is_dir():
         cfg_path = path / "config.json"

@@ -26,7 +26,7 @@ def write_data(folder: Path, n_train: int = 48, n_val: int = 8) -> tuple[Path, P
 def tiny_config(data_dir: Path, **overrides) -> RunConfig:
     """A run of a few seconds: LoRA on the demo model, no cleaning, no generation-based metric."""
     train, val = write_data(data_dir)
-    base = dict(name="t", model="demo", dataset=str(train), val_dataset=str(val), clean=False, technique="lora",
+    base = dict(name="t", model="demo-tiny", dataset=str(train), val_dataset=str(val), clean=False, technique="lora",
                 lora_r=8, learning_rate=5e-3, micro_batch_size=4, gradient_accumulation_steps=2, max_steps=10,
                 logging_steps=1, eval_steps=0, save_steps=0, eval_max_examples=0, warmup_ratio=0.0, seed=7)
     return RunConfig(**(base | overrides))

@@ -19,7 +19,7 @@ def test_bundled_sample_dataset_is_exactly_what_the_generator_writes():
 
 
 def test_demo_model_builds_deterministically(tmp_path, run_cli, demo_model_dir):
-    out = run_cli("demo-model", tmp_path / "again")
+    out = run_cli("demo-model", "--tiny", tmp_path / "again")
     assert out.returncode == 0, out.stderr
     for name in ("model.safetensors", "tokenizer.json", "config.json"):
         a = hashlib.sha256((demo_model_dir / name).read_bytes()).hexdigest()
@@ -30,6 +30,6 @@ def test_demo_model_builds_deterministically(tmp_path, run_cli, demo_model_dir):
 
 def test_demo_model_refuses_a_foreign_directory(tmp_path, run_cli):
     (tmp_path / "mine.txt").write_text("user file")
-    out = run_cli("demo-model", tmp_path)
+    out = run_cli("demo-model", "--tiny", tmp_path)
     assert out.returncode == 2 and "not a demo model" in out.stderr
     assert (tmp_path / "mine.txt").read_text() == "user file"

@@ -12,7 +12,8 @@ sys.path.insert(0, str(Path(__file__).parent))  # works whether or not tests/ is
 from loop_fixtures import tiny_full_run, tiny_run  # noqa: E402,F401 - session fixtures
 
 from tuneui.contract.errors import TuneuiError
-from tuneui.evaluate import forgetting_verdict, general_text_loss, metric_name, rouge_l, token_f1
+from tuneui.evaluate import forgetting_verdict, metric_name, rouge_l, token_f1
+from tuneui.evaluate_batched import general_text_loss_batched as general_text_loss
 
 
 def test_rouge_l_rewards_order_and_partial_overlap():
@@ -69,7 +70,7 @@ def test_evaluate_writes_the_full_report_keeps_the_runner_fields_and_prints_it(t
     report = json.loads((run / "report.json").read_text())
     tm = report["task_metric"]
     assert set(tm) >= {"name", "base", "tuned", "n"} and tm["n"] == 6
-    for key in ("eval_loss", "perplexity", "token_f1", "rouge_l", "exact_match"):
+    for key in ("eval_loss", "perplexity", "token_f1", "rouge_l", "exact_match", "exact_match_ci", "stop_rate"):
         assert set(report[key]) == {"base", "tuned"}, key
     assert report["eval_loss"]["base"] != report["eval_loss"]["tuned"]
     fg = report["forgetting"]
@@ -78,14 +79,30 @@ def test_evaluate_writes_the_full_report_keeps_the_runner_fields_and_prints_it(t
     assert len(report["examples"]) >= 1  # base and tuned answers differ somewhere
 
 
-def test_full_runs_use_the_original_model_as_base(tiny_run, tiny_full_run, tmp_path):
+def test_full_runs_use_the_original_model_as_base(tiny_run, tiny_full_run, tmp_path, monkeypatch):
     from tuneui.evaluate_run import evaluate_run
 
+    # A fresh base-figures cache for each, so both bases are really measured.
+    monkeypatch.setenv("TUNEUI_CACHE_DIR", str(tmp_path / "cache-peft"))
     peft = evaluate_run(tiny_run, limit=0, write=False)
+    monkeypatch.setenv("TUNEUI_CACHE_DIR", str(tmp_path / "cache-full"))
     full = evaluate_run(tiny_full_run, limit=0, write=False)
+    assert peft.base_eval_cached is False and full.base_eval_cached is False
     # Same base model, same validation split: the base numbers agree whichever way the base was made.
     assert full.eval_loss.base == pytest.approx(peft.eval_loss.base, rel=1e-5)
     assert full.forgetting.base_perplexity == pytest.approx(peft.forgetting.base_perplexity, rel=1e-5)
+
+
+def test_a_second_evaluation_takes_the_base_figures_from_the_cache(tiny_run, tmp_path, monkeypatch):
+    from tuneui.evaluate_run import evaluate_run
+
+    monkeypatch.setenv("TUNEUI_CACHE_DIR", str(tmp_path / "cache"))
+    first = evaluate_run(tiny_run, limit=2, write=False)
+    again = evaluate_run(tiny_run, limit=2, write=False)
+    assert (first.base_eval_cached, again.base_eval_cached) == (False, True)
+    assert again.task_metric.base == first.task_metric.base and again.eval_loss.base == first.eval_loss.base
+    other = evaluate_run(tiny_run, limit=3, write=False)  # other settings: measured again
+    assert other.base_eval_cached is False and other.task_metric.n == 3
 
 
 def test_cli_evaluate_errors_are_one_line(tiny_run, tmp_path, capsys):
@@ -103,7 +120,6 @@ def test_cli_evaluate_errors_are_one_line(tiny_run, tmp_path, capsys):
 
     with pytest.raises(TuneuiError, match="needs a run directory"):
         evaluate_run(bare)
-
 
 
 def test_a_base_at_chance_gets_the_specialisation_caveat():

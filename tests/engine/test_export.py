@@ -79,6 +79,31 @@ def test_merged_export_loads_with_plain_transformers_and_matches_chat(tiny_run, 
     assert merged.kind == "full" and merged.has_base and merged.run_dir is None
 
 
+def stored_dtypes(folder: Path) -> set[str]:
+    """The dtypes of the tensors as written in model.safetensors (not as a loader would cast them)."""
+    from safetensors import safe_open
+
+    with safe_open(str(folder / "model.safetensors"), "pt") as f:
+        return {f.get_slice(k).get_dtype() for k in f.keys()}
+
+
+def test_a_merged_export_keeps_the_bases_dtype_unless_told_otherwise(tiny_run, tmp_path, capsys):
+    from tuneui.cli import main
+
+    # The tiny base is stored in float32, so "auto" keeps float32 ...
+    auto = export_run(tiny_run, tmp_path / "auto", ExportOptions(merge=True))
+    assert stored_dtypes(tmp_path / "auto") == {"F32"} and any("float32" in n for n in auto.notes)
+    # ... and asking for a dtype gets it (the real demo's bf16 base: tests/engine/test_real_demo.py).
+    bf16 = export_run(tiny_run, tmp_path / "bf16", ExportOptions(merge=True, dtype="bf16"))
+    assert stored_dtypes(tmp_path / "bf16") == {"BF16"} and any("bfloat16" in n for n in bf16.notes)
+    assert json.loads((tmp_path / "bf16" / "config.json").read_text())["dtype"] == "bfloat16"
+    assert main(["export", str(tiny_run), "-o", str(tmp_path / "fp16"), "--merge", "--dtype", "fp16"]) == 0
+    assert stored_dtypes(tmp_path / "fp16") == {"F16"}
+    with pytest.raises(TuneuiError, match="dtype: must be one of auto, bf16, fp16, fp32"):
+        export_run(tiny_run, tmp_path / "bad", ExportOptions(merge=True, dtype="int4"))
+    assert not (tmp_path / "bad").exists()
+
+
 def test_full_runs_export_the_model_and_say_merge_is_moot(tiny_full_run, tmp_path):
     result = export_run(tiny_full_run, tmp_path / "full", ExportOptions(merge=True))
     assert result.kind == "full" and "model.safetensors" in result.files

@@ -15,6 +15,15 @@ def test_divergence_needs_a_sustained_rise_not_a_spike():
     assert results[7] and "diverged" in results[7] and "0.900" in results[7]
 
 
+def test_a_converged_run_with_noisy_tiny_losses_is_not_diverging():
+    """Per-batch losses of a run that has learned its task (the real-model demo's last steps)."""
+    w = DivergenceWatch(factor=2.0, patience=3, warmup_steps=2)
+    losses = [0.7, 0.4, 0.05, 0.018, 0.06, 0.045, 0.062, 0.05, 0.04]
+    assert [w.update(i + 1, x) for i, x in enumerate(losses)] == [None] * len(losses)
+    rising = [w.update(len(losses) + i + 1, x) for i, x in enumerate([0.9, 1.5, 2.4])]
+    assert rising[-1] and "diverged" in rising[-1]
+
+
 def test_overfit_warns_once_when_eval_rises_while_train_falls():
     w = OverfitWatch(patience=2)
     assert w.update(1.0, 2.0) is None

@@ -112,18 +112,24 @@ def test_hub_ids_come_from_the_local_cache_only(tmp_path, monkeypatch):
     assert m.source == "hub-cache" and m.total_params == 494_032_768
 
 
-def test_demo_uses_the_demo_config_lazily(monkeypatch):
+def test_demo_tiny_uses_the_tiny_config_lazily(monkeypatch):
     fake = types.ModuleType("tuneui.demo")
     fake.demo_model_config = lambda: {**LLAMA2_7B, "hidden_size": 64, "intermediate_size": 128,
                                       "num_hidden_layers": 2, "num_attention_heads": 4, "num_key_value_heads": 4,
                                       "vocab_size": 512}
     monkeypatch.setitem(sys.modules, "tuneui.demo", fake)
-    m = inspect_model("demo")
-    assert m.source == "demo" and m.hidden_size == 64 and m.num_layers == 2
+    m = inspect_model("demo-tiny")
+    assert m.source == "demo-tiny" and m.hidden_size == 64 and m.num_layers == 2
 
 
-def test_the_real_demo_config_needs_no_build(tmp_path, monkeypatch):
+def test_the_demo_configs_need_no_build_or_download(tmp_path, monkeypatch):
     monkeypatch.setenv("TUNEUI_HOME", str(tmp_path))
+    monkeypatch.setenv("TUNEUI_CACHE_DIR", str(tmp_path / "cache"))
     m = inspect_model("demo")
-    assert m.source == "demo" and m.num_layers >= 1 and m.total_params > 0
-    assert not any(tmp_path.iterdir())  # nothing was built to answer
+    # SmolLM2-135M-Instruct's published parameter count (tied embeddings), from its shape alone.
+    assert (m.source, m.num_layers, m.hidden_size, m.total_params, m.dtype) == ("demo", 30, 576, 134_515_008,
+                                                                                "bfloat16")
+    assert any("fetched once" in w for w in m.warnings)
+    tiny = inspect_model("demo-tiny")
+    assert tiny.source == "demo-tiny" and tiny.total_params < 2_000_000
+    assert not any(tmp_path.iterdir())  # nothing was built or fetched to answer

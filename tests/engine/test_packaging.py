@@ -112,11 +112,12 @@ def test_installed_tuneui_runs_outside_the_source_tree(venv: Path, tmp_path: Pat
 
 
 @pytest.mark.slow
-def test_installed_tuneui_trains_the_demo_headless(venv: Path, tmp_path: Path) -> None:
+def test_installed_tuneui_trains_the_demo_headless(venv: Path, tmp_path: Path, real_demo_model_dir: Path) -> None:
     env = _outside_env(tmp_path)
     run_dir = tmp_path / "run"
     # Two steps, no cleaning pass and no generation-based metric: the point is that the installed
-    # package trains end to end (model, data, adapter, report), not how well.
+    # package trains end to end (model, data, adapter, report), not how well. The demo model comes
+    # from the session cache (TUNEUI_CACHE_DIR is passed through), where the fixture linked it.
     quick = ["max_steps=2", "eval_steps=0", "save_steps=0", "eval_max_examples=0", "clean=false"]
     sets = [arg for kv in quick for arg in ("--set", kv)]
     _run([venv / "bin" / "tuneui", "train", "--demo", *sets, "-o", run_dir], cwd=tmp_path, env=env, timeout=600)

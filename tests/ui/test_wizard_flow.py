@@ -130,11 +130,15 @@ async def test_whatif_hardware_changes_the_plan(tmp_path):
     app = wizard(make_engine(tmp_path, gpu_gib=24), demo=True, first_run=False)
     async with app.run_test(size=SIZE) as pilot:
         await goto(pilot, "technique")
+        await wait_for(pilot, lambda: app.state.recommendation is not None)
+        gpu_plan = app.state.recommendation
         app.screen.query_one("#whatif", Input).value = "cpu"
         await pilot.click("#whatif-apply")
         await wait_for(pilot, lambda: "CPU only" in text_of(app, "#hw-line"))
-        # the recommender plans a full fine-tune of the tiny demo model on a CPU
-        await wait_for(pilot, lambda: app.state.recommendation is not None and app.state.config.technique == "full")
+        # A CPU computes in fp32, where the 24 GiB GPU plan used bf16: the plan follows the hardware.
+        await wait_for(pilot, lambda: app.state.recommendation is not gpu_plan
+                       and app.state.recommendation.precision == "fp32")
+        assert gpu_plan.precision != "fp32"
         whatif = app.screen.query_one("#whatif", Input)
         whatif.value = "not-a-gpu"
         whatif.focus()

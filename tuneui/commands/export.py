@@ -20,6 +20,8 @@ def register(sub) -> None:
     p.add_argument("path", metavar="RUN_DIR", help="a finished run directory (or its adapter/)")
     p.add_argument("-o", "--output", required=True, metavar="DIR", help="where to write the export (new folder)")
     p.add_argument("--merge", action="store_true", help="merge the LoRA adapter into the base (a standalone model)")
+    p.add_argument("--dtype", choices=("auto", "bf16", "fp16", "fp32"), default="auto",
+                   help="with --merge: the merged weights' dtype (default: the base model's own)")
     p.add_argument("--gguf", action="store_true",
                    help="also write model-QUANT.gguf and an Ollama Modelfile (for llama.cpp, Ollama, LM Studio)")
     p.add_argument("--quant", choices=GGUF_QUANTS, help="GGUF encoding (default q8_0): q8_0 is near-lossless at half "
@@ -43,7 +45,7 @@ def run(args: argparse.Namespace) -> int:
             print(f"tuneui: {msg}…", file=sys.stderr)
 
     options = ExportOptions(merge=args.merge, gguf=args.gguf, quant=args.quant or "q8_0", push_to_hub=args.push_to_hub,
-                            private=not args.public, overwrite=args.overwrite)
+                            private=not args.public, overwrite=args.overwrite, dtype=args.dtype)
     result = export_run(args.path, args.output, options, progress=progress)
     if args.json:
         print(json.dumps({"schema": 1, **result.to_dict()}))

@@ -45,14 +45,16 @@ class RunConfig(BaseModel):
 
     # What to tune
     name: str = Field("run", min_length=1, description="run name, used for the run directory")
-    model: str = Field("demo", min_length=1, description="'demo', a local model directory or a hub id")
+    model: str = Field("demo", min_length=1, description="'demo' (SmolLM2-135M-Instruct, fetched once), 'demo-tiny' "
+                       "(a tiny random model for tests), a local model directory or a hub id")
     revision: str | None = Field(None, description="hub revision (pinned when trust_remote_code is on)")
     trust_remote_code: bool = Field(False, description="run the model repo's own Python code (off by default)")
     trust_local_code: str | None = Field(None, description="the local model directory whose own Python code you "
                                          "consent to run with trust_remote_code (--trust-local-code PATH)")
 
     # Data
-    dataset: str = Field("demo", min_length=1, description="'demo', a data file/directory or a hub dataset")
+    dataset: str = Field("demo", min_length=1, description="'demo' (the demo's dates), 'demo-tiny' (the tiny "
+                         "model's sample), a data file/directory or a hub dataset")
     val_dataset: str | None = Field(None, description="separate validation file; else split off val_fraction")
     dataset_format: str = Field("auto", description="auto, alpaca, sharegpt, messages, prompt_completion, qa, text")
     columns: dict[str, str] = Field(default_factory=dict, description="column mapping override")
@@ -124,6 +126,8 @@ class RunConfig(BaseModel):
     save_total_limit: int = Field(2, ge=1)
     eval_max_examples: int = Field(200, ge=0, description="validation examples used for the task metric")
     eval_max_new_tokens: int = Field(48, ge=1, le=4096)
+    eval_batch_size: int = Field(16, ge=1, le=4096,
+                                 description="prompts generated together in the base/tuned evaluation")
     early_stopping_patience: int = Field(
         0, ge=0, description="stop after N evaluations without a better eval loss and keep the best weights; 0 = off")
     overfit_patience: int = Field(3, ge=1, description="warn when eval loss rises this many evaluations in a row")

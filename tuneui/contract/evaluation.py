@@ -37,6 +37,7 @@ class Forgetting(_Loose):
     level: str = "unknown"  # none, mild, noticeable, severe, unknown
     verdict: str = "not measured"
     base_at_chance: bool = False
+    probe: str | None = None  # what text the perplexities were measured on
 
 
 class DifferingExample(_Loose):
@@ -48,7 +49,13 @@ class DifferingExample(_Loose):
 
 class EvaluationReport(_Loose):
     task_metric: TaskMetric = Field(default_factory=TaskMetric)
-    exact_match: BaseTuned = Field(default_factory=BaseTuned)
+    exact_match: BaseTuned = Field(default_factory=BaseTuned)  # case-sensitive
+    exact_match_ci: BaseTuned = Field(default_factory=BaseTuned)  # the same, ignoring case
+    # Share of replies that ended with the end-of-turn token before max_new_tokens: a model that
+    # never learned to stop shows here, not in its validation loss.
+    stop_rate: BaseTuned = Field(default_factory=BaseTuned)
+    mean_new_tokens: BaseTuned = Field(default_factory=BaseTuned)
+    max_new_tokens: int | None = None
     token_f1: BaseTuned = Field(default_factory=BaseTuned)
     rouge_l: BaseTuned = Field(default_factory=BaseTuned)
     eval_loss: BaseTuned = Field(default_factory=BaseTuned)
@@ -61,6 +68,8 @@ class EvaluationReport(_Loose):
     steps: int | None = None
     wall_time_s: float | None = None
     adapter: str | None = None
+    model_path: str | None = None
+    base_eval_cached: bool | None = None
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> EvaluationReport:
@@ -94,10 +103,15 @@ def report_rows(report: EvaluationReport) -> list[tuple[str, str, str]]:
     """(what, base, tuned) rows for a table: the same numbers the CLI prints and the screen shows."""
     tm = report.task_metric
     rows = [(f"{tm.name} (n={tm.n})", fmt_score(tm.base), fmt_score(tm.tuned))]
-    for key, label in (("exact_match", "exact match"), ("token_f1", "token F1"), ("rouge_l", "ROUGE-L")):
+    for key, label in (("exact_match", "exact match"), ("exact_match_ci", "exact match, any case"),
+                       ("token_f1", "token F1"), ("rouge_l", "ROUGE-L")):
         v: BaseTuned = getattr(report, key)
         if key != tm.name and (v.base is not None or v.tuned is not None):
             rows.append((label, fmt_score(v.base), fmt_score(v.tuned)))
+    sr = report.stop_rate
+    if sr.base is not None or sr.tuned is not None:
+        cap = f" within {report.max_new_tokens} tokens" if report.max_new_tokens else ""
+        rows.append((f"replies that stop on their own{cap}", fmt_score(sr.base), fmt_score(sr.tuned)))
     for key, label in (("eval_loss", "validation loss"), ("perplexity", "validation perplexity")):
         v = getattr(report, key)
         rows.append((label, fmt_num(v.base), fmt_num(v.tuned)))

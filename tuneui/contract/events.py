@@ -49,6 +49,13 @@ class _Event(BaseModel):
         return self.model_dump()
 
 
+class Preparing(_Event):
+    """Work before the run can start that the user waits for: fetching or converting a model."""
+
+    type: Literal["preparing"] = "preparing"
+    message: str = ""
+
+
 class Started(_Event):
     type: Literal["started"] = "started"
     run_dir: str | None = None
@@ -122,9 +129,9 @@ class Stopped(_Event):
     advice: str = ""
 
 
-Event = Annotated[Started | Step | Eval | Checkpoint | Warning | Finished | Failed | Stopped,
+Event = Annotated[Preparing | Started | Step | Eval | Checkpoint | Warning | Finished | Failed | Stopped,
                   Field(discriminator="type")]
-EVENT_TYPES = ("started", "step", "eval", "checkpoint", "warning", "finished", "failed", "stopped")
+EVENT_TYPES = ("preparing", "started", "step", "eval", "checkpoint", "warning", "finished", "failed", "stopped")
 _ADAPTER: TypeAdapter[Event] = TypeAdapter(Event)
 
 

@@ -67,6 +67,7 @@ class ChatSession(Protocol):
 
 # GGUF encodings tuneui writes (tuneui.export_gguf): q8_0 first, the default
 GGUF_QUANTS = ("q8_0", "q4_k_m", "f16", "bf16")
+EXPORT_DTYPES = ("auto", "bf16", "fp16", "fp32")
 
 
 @dataclass
@@ -77,6 +78,14 @@ class ExportOptions:
     push_to_hub: str | None = None
     private: bool = True
     overwrite: bool = False
+    # The dtype a merged model is stored in: "auto" is the base model's own (a bf16 base gives a
+    # bf16 export, whatever precision training ran in), else bf16, fp16 or fp32.
+    dtype: str = "auto"
+
+    def validate(self) -> ExportOptions:
+        if self.dtype not in EXPORT_DTYPES:
+            raise ConfigError(f"dtype: must be one of {', '.join(EXPORT_DTYPES)} (got {self.dtype!r})")
+        return self
 
 
 @dataclass

@@ -24,7 +24,7 @@ class ModelInfo:
     num_experts: int = 0  # 0: dense
     experts_per_token: int = 0
     expert_intermediate_size: int = 0
-    source: str = "local"  # local, hub-cache, demo
+    source: str = "local"  # local, hub-cache, demo (a real model), demo-tiny (random weights)
     config_path: str | None = None
     # Parameter counts (elements), derived from the config.
     embed_params: int = 0

@@ -42,8 +42,8 @@ def explain(rec: Recommendation, ladder: list[Alternative], seq_reason: str, pre
     elif tech == "full":
         reasons.append(f"Full fine-tuning fits: every one of the {m.size_label} weights trains, the "
                        f"highest-quality option (estimated peak {_gib(est.peak_bytes)} of {budget} usable {where}).")
-        if m.source == "demo":
-            reasons.append("The demo model is randomly initialised: it has no prior knowledge to forget, so "
+        if m.source == "demo-tiny":
+            reasons.append("The tiny demo model is randomly initialised: it has no prior knowledge to forget, so "
                            "full fine-tuning is preferred even on a small dataset (LoRA would learn it slowly).")
     else:
         if tech in ("lora", "freeze") and prefer_lora and _fits_any(ladder, "full"):

@@ -141,8 +141,8 @@ def recommend(model: ModelInfo, hardware: HardwareProfile, *, seq_len: int | Non
     budget = budget_bytes(hardware, margin)
     n_ex = advice.num_examples(dataset_stats)
     # Small data favours LoRA because full fine-tuning forgets what the base knew; a randomly
-    # initialised base (the offline demo) knows nothing, so there is nothing to protect.
-    prefer_lora = n_ex is not None and n_ex < SMALL_DATA_EXAMPLES and model.source != "demo"
+    # initialised base (the tiny test model) knows nothing, so there is nothing to protect.
+    prefer_lora = n_ex is not None and n_ex < SMALL_DATA_EXAMPLES and model.source != "demo-tiny"
     alts: list[Alternative] = []
     for s in candidates(model, hardware, seq, lora_r, target_batch, packing, dora):
         est = estimate(model, s)

@@ -16,7 +16,7 @@ from tuneui.screens.base import StepScreen
 from tuneui.screens.views import fmt_bytes, fmt_count
 
 SOURCES = ("demo", "local", "hub")
-PLACEHOLDER = {"demo": "the offline demo model needs nothing else",
+PLACEHOLDER = {"demo": "SmolLM2-135M-Instruct, fetched on first use",
                "local": "/path/to/model-directory (with config.json)",
                "hub": "org/name, e.g. Qwen/Qwen2.5-0.5B-Instruct"}
 
@@ -56,6 +56,8 @@ def model_lines(info: ModelInfo | None, files: ModelFiles) -> list[str]:
     if files.license_file:
         lines.append(f"license: {files.license_file}")
     elif info.source == "demo":
+        lines.append("license: Apache-2.0 (SmolLM2-135M-Instruct, by Hugging Face)")
+    elif info.source == "demo-tiny":
         lines.append("license: built by tuneui, yours to use")
     else:
         lines.append("license: no LICENSE file found — check the model card before you share a tune")
@@ -70,7 +72,7 @@ class ModelScreen(StepScreen):
     def compose_body(self) -> ComposeResult:
         yield Label("Which model do you want to fine-tune?", classes="panel-title")
         with RadioSet(id="source"):
-            yield RadioButton("Offline demo model (tiny, trains on a CPU in a minute)", id="src-demo", value=True)
+            yield RadioButton("Offline demo model (SmolLM2-135M-Instruct, a few CPU minutes)", id="src-demo", value=True)
             yield RadioButton("A model directory on this machine", id="src-local")
             yield RadioButton("A Hugging Face hub id", id="src-hub")
         with Horizontal(classes="inline-form", id="model-form"):

@@ -79,6 +79,8 @@ class RunProgress:
         elif isinstance(event, ev.Checkpoint):
             self.checkpoints.append(event.path)
             self._log(t, f"step {step}: checkpoint saved to {event.path or '?'}")
+        elif isinstance(event, ev.Preparing):
+            self._log(t, event.message)
         elif isinstance(event, ev.Warning):
             self.warnings.append(event)
             self._log(t, f"WARNING step {step}: {event.reason}")

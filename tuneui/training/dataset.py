@@ -82,7 +82,12 @@ def as_prompted(cfg: RunConfig, convs: list[Conversation]) -> list[Conversation]
 
 
 def dataset_path(name: str) -> str:
+    """'demo': the real-model demo's dates; 'demo-tiny': the tiny model's last-word sample."""
     if name == "demo":
+        from tuneui.demo_task import dataset_path as dates_path
+
+        return str(dates_path())
+    if name == "demo-tiny":
         from tuneui.demo import sample_dataset_path
 
         return str(sample_dataset_path())

@@ -38,11 +38,14 @@ class DivergenceWatch:
     """Loss far above its running minimum for `patience` consecutive steps means the run diverged.
 
     A single spike is normal (a hard batch); a sustained rise to `factor` times the best loss
-    seen, after warm-up, is not.
+    seen, after warm-up, is not. Near zero the ratio alone means nothing: a converged run whose
+    batches score 0.02 to 0.06 nats is "3x its best" on every other step (the real-model demo
+    was stopped that way at its last step), so the loss must also sit `min_rise` nats above
+    its best.
     """
 
-    def __init__(self, factor: float = 2.0, patience: int = 10, warmup_steps: int = 10):
-        self.factor, self.patience, self.warmup = factor, patience, warmup_steps
+    def __init__(self, factor: float = 2.0, patience: int = 10, warmup_steps: int = 10, min_rise: float = 0.5):
+        self.factor, self.patience, self.warmup, self.min_rise = factor, patience, warmup_steps, min_rise
         self.best = math.inf
         self.bad = 0
 
@@ -50,7 +53,7 @@ class DivergenceWatch:
         if step <= self.warmup:
             self.best = min(self.best, loss)
             return None
-        if loss > self.factor * self.best:
+        if loss > self.factor * self.best and loss - self.best > self.min_rise:
             self.bad += 1
         else:
             self.bad = 0

@@ -37,7 +37,7 @@ class TrainingRun:
         self.cfg = cfg
         self.lock = lock
         self.phase = "starting"
-        self.run_dir = Path(run_dir)
+        self.run_dir = Path(run_dir).resolve()  # report.json and events name it; absolute wherever read from
         self.resume = resume
         self.is_main = _rank() == 0
         self.events = EventWriter(self.run_dir, enabled=self.is_main)
@@ -102,6 +102,8 @@ class TrainingRun:
         else:
             self.data = prepare_run_data(cfg, self.run_dir, write=self.is_main)
         self.notes += self.data.report.get("warnings", [])
+        self.set_phase("fetching the model")
+        self.model_path = self._fetch_model()
         self.set_phase("loading the tokenizer")
         self.tokenizer = load_tokenizer(cfg, notes=self.notes)
         self._log_to_trackers("start")
@@ -183,6 +185,18 @@ class TrainingRun:
                                         f"{', '.join(self.trackers.report_to)}: {type(exc).__name__}: {exc}",
                                         advice="the run itself is unaffected; its files are in the run folder"))
 
+    def _fetch_model(self) -> str:
+        """The base model's folder; the demo model is fetched and converted here on first use, with
+        what is happening said in events.jsonl and on the console (it takes about a minute)."""
+        from tuneui.modelload import resolve_model
+
+        def say(message: str) -> None:
+            self.events.emit(ev.Preparing(message=message))
+            if self.is_main:
+                print(f"tuneui: {message}", file=sys.stderr, flush=True)
+
+        return resolve_model(self.cfg.model, say=say)
+
     def _trainer(self, callbacks: list):
         from transformers.trainer_callback import PrinterCallback
 
@@ -208,20 +222,20 @@ class TrainingRun:
 
     # -- evaluation ------------------------------------------------------------------------------
     def evaluate(self, model) -> dict:
-        from tuneui.evaluate import evaluate_model
-        from tuneui.training.dataset import PaddingCollator, as_prompted
+        from tuneui.training.run_eval import evaluate_for_run
 
         if self.cfg.objective != "sft":  # how the model ranks the held-out replies (training pairs if none)
             from tuneui.training.preference import evaluate_preference, make_collator
 
             rows = (self.val_examples or self.train_examples)[:self.cfg.eval_max_examples or None]
             return evaluate_preference(model, rows, make_collator(self.cfg, self.tokenizer))
+        return evaluate_for_run(self.cfg, model, self.tokenizer, self.val_examples, self._prompts())
 
-        return evaluate_model(
-            model, self.tokenizer, self.val_examples, as_prompted(self.cfg, self.data.val),
-            PaddingCollator(self.tokenizer.pad_token_id),
-            limit=self.cfg.eval_max_examples, max_new_tokens=self.cfg.eval_max_new_tokens,
-        )
+    def _prompts(self) -> list:
+        """Validation conversations as generation sees them (fold_system folds them as training did)."""
+        from tuneui.training.dataset import as_prompted
+
+        return as_prompted(self.cfg, self.data.val)
 
     def _val_loss(self, model) -> float | None:
         from tuneui.evaluate import eval_loss
@@ -230,13 +244,25 @@ class TrainingRun:
         return eval_loss(model, self.val_examples, PaddingCollator(self.tokenizer.pad_token_id))
 
     def _base_metrics(self) -> dict:
+        from tuneui.modelload import compute_dtype
+        from tuneui.training.run_eval import base_key, cached_base, quantization_of
+
         path = self.run_dir / BASE_EVAL
         if self.resume and path.exists():
             try:
                 return json.loads(path.read_text())
             except (OSError, ValueError):
                 pass  # a damaged file is measured again
-        base = self.evaluate(self.model)
+        # The untrained model is the base (a fresh LoRA adapter adds exactly zero), and the same
+        # base on the same data was often measured by an earlier run: its figures are reused.
+        if self.cfg.objective != "sft":
+            base = self.evaluate(self.model)
+        else:
+            key = base_key(self.cfg, self.model_path, self.val_examples, self._prompts(),
+                           limit=self.cfg.eval_max_examples, quantization=quantization_of(self.cfg),
+                           dtype=str(compute_dtype(self.cfg)))
+            base, cached = cached_base(key, lambda: self.evaluate(self.model))
+            base["cached"] = cached
         atomic_write_text(path, json.dumps(base, default=str))
         return base
 
@@ -325,7 +351,8 @@ class TrainingRun:
         report.update(
             technique=self.cfg.technique, model=self.cfg.model, train_loss=self.train_loss,
             steps=self.trainer.state.global_step, best_step=best_step, stopped_early=self.callback.stopped_early,
-            wall_time_s=round(time.time() - self.started, 1), adapter=str(adapter),
+            wall_time_s=round(time.time() - self.started, 1), adapter=str(adapter), model_path=str(self.model_path),
+            base_eval_cached=bool(base.get("cached")),
             data=self.data.report, encode={"train": self.train_stats.to_dict(), "val": self.val_stats.to_dict()},
         )
         if self.cfg.objective != "sft":
