@@ -28,6 +28,10 @@ def add_train_arguments(p: argparse.ArgumentParser) -> None:
                         "trust_remote_code = true)")
     p.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE",
                    help="override a RunConfig field, e.g. --set max_steps=40 (repeatable)")
+    shown = p.add_mutually_exclusive_group()
+    shown.add_argument("--quiet", action="store_true", help="no progress: only errors and the outcome")
+    shown.add_argument("--json", action="store_true", help="write the run's events to stdout as JSON lines "
+                       "(the outcome then goes to stderr)")
     p.add_argument("--print-launch", action="store_true",
                    help="print the accelerate config, launch command and Slurm script for multi-GPU/multi-node "
                         "runs of this config, and exit")

@@ -4,6 +4,7 @@ how it ended: the run directory first, then the base -> tuned figures."""
 from __future__ import annotations
 
 import argparse
+import builtins
 import os
 import sys
 
@@ -37,11 +38,24 @@ def run_train(args: argparse.Namespace) -> int:
             print(f"tuneui: error: {exc}", file=sys.stderr)
             return exc.exit_code
         print(f"tuneui: replaced the earlier run in {run_dir} (--overwrite)", file=sys.stderr)
+    quiet, as_json = getattr(args, "quiet", False), getattr(args, "json", False)
+    console = None
     if main:
-        print(f"tuneui: run directory {run_dir}", file=sys.stderr)
-    code = run_training(cfg, run_dir, resume=args.resume)
+        from tuneui.training.console import ConsoleProgress, monitor_hint, route_third_party_output
+
+        if not quiet:
+            if not args.resume and not args.output and (note := renamed_note(cfg, run_dir)) is not None:
+                print(note, file=sys.stderr)
+            print(monitor_hint(run_dir), file=sys.stderr, flush=True)
+        route_third_party_output(run_dir)
+        console = ConsoleProgress(run_dir, mode="quiet" if quiet else "json" if as_json else "auto").start()
+    try:
+        code = run_training(cfg, run_dir, resume=args.resume)
+    finally:
+        if console is not None:
+            console.close()
     if main:
-        _print_outcome(run_dir, code)
+        _print_outcome(run_dir, code, out=sys.stderr if as_json else sys.stdout)
     if code == 130:
         _exit_now(code)
     return code
@@ -59,12 +73,23 @@ def _exit_now(code: int) -> None:
     os._exit(code)
 
 
-def _print_outcome(run_dir, code: int) -> None:
+def renamed_note(cfg, run_dir) -> str | None:
+    """One line when a run went to `NAME-2` because a run named NAME exists: said, not silent."""
+    if cfg.output_dir or run_dir.name == cfg.name or not run_dir.name.startswith(f"{cfg.name}-"):
+        return None
+    return (f"tuneui: a run named {cfg.name!r} exists already; this one is {run_dir.name!r} "
+            f"(choose the name with --set name=NAME or the folder with -o)")
+
+
+def _print_outcome(run_dir, code: int, out=None) -> None:
+    from functools import partial
+
     from tuneui.contract.evaluation import fmt_num, fmt_score, read_report
 
     report = read_report(run_dir) if code == 0 else None
     if report is None:
         return
+    print = partial(builtins.print, file=out or sys.stdout)  # noqa: A001 - the outcome's stream
     tm, el = report.task_metric, report.eval_loss
     print(f"{tm.name} on {tm.n} held-out examples: base {fmt_score(tm.base)} -> tuned {fmt_score(tm.tuned)}")
     sr = report.stop_rate

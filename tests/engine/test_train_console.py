@@ -1,0 +1,132 @@
+"""What `tuneui train` shows while it trains: as a pipe (CI, `| tee`), as a terminal (a pty), --json and
+--quiet; and that library chatter the user cannot act on stays out of the console."""
+
+from __future__ import annotations
+
+import io
+import json
+import os
+import subprocess
+import sys
+import time
+
+from tests.engine.runs import tiny_config
+from tuneui.contract import events as ev
+from tuneui.contract.events import EventWriter
+from tuneui.training.console import ConsoleProgress, fmt_duration
+
+
+def _train_cmd(tmp_path, *extra):
+    toml = tiny_config(tmp_path / "d", max_steps=3).save(tmp_path / "RUN.toml")
+    return [sys.executable, "-m", "tuneui", "train", str(toml), "-o", str(tmp_path / "run"), *extra]
+
+
+def test_as_a_pipe_it_names_the_run_and_prints_plain_progress_lines(tmp_path):
+    out = subprocess.run(_train_cmd(tmp_path), capture_output=True, text=True, timeout=600)
+    assert out.returncode == 0, out.stderr[-3000:]
+    run = tmp_path / "run"
+    lines = out.stderr.splitlines()
+    assert lines[0] == f"tuneui: run directory {run}"
+    assert f"tuneui monitor {run}" in lines[1]
+    steps = [ln for ln in lines if ln.startswith("step ")]
+    assert steps[0].startswith("step 1/3 · loss ") and steps[-1].startswith("step 3/3 · loss ")
+    assert all("elapsed" in ln and "tokens/s" in ln for ln in steps)
+    assert "\r" not in out.stderr  # no live line in a log
+    assert any(ln.startswith("tuneui: finished at step 3") for ln in lines)
+    # the bitsandbytes/transformers chatter went to the run's log, not the console
+    assert "pip install kernels" not in out.stderr and "Warning" not in out.stderr
+    assert "Loading weights" not in out.stderr
+    assert "eval loss: base" in out.stdout
+
+
+def test_on_a_terminal_one_line_is_rewritten_in_place(tmp_path):
+    master, slave = os.openpty()
+    proc = subprocess.Popen(_train_cmd(tmp_path), stdout=slave, stderr=slave, stdin=subprocess.DEVNULL)
+    os.close(slave)
+    chunks = []
+    deadline = time.monotonic() + 600
+    while time.monotonic() < deadline:
+        try:
+            data = os.read(master, 65536)
+        except OSError:  # the other side closed: the process ended
+            break
+        if not data:
+            break
+        chunks.append(data)
+    os.close(master)
+    assert proc.wait(timeout=60) == 0
+    text = b"".join(chunks).decode("utf-8", "replace")
+    assert f"tuneui monitor {tmp_path / 'run'}" in text
+    live = [part for part in text.split("\r") if part.startswith("\x1b[Kstep ")]
+    assert live, text[-2000:]
+    assert any(p.startswith("\x1b[Kstep 3/3 · loss ") and "ETA 0s" in p for p in live)
+    assert "\nstep " not in text.replace("\r\n", "\n")  # progress is never a line of its own on a terminal
+    assert "pip install kernels" not in text
+
+
+def _events(run_dir, total=4):
+    w = EventWriter(run_dir)
+    w.emit(ev.Started(model="demo-tiny", technique="lora", total_steps=total, train_examples=10))
+    for i in range(1, total + 1):
+        w.emit(ev.Step(step=i, loss=2.0 / i, tokens_per_s=100.0, total_steps=total))
+    w.emit(ev.Finished(step=total))
+
+
+def test_json_writes_the_events_to_stdout_one_per_line(tmp_path):
+    _events(tmp_path)
+    out, err = io.StringIO(), io.StringIO()
+    console = ConsoleProgress(tmp_path, mode="json", stream=err, out=out).start()
+    console.close()
+    lines = out.getvalue().splitlines()
+    assert [json.loads(ln)["type"] for ln in lines] == ["started", "step", "step", "step", "step", "finished"]
+    assert err.getvalue() == ""
+
+
+def test_quiet_prints_nothing(tmp_path):
+    _events(tmp_path)
+    out, err = io.StringIO(), io.StringIO()
+    ConsoleProgress(tmp_path, mode="quiet", stream=err, out=out).start().close()
+    assert out.getvalue() == "" and err.getvalue() == ""
+
+
+def test_lines_mode_prints_first_periodic_and_last_step(tmp_path):
+    _events(tmp_path, total=50)
+    err = io.StringIO()
+    ConsoleProgress(tmp_path, mode="lines", stream=err, interval=3600).start().close()
+    steps = [ln.split(" · ")[0] for ln in err.getvalue().splitlines() if ln.startswith("step ")]
+    assert steps == ["step 1/50", "step 50/50"]  # not 50 lines for 50 steps
+
+
+def test_eta_comes_from_the_measured_rate_between_steps():
+    console = ConsoleProgress.__new__(ConsoleProgress)
+    console.started = 0.0
+    from tuneui.training.console import _State
+
+    console.state = _State(total=10, step=4, loss=1.0, first_step=2, first_time=100.0, last_time=110.0)
+    line = console.progress_line(now=130.0)
+    assert "ETA 30s" in line and "elapsed 2m10s" in line and "step 4/10" in line
+    assert fmt_duration(3725) == "1h02m05s"
+
+
+def test_the_train_command_has_quiet_and_json(run_cli):
+    out = run_cli("train", "--help")
+    assert "--quiet" in out.stdout and "--json" in out.stdout
+
+
+def test_a_second_run_with_the_same_name_is_told_where_it_went(tmp_path):
+    import argparse
+
+    from tuneui.contract.settings import runs_root
+    from tuneui.training.cli_args import resolve
+    from tuneui.training.headless import renamed_note
+
+    toml = tiny_config(tmp_path / "d", name="demo").save(tmp_path / "r.toml")
+    args = argparse.Namespace(target=str(toml), demo=False, resume=False, output=None, overrides=[])
+    cfg, first = resolve(args)
+    assert first.name == "demo" and renamed_note(cfg, first) is None
+    (runs_root() / "demo").mkdir(parents=True)
+    (runs_root() / "demo" / "run.toml").write_text("")
+    cfg, second = resolve(args)
+    assert second.name == "demo-2"
+    assert renamed_note(cfg, second) == ("tuneui: a run named 'demo' exists already; this one is 'demo-2' "
+                                         "(choose the name with --set name=NAME or the folder with -o)")
