@@ -18,6 +18,7 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
+from tuneui.contract.outputs import EXPORT_MANIFEST
 from tuneui.contract.runlock import holder
 
 RUN_TOML = "run.toml"
@@ -32,8 +33,10 @@ TRACKERS_DIR = "trackers"
 
 
 def is_run_dir(path: str | Path) -> bool:
-    """A folder tuneui trained in (export folders and others hold no run.toml)."""
-    return (Path(path) / RUN_TOML).is_file()
+    """A folder tuneui trained in. An export folder carries a copy of its run's run.toml (to reproduce
+    it) but is not a run: its export manifest says so, and it never shows up in a runs list."""
+    path = Path(path)
+    return (path / RUN_TOML).is_file() and not (path / EXPORT_MANIFEST).is_file()
 
 
 def pid_of(run_dir: str | Path) -> int | None:
