@@ -17,7 +17,9 @@ async def test_lora_variants_and_trackers_reach_the_run_config(tmp_path):
         app.go_to("settings")
         await settle(pilot)
         screen = app.screen
-        assert app.state.config.technique == "full"  # the demo's recommendation
+        app.state.config = app.state.config.updated(technique="full")  # the demo recommends LoRA since issue 11
+        screen.refresh_from_state()
+        await settle(pilot)
         assert screen.query_one("#f-use_dora", Checkbox).disabled
         assert "Only for the LoRA techniques (this run: full)" in text_of(app, "#variants-note")
 

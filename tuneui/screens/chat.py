@@ -82,9 +82,9 @@ class ChatScreen(StepScreen):
             yield Input("256", id="max-tokens", classes="num")
             yield Checkbox("side by side with the base model", True, id="side")
         with Horizontal(id="panes"):
-            for side, title in (("tuned", "Tuned model"), ("base", "Base model (adapter off)")):
+            for side, title in (("tuned", "Tuned model"), ("base", "Base model")):
                 with Vertical(classes="panel chat-pane", id=f"{side}-box"):
-                    yield Label(title, classes="panel-title")
+                    yield Label(title, classes="panel-title", id=f"{side}-title")
                     with VerticalScroll(id=f"{side}-scroll"):
                         yield Static("", id=f"{side}-log")
         with Horizontal(classes="inline-form", id="prompt-row"):
@@ -151,6 +151,9 @@ class ChatScreen(StepScreen):
             "base = the original model" if session.has_base else "no base to compare with")
         self.query_one("#chat-title", Static).update(
             f"Chatting with [b]{session.name}[/b] ({kind}; {base}); {len(prompts)} validation prompts")
+        # A full fine-tune has no adapter to switch off: its base is the original model, before training.
+        self.query_one("#base-title", Label).update(
+            "Base model (adapter off)" if session.kind == "peft" else "Base model (before training)")
         side = self.query_one("#side", Checkbox)
         side.disabled = not session.has_base
         if not session.has_base:

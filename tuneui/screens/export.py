@@ -59,6 +59,8 @@ class ExportScreen(StepScreen):
         with Vertical(classes="panel", id="export-form"):
             yield Label("What to write", classes="panel-title")
             yield Checkbox("Merge the adapter into the base model (a standalone model; larger)", id="merge")
+            yield Static("This run trained the whole model: the export is a complete model (nothing to merge).",
+                         id="merge-note", classes="muted")
             with Horizontal(classes="inline-form"):
                 yield Checkbox("Also write GGUF + Ollama Modelfile", id="gguf")
                 yield Select([(QUANT_CHOICES[q], q) for q in GGUF_QUANTS], value=GGUF_QUANTS[0], allow_blank=False,
@@ -79,8 +81,17 @@ class ExportScreen(StepScreen):
     def on_mount(self) -> None:
         super().on_mount()
         self.query_one("#export-result", Static).display = False
+        self.query_one("#merge-note", Static).display = False
         self._check_gguf()
         self.refresh_from_state()
+
+    def _trained_an_adapter(self, run: Path) -> bool:
+        """Merging only means something for an adapter; a run whose run.toml cannot be read (an adapter
+        folder opened directly) is taken to be one."""
+        try:
+            return self.engine.load_run_config(run).uses_peft
+        except Exception:  # noqa: BLE001 - the question is only which words to show
+            return True
 
     def refresh_from_state(self) -> None:
         if not self.is_mounted:
@@ -92,6 +103,12 @@ class ExportScreen(StepScreen):
         self.query_one("#export-run", Static).update(
             f"Exporting [b]{escape(Path(run).name)}[/b] ({escape(str(run))}); the run folder itself is not changed.")
         self.query_one("#export-dir", Input).value = str(Path(run).parent / f"{Path(run).name}-export")
+        adapter = self._trained_an_adapter(Path(run))
+        merge = self.query_one("#merge", Checkbox)
+        merge.display = adapter
+        if not adapter:
+            merge.value = False
+        self.query_one("#merge-note", Static).display = not adapter
         self.query_one("#do-export", Button).disabled = False
 
     @work(thread=True, exclusive=True, group="gguf")

@@ -23,7 +23,7 @@ BASIC = {
     "name": "name of the run and its folder",
     "epochs": "passes over the data; 1-3 is typical, more risks overfitting",
     "max_steps": "stop after this many optimizer steps (-1: run all epochs)",
-    "learning_rate": "step size; 1e-4..3e-4 for LoRA, 1e-5..5e-5 for full fine-tunes",
+    "learning_rate": "step size",  # the hint for the chosen technique: LR_HINTS
     "micro_batch_size": "examples per forward pass; lower it if memory runs out",
     "gradient_accumulation_steps": "micro-batches summed per optimizer step (effective batch = both multiplied)",
     "max_seq_length": "tokens per example; longer ones are cut (see the Clean histogram)",
@@ -52,6 +52,13 @@ ADVANCED = {
     "fold_system": "put the system prompt in the first user turn (templates with no system role, e.g. Gemma)",
     "neftune_noise_alpha": "NEFTune: noise on the input embeddings while training (5 is typical); empty = off",
 }
+# A learning rate that suits LoRA wrecks a full fine-tune, and one for a full fine-tune barely moves LoRA.
+LR_HINTS = {
+    "lora": "step size; 1e-4..3e-4 is typical for LoRA (up to ~2e-3 for short runs)",
+    "full": "step size; 1e-5..5e-5 is typical for a full fine-tune (LoRA's larger rates can wreck the model)",
+    "freeze": "step size; 1e-5..1e-4 is typical when only the top layers train",
+}
+LORA_FIELDS = ("lora_r", "lora_alpha", "lora_dropout")
 # The variants' one-line explanations are their RunConfig descriptions (one source for CLI and wizard).
 VARIANTS = {name: RunConfig.model_fields[name].description or ""
             for name in ("use_dora", "use_rslora", "lora_init", "loraplus_lr_ratio")}
@@ -112,7 +119,7 @@ class SettingsScreen(StepScreen):
         for name, explanation in fields.items():
             info = RunConfig.model_fields[name]
             choices = _choices(info.annotation)
-            with Horizontal(classes="field"):
+            with Horizontal(classes="field", id=f"row-{name}"):
                 yield Label(name.replace("_", " "), classes="field-label")
                 if info.annotation is bool:
                     yield Checkbox("", id=f"f-{name}", classes="field-input")
@@ -122,7 +129,7 @@ class SettingsScreen(StepScreen):
                 else:
                     yield Input(id=f"f-{name}", classes="field-input")
                 with Vertical(classes="field-help"):
-                    yield Static(explanation, classes="muted")
+                    yield Static(explanation, id=f"h-{name}", classes="muted")
                     yield Static("", id=f"e-{name}", classes="field-error -empty")
 
     def on_mount(self) -> None:
@@ -157,8 +164,12 @@ class SettingsScreen(StepScreen):
             self.query_one(f"#e-{name}", Static).add_class("-empty")
             self.query_one(f"#f-{name}").remove_class("invalid")
         lora = cfg.uses_peft
-        for name in ("lora_r", "lora_alpha", "lora_dropout", *VARIANTS):
+        for name in (*LORA_FIELDS, *VARIANTS):
             self.query_one(f"#f-{name}").disabled = not lora
+        for name in LORA_FIELDS:  # a full or freeze fine-tune has no rank: not shown, not only greyed out
+            self.query_one(f"#row-{name}").display = lora
+        hint = LR_HINTS["lora" if lora else cfg.technique if cfg.technique in LR_HINTS else "full"]
+        self.query_one("#h-learning_rate", Static).update(hint)
         self.query_one("#variants-note", Static).update(
             "peft's LoRA variants; each explained beside it." if lora else
             f"Only for the LoRA techniques (this run: {cfg.technique}).")

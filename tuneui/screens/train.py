@@ -20,7 +20,7 @@ from textual.message import Message
 from textual.widgets import Button, Label, ProgressBar, Static
 
 from tuneui.contract import events as ev
-from tuneui.contract.config import RunConfig
+from tuneui.contract.config import PEFT_TECHNIQUES, RunConfig
 from tuneui.contract.events import EXIT_CODES, Event
 from tuneui.contract.runs import RunHandle
 from tuneui.screens.base import StepScreen
@@ -268,8 +268,10 @@ class TrainScreen(StepScreen):
             lines.append("■ Stopped" + (f"; checkpoint saved in {escape(ck)}" if ck else "")
                          + ". Resume (Ctrl+R) continues from it.")
         elif isinstance(final, ev.Finished):
+            info = p.info
+            written = "Adapter" if info is None or info.technique in PEFT_TECHNIQUES else "Model"
             lines.append(f"✓ Finished: train loss {fmt_float(final.train_loss)}, eval loss "
-                         f"{fmt_float(final.eval_loss)}. Adapter: {escape(final.adapter_path or '')}")
+                         f"{fmt_float(final.eval_loss)}. {written}: {escape(final.adapter_path or '')}")
         box.update("\n".join(lines))
         box.display = bool(lines)
         box.set_class(isinstance(final, ev.Failed) or bool(p.warnings), "alert")
