@@ -78,7 +78,7 @@ async def test_chat_with_a_full_fine_tune_calls_its_base_the_model_before_traini
                      state=WizardState(run_dir=RUN))
         async with app.run_test(size=SIZE) as pilot:
             app.go_to("chat")
-            await wait_for(pilot, lambda: app.screen.session is not None)
+            await wait_for(pilot, lambda app=app: app.screen.session is not None)
             await settle(pilot)
             assert str(app.screen.query_one("#base-title", Label).render()) == title
 
