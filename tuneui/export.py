@@ -210,9 +210,6 @@ def export_run(path: str | Path, out_dir: str | Path, options: ExportOptions | N
                     shutil.rmtree(merged, ignore_errors=True)
             else:
                 result.gguf = _gguf(tmp, tmp, opts.quant, tokenizer, result, say)
-        else:
-            result.notes.append("GGUF not written: add --gguf (and --quant q8_0|q4_k_m|f16|bf16) for llama.cpp, "
-                                "Ollama and LM Studio")
         names = sorted(p.name for p in tmp.iterdir())
         atomic_write_text(tmp / EXPORT_MANIFEST, json.dumps({"tuneui_export": 1, "files": names}, indent=1))
     if result.gguf is not None:

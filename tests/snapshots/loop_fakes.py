@@ -139,9 +139,7 @@ class LoopEngine(FakeEngine):
             return self._export_run(path, out_dir, options)
         return ExportResult(out_dir=out_dir, kind="merged" if options.merge else "adapter",
                             files=["README.md", "adapter_config.json", "adapter_model.safetensors", "reproduce.sh",
-                                   "run.toml", "tokenizer.json", "tokenizer_config.json"],
-                            notes=["GGUF not written: add --gguf (and --quant q8_0|q4_k_m|f16|bf16) for llama.cpp, "
-                                   "Ollama and LM Studio"])
+                                   "run.toml", "tokenizer.json", "tokenizer_config.json"])
 
     def run_sweep(self, config, out_dir: Path, *, trials: list[Trial], steps: int, max_train: int,
                   on_update: Callable[[SweepResult], None] | None = None,

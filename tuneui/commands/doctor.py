@@ -26,9 +26,10 @@ def run(args: argparse.Namespace) -> int:
     if args.json:
         print(json.dumps({"ok": not missing, "summary": summary(checks), "checks": [c.to_dict() for c in checks]}))
     else:
+        # The verdict first, as on the first-run screen: "Ready, with notes below" is then true.
+        print(summary(checks))
         for c in checks:
             print(f"{MARKS[c.status]:7} {c.title}: {c.detail}")
             if c.fix:
                 print(f"        fix: {c.fix}")
-        print(summary(checks))
     return 1 if missing else 0

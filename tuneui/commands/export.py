@@ -55,6 +55,8 @@ def run(args: argparse.Namespace) -> int:
         print(f"  {name}")
     for note in result.notes:
         print(f"note: {note}")
+    if not args.gguf:  # a tip, not a note: nothing that was asked for is missing
+        print("tip: add --gguf (and --quant q8_0|q4_k_m|f16|bf16) for a file llama.cpp, Ollama and LM Studio load")
     if result.gguf is not None and (result.out_dir / "Modelfile").exists():
         print(f"ollama: cd {result.out_dir} && ollama create NAME -f Modelfile")
     if result.hub_url:

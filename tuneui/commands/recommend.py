@@ -78,7 +78,8 @@ def render(rec) -> str:
     lines += [f"  - {r}" for r in rec.reasons]
     if rec.rag_advice:
         lines += ["", "Should you fine-tune at all?", f"  {rec.rag_advice}"]
-    lines += ["", f"All alternatives (micro-batch 1, seq {rec.max_seq_length}; peak GiB per GPU):",
+    per = "peak GiB per GPU" if hw.gpus else "peak GiB of memory"  # a CPU-only machine has no GPU to be per
+    lines += ["", f"All alternatives (micro-batch 1, seq {rec.max_seq_length}; {per}):",
               f"  {'setup':52} {'peak':>7} {'weights':>8} {'grads':>6} {'optim':>6} {'acts':>6}  fits"]
     for a in sorted(rec.alternatives, key=lambda a: a.estimate.peak_bytes):
         b = a.estimate.sizes

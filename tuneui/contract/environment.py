@@ -23,7 +23,7 @@ class Check:
 def summary(checks: list[Check]) -> str:
     missing = [c.title for c in checks if c.status == "missing"]
     if missing:
-        return f"Missing: {', '.join(missing)}. Run the command shown under each to fix it."
+        return f"Missing: {', '.join(missing)}. The fix is shown under each below."
     if any(c.status == "warn" for c in checks):
         return "Ready, with notes below."
     return "Everything tuneui needs is here."

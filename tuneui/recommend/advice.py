@@ -172,6 +172,11 @@ def time_estimate(model: ModelInfo, hardware: HardwareProfile, technique: str, s
 
 
 def _duration(secs: float) -> str:
+    # A tiny model on a fast machine takes well under a second per million tokens: "0 s" says nothing.
+    if secs < 0.01:
+        return "under 0.01 s"
+    if secs < 9.5:
+        return f"{secs:.2g} s"
     if secs < 90:
         return f"{secs:.0f} s"
     if secs < 5400:
