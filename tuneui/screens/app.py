@@ -8,6 +8,7 @@ module must stay light: no torch/transformers/peft/datasets/bitsandbytes at impo
 
 from __future__ import annotations
 
+import sys
 import time
 from collections.abc import Callable, Iterable
 from pathlib import Path
@@ -181,7 +182,18 @@ def run_app(demo: bool = False, monitor: Path | None = None, chat: Path | None =
     app = TuneApp(demo=demo, monitor=monitor, chat=chat, chat_settings=chat_settings,
                   first_run=False if (monitor or chat) else None)
     result = app.run()
+    if (line := still_training(app)) is not None:
+        print(line, file=sys.stderr)
     return int(result or 0) if app.return_code in (None, 0) else int(app.return_code)
+
+
+def still_training(app: TuneApp) -> str | None:
+    """What to say on leaving while a run trains: it goes on in its own process, and where to find it."""
+    handle = app.state.run_handle
+    if handle is None or handle.poll() is not None:
+        return None
+    return (f"tuneui: the run goes on training in the background in {handle.run_dir}\n"
+            f"  watch it again (or stop it): tuneui monitor {handle.run_dir}")
 
 
 def _is_a_host(app: TuneApp) -> WizardHost:
