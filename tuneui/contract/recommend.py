@@ -60,6 +60,12 @@ class Setup:
         return " ".join(parts)
 
 
+# The reasons that carry the recommendation's estimates begin with these words: a front end that shows
+# the numbers elsewhere (the wizard's table) leaves those reasons out, so each number is shown once.
+MEMORY_REASON = "Memory:"
+TIME_REASON = "Time:"
+
+
 @dataclass
 class MemoryEstimate:
     setup: Setup

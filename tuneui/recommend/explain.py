@@ -3,7 +3,7 @@ nothing fits."""
 
 from __future__ import annotations
 
-from tuneui.contract.recommend import Alternative, Recommendation
+from tuneui.contract.recommend import MEMORY_REASON, TIME_REASON, Alternative, Recommendation
 from tuneui.hardware import KNOWN_GPUS, GiB, HardwareProfile
 from tuneui.models import ModelInfo
 from tuneui.recommend.memory import Setup, estimate, with_
@@ -41,7 +41,7 @@ def explain(rec: Recommendation, ladder: list[Alternative], seq_reason: str, pre
                        f"the smallest setup, {s.label}, needs about {_gib(est.peak_bytes)}.")
     elif tech == "full":
         reasons.append(f"Full fine-tuning fits: every one of the {m.size_label} weights trains, the "
-                       f"highest-quality option (estimated peak {_gib(est.peak_bytes)} of {budget} usable {where}).")
+                       f"highest-quality option.")
         if m.source == "demo-tiny":
             reasons.append("The tiny demo model is randomly initialised: it has no prior knowledge to forget, so "
                            "full fine-tuning is preferred even on a small dataset (LoRA would learn it slowly).")
@@ -65,8 +65,11 @@ def explain(rec: Recommendation, ladder: list[Alternative], seq_reason: str, pre
                      + "); the QLoRA paper matches 16-bit LoRA quality this way",
         }[tech]
         reasons.append(f"{_cap(NAMES[tech])} {detail}: {est.trainable_params / 1e6:,.1f}M trainable "
-                       f"parameters ({share:.2%} of the model), estimated peak {_gib(est.peak_bytes)} of {budget} "
-                       f"usable {where}.")
+                       f"parameters ({share:.2%} of the model).")
+    if rec.fits:
+        # One sentence of its own, so a front end that shows the number elsewhere can leave it out.
+        reasons.append(f"{MEMORY_REASON} estimated peak {_gib(est.peak_bytes)} of {budget} usable {where} "
+                       f"at micro-batch {rec.micro_batch_size}.")
     reasons += _flag_reasons(rec, s, m, budget)
     procs = max(1, s.num_gpus)
     eff = rec.micro_batch_size * rec.gradient_accumulation_steps * procs
@@ -85,7 +88,7 @@ def explain(rec: Recommendation, ladder: list[Alternative], seq_reason: str, pre
                        f"{s.precision}: this GPU has no bf16; " + ("full-weight training stays in fp32 for "
                        "stability." if s.precision == "fp32" else "fp16 is fine for adapters."))
     if rec.time:
-        reasons.append("Time: " + rec.time["text"] + ".")
+        reasons.append(TIME_REASON + " " + rec.time["text"] + ".")
     return reasons
 
 

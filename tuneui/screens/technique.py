@@ -15,7 +15,7 @@ from textual.widgets import Button, DataTable, Input, Label, Static
 from tuneui.contract.errors import TuneuiError
 from tuneui.contract.hardware import HardwareProfile
 from tuneui.contract.modelinfo import ModelInfo
-from tuneui.contract.recommend import Alternative, DatasetStats, Recommendation
+from tuneui.contract.recommend import MEMORY_REASON, TIME_REASON, Alternative, DatasetStats, Recommendation
 from tuneui.screens.base import StepScreen
 from tuneui.screens.views import bar, fmt_bytes, fmt_duration
 from tuneui.screens.widgets.table import Table
@@ -88,15 +88,15 @@ class TechniqueScreen(StepScreen):
         with Vertical(classes="panel"):
             yield Label("Every option (Enter uses the highlighted one)", classes="panel-title")
             yield Table(id="alternatives", cursor_type="row", zebra_stripes=True)
-            yield Static("★ recommended · memory is the peak per GPU against what a run may use", classes="muted")
+            yield Static("", id="table-note", classes="muted")
             yield Static("", id="breakdown", classes="muted")
         with Horizontal(classes="button-row"):
             yield Button("Use recommended", id="use-recommended")
         yield Static("", id="choice")
 
     def on_mount(self) -> None:
-        self.query_one("#alternatives", DataTable).add_columns("option", "peak memory", "vs memory", "fits",
-                                                                 "est. time")
+        self.query_one("#alternatives", DataTable).add_columns("option", "peak memory", "vs usable", "fits",
+                                                                 "time")
         self.refresh_from_state()
 
     def refresh_from_state(self) -> None:
@@ -173,7 +173,8 @@ class TechniqueScreen(StepScreen):
             return
         lines = [f"Recommended: [b]{escape(rec.setup.label)}[/b]"
                  + ("" if rec.fits else " — [red]nothing fits this hardware[/red]")]
-        lines += [f"  • {escape(r)}" for r in rec.reasons]
+        # The memory and time estimates are in the table below (the same computation): not said twice.
+        lines += [f"  • {escape(r)}" for r in rec.reasons if not r.startswith((MEMORY_REASON, TIME_REASON))]
         if rec.hardware_needed:
             lines.append(f"  • [b]needed:[/b] {escape(rec.hardware_needed)}")
         for w in rec.warnings:
@@ -185,16 +186,26 @@ class TechniqueScreen(StepScreen):
         mem = memory_budget(rec, self.state.hardware)
         table = self.query_one("#alternatives", DataTable)
         table.clear()
-        self._alts = [alternative_row(a, float(self.state.config.epochs)) for a in rec.alternatives]
+        epochs = float(self.state.config.epochs)
+        self._alts = [alternative_row(a, epochs) for a in rec.alternatives]
         for i, row in enumerate(self._alts):
             alt = row.alternative
-            frac = alt.estimate.peak_bytes / mem if mem else 0.0
+            # The recommended row at the micro-batch it is recommended with (the others are priced at
+            # micro-batch 1): the very estimate the run is planned on, not a second, smaller one.
+            peak = rec.estimate.peak_bytes if alt.recommended else alt.estimate.peak_bytes
+            frac = peak / mem if mem else 0.0
             fits = "✓ fits" if alt.fits else "✗ no"
             if not alt.available:
                 fits = "– n/a"
             mark = "★ " if alt.recommended else "  "
-            table.add_row(mark + row.label, fmt_bytes(alt.estimate.peak_bytes), bar(frac, 10) + f" {frac:4.0%}",
+            table.add_row(mark + row.label, fmt_bytes(peak), bar(frac, 10) + f" {frac:4.0%}",
                           fits, fmt_duration(row.seconds) if row.seconds else "–", key=str(i))
+        hw = rec.hardware or self.state.hardware
+        where = "per GPU" if hw is not None and hw.gpus else "(RAM)"  # a CPU-only machine has no GPU
+        self.query_one("#table-note", Static).update(
+            f"★ recommended, at micro-batch {rec.micro_batch_size}; the others at micro-batch 1 · peak memory "
+            f"{where}, against the {fmt_bytes(mem)} a run may use · time for {epochs:g} epoch"
+            f"{'' if epochs == 1 else 's'}, estimated")
         best = next((i for i, r in enumerate(self._alts) if r.alternative.recommended), 0)
         if self._alts:
             table.move_cursor(row=best)
@@ -204,7 +215,9 @@ class TechniqueScreen(StepScreen):
     def _highlight(self, event: DataTable.RowHighlighted) -> None:
         if 0 <= event.cursor_row < len(self._alts):
             alt = self._alts[event.cursor_row].alternative
-            text = ", ".join(f"{k.replace('_', ' ')} {fmt_bytes(v)}" for k, v in alt.estimate.breakdown.items() if v)
+            rec = self.state.recommendation
+            shown = rec.estimate if alt.recommended and rec is not None else alt.estimate  # as in the table
+            text = ", ".join(f"{k.replace('_', ' ')} {fmt_bytes(v)}" for k, v in shown.breakdown.items() if v)
             text = f"peak memory = {text}" if text else ""
             if not alt.available and alt.why_unavailable:
                 text = f"not available: {alt.why_unavailable}. " + text
