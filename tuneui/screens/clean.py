@@ -18,6 +18,8 @@ from textual.widgets import Button, Checkbox, DataTable, Label, Select, Static
 
 from tuneui.contract.cleaning import CleanOptions, CleanResult, FilterStats
 from tuneui.contract.datasets import LoadProgress, LoadResult, TokenInsight
+from tuneui.contract.errors import TuneuiError
+from tuneui.contract.recommend import Recommendation
 from tuneui.screens.base import StepScreen
 from tuneui.screens.widgets.plots import TokenHistogram
 from tuneui.screens.widgets.rendered import RenderedExample
@@ -37,6 +39,12 @@ class Cleaned(Message):
 @dataclass
 class TokensMeasured(Message):
     insight: TokenInsight
+
+
+@dataclass
+class Replanned(Message):
+    planned_with: Recommendation  # the plan this one replaces (a newer plan in between wins)
+    recommendation: Recommendation
 
 
 @dataclass
@@ -300,6 +308,41 @@ class CleanScreen(StepScreen):
     def _measured(self, message: TokensMeasured) -> None:
         self.state.token_insight = message.insight
         self._show_insight()
+        state = self.state
+        if (state.recommendation is not None and not state.technique_overridden and state.model_info is not None
+                and state.hardware is not None):
+            # Technique was planned before the data was measured (Next pressed early): plan again.
+            self._replan(state.recommendation)
+
+    @work(thread=True, exclusive=True, group="replan")
+    def _replan(self, planned_with: Recommendation) -> None:
+        state = self.state
+        if state.model_info is None or state.hardware is None:
+            return
+        try:
+            rec = self.engine.recommend(state.model_info, state.hardware, state.dataset_stats())
+        except Exception as exc:
+            self.post_failure("Recommendation", exc)
+            return
+        self.post_result(Replanned(planned_with, rec))
+
+    @on(Replanned)
+    def _replanned(self, message: Replanned) -> None:
+        from tuneui.screens.replan import replanned
+
+        state = self.state
+        if state.recommendation is not message.planned_with or state.technique_overridden:
+            return  # planned again meanwhile, or the user chose: theirs wins
+        try:
+            state.config = state.config.updated(**replanned(state.config, message.planned_with,
+                                                            message.recommendation))
+        except TuneuiError as exc:
+            self.show_error(exc, "Recommendation")
+            return
+        state.recommendation = message.recommendation
+        current = self.app.screen
+        if current is not self and isinstance(current, StepScreen) and current.is_mounted:
+            current.call_after_refresh(current.refresh_from_state)  # Settings shows the new values at once
 
     def _show_insight(self) -> None:
         insight = self.state.token_insight
