@@ -83,7 +83,12 @@ class ChatSession:
         )
 
         settings = (settings or GenerationSettings()).validate()
-        halt = stop = stop or threading.Event()
+        wanted: threading.Event = stop or threading.Event()  # the caller's: set by the user, only read here
+        # This stream's own brake: pulled when the consumer leaves early. Never the caller's event: the
+        # Chat screen shares one between the tuned and the base reply, and the tuned stream setting it
+        # on the way out (the generating thread was still returning when the text ended) left the base
+        # pane empty and said "stopped".
+        halt = threading.Event()
         reply = reply if reply is not None else Reply()
         if not messages or messages[-1]["role"] != "user":
             raise TuneuiError("the conversation must end with a user message")
@@ -92,7 +97,7 @@ class ChatSession:
 
         class _Stop(StoppingCriteria):
             def __call__(self, input_ids, scores, **kwargs):
-                return halt.is_set()
+                return halt.is_set() or wanted.is_set()
 
         streamer = TextIteratorStreamer(self.tokenizer, skip_prompt=True, skip_special_tokens=True,
                                         timeout=600)
@@ -131,13 +136,13 @@ class ChatSession:
             # A consumer that stops iterating early must not leave generation running (and the
             # model lock held) until max_new_tokens: stop after the current token.
             if worker.is_alive() and "error" not in result:
-                stop.set()
+                halt.set()
             worker.join()
         if "error" in result:
             raise result["error"]
         reply.tokens = result.get("tokens", 0)
         reply.finished = result.get("eos", False)
-        reply.stopped = stop.is_set() and not reply.finished
+        reply.stopped = wanted.is_set() and not reply.finished
 
     def reply(self, messages: Conversation, *, base: bool = False,
               settings: GenerationSettings | None = None) -> Reply:
