@@ -97,6 +97,19 @@ def test_lines_mode_prints_first_periodic_and_last_step(tmp_path):
     assert steps == ["step 1/50", "step 50/50"]  # not 50 lines for 50 steps
 
 
+def test_lines_mode_says_where_the_run_ended_when_the_last_step_was_not_logged(tmp_path):
+    w = EventWriter(tmp_path)
+    w.emit(ev.Started(total_steps=6))
+    for i in (1, 5):  # logging_steps=5: no step event for the last step
+        w.emit(ev.Step(step=i, loss=1.0, total_steps=6))
+    w.emit(ev.Finished(step=6))
+    err = io.StringIO()
+    ConsoleProgress(tmp_path, mode="lines", stream=err, interval=3600).start().close()
+    lines = err.getvalue().splitlines()
+    assert lines[-2].startswith("step 6/6 · ") and "ETA 0s" in lines[-2]
+    assert lines[-1].startswith("tuneui: finished at step 6")
+
+
 def test_eta_comes_from_the_measured_rate_between_steps():
     console = ConsoleProgress.__new__(ConsoleProgress)
     console.started = 0.0

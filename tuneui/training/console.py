@@ -66,6 +66,7 @@ class ConsoleProgress:
         self.state = _State()
         self.started = time.monotonic()
         self._printed_at = 0.0
+        self._printed_step: int | None = None
         self._live_shown = False
         self._done = threading.Event()
         self._thread: threading.Thread | None = None
@@ -144,17 +145,22 @@ class ConsoleProgress:
             elif (self._printed_at == 0.0 or now - self._printed_at >= self.interval
                   or (st.total is not None and e.step >= st.total)):
                 self._say(self.progress_line(now))
-                self._printed_at = now
+                self._printed_at, self._printed_step = now, e.step
         elif isinstance(e, ev.Eval) and e.eval_loss is not None:
             who = "base model" if e.base else f"step {e.step}"
             self._say(f"tuneui: eval loss {e.eval_loss:.4f} ({who})")
         elif isinstance(e, ev.Warning):
             advice = f"\n  advice: {e.advice}" if e.advice else ""
             self._say(f"tuneui: warning: {e.reason}{advice}")
-        elif isinstance(e, ev.Finished):
-            self._say(f"tuneui: finished at step {e.step} in {fmt_duration(now - self.started)}")
-        elif isinstance(e, ev.Stopped) and e.advice:
-            self._say(f"tuneui: stopped at step {e.step}; {e.advice}")
+        elif e.terminal:
+            st.step = max(st.step, e.step)
+            if self.mode == "lines" and st.first_time is not None and self._printed_step != st.step:
+                self._say(self.progress_line(now))  # where it got to: steps are logged only every few
+                self._printed_step = st.step
+            if isinstance(e, ev.Finished):
+                self._say(f"tuneui: finished at step {e.step} in {fmt_duration(now - self.started)}")
+            elif isinstance(e, ev.Stopped) and e.advice:
+                self._say(f"tuneui: stopped at step {e.step}; {e.advice}")
 
     def _say(self, line: str) -> None:
         self._clear_live()
