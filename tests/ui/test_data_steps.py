@@ -83,3 +83,23 @@ async def test_a_filter_removing_a_third_asks_first(tmp_path):
         await wait_for(pilot, lambda: app.state.config.cleaning.quality is False and not box.display)
         await settle(pilot)
         assert app.state.clean_result is not None and app.state.clean_result.kept_count == 9
+
+
+async def test_one_key_reaches_the_filter_table(tmp_path):
+    """Issue 16, item 8: the table of what each filter removed took ten Tabs to reach."""
+    app = wizard(make_engine(tmp_path), demo=True, first_run=False)
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(pilot)
+        for _ in ("model", "dataset", "clean"):
+            await pilot.press("ctrl+n")
+            await settle(pilot)
+        assert app.current_mode == "clean"
+        await wait_for(pilot, lambda: app.state.clean_result is not None)
+        await settle(pilot)
+        assert app.focused is not app.screen.query_one("#filters", DataTable)
+        await pilot.press("ctrl+f")
+        await pilot.pause()
+        assert app.focused is app.screen.query_one("#filters", DataTable)
+        await pilot.press("down")  # and it is the table's keys that move now
+        await pilot.pause()
+        assert app.focused is app.screen.query_one("#filters", DataTable)

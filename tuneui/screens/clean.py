@@ -12,6 +12,7 @@ from typing import Any
 from rich.markup import escape
 from textual import on, work
 from textual.app import ComposeResult
+from textual.binding import Binding
 from textual.containers import Horizontal, Vertical
 from textual.message import Message
 from textual.widgets import Button, Checkbox, DataTable, Label, Select, Static
@@ -90,6 +91,8 @@ def example_note(insight: TokenInsight) -> str:
 
 class CleanScreen(StepScreen):
     STEP = "clean"
+    # The filter table sits behind every filter's toggle in the Tab order (ten Tabs): one key instead.
+    BINDINGS = [Binding("ctrl+f", "focus_filters", "Filter table")]
 
     def __init__(self) -> None:
         super().__init__()
@@ -142,6 +145,9 @@ class CleanScreen(StepScreen):
             self.measure()
         else:
             self._show_insight()
+
+    def action_focus_filters(self) -> None:
+        self.query_one("#filters", Table).focus()
 
     def _build_toggles(self) -> None:
         box = self.query_one("#toggles", Vertical)
