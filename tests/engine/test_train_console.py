@@ -143,3 +143,22 @@ def test_a_second_run_with_the_same_name_is_told_where_it_went(tmp_path):
     assert second.name == "demo-2"
     assert renamed_note(cfg, second) == ("tuneui: a run named 'demo' exists already; this one is 'demo-2' "
                                          "(choose the name with --set name=NAME or the folder with -o)")
+
+
+def test_routing_library_output_to_the_log_is_undone_after_the_run(tmp_path):
+    import logging
+    import warnings
+
+    from transformers.utils import logging as hf_logging
+
+    from tuneui.training.console import route_third_party_output
+
+    before = (warnings.showwarning, list(logging.getLogger().handlers), hf_logging.is_progress_bar_enabled())
+    restore = route_third_party_output(tmp_path)
+    warnings.warn("a library's deprecation", FutureWarning, stacklevel=1)
+    logging.getLogger("bitsandbytes.backends.cpu.ops").warning("please pip install kernels")
+    restore()
+    log = (tmp_path / "train.log").read_text()
+    assert "a library's deprecation" in log and "please pip install kernels" in log
+    after = (warnings.showwarning, list(logging.getLogger().handlers), hf_logging.is_progress_bar_enabled())
+    assert after == before

@@ -18,6 +18,7 @@ import sys
 import threading
 import time
 import warnings
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TextIO
@@ -202,33 +203,51 @@ class _LazyLog:
             self._fh.flush()
 
 
-def route_third_party_output(run_dir: Path) -> None:
+def route_third_party_output(run_dir: Path) -> Callable[[], None]:
     """Send library warnings, library logging and the loaders' progress bars to RUN_DIR/train.log:
     none of it is something the user of `tuneui train` can act on, and it buried the progress. tuneui's
-    own messages are printed or written as events, not through these channels, so they stay visible."""
+    own messages are printed or written as events, not through these channels, so they stay visible.
+    Returns what puts it all back (a caller that goes on after the run, like a test, gets its console back)."""
     log = _LazyLog(run_dir / LOG_FILE)
+    undo: list[Callable[[], None]] = []
 
     def showwarning(message, category, filename, lineno, file=None, line=None):
         log.write(warnings.formatwarning(message, category, filename, lineno, line))
 
+    previous = warnings.showwarning
     warnings.showwarning = showwarning
+    undo.append(lambda: setattr(warnings, "showwarning", previous))
     handler = logging.StreamHandler(log)
     handler.setFormatter(logging.Formatter("%(levelname)s %(name)s: %(message)s"))
     root = logging.getLogger()
     root.addHandler(handler)
+    undo.append(lambda: root.removeHandler(handler))
     try:
-        from huggingface_hub.utils import disable_progress_bars
+        from huggingface_hub import utils as hub_utils
         from transformers.utils import logging as hf_logging
 
+        if hf_logging.is_progress_bar_enabled():
+            hf_logging.disable_progress_bar()
+            undo.append(hf_logging.enable_progress_bar)
         hf_logging.disable_default_handler()  # its own stderr handler; propagate to ours instead
         hf_logging.enable_propagation()
-        hf_logging.disable_progress_bar()
-        disable_progress_bars()
+        undo += [hf_logging.enable_default_handler, hf_logging.disable_propagation]
+        if not hub_utils.are_progress_bars_disabled():
+            hub_utils.disable_progress_bars()
+            undo.append(hub_utils.enable_progress_bars)
     except ImportError:
         pass
     try:
         import datasets
 
-        datasets.disable_progress_bars()
+        if datasets.is_progress_bar_enabled():
+            datasets.disable_progress_bars()
+            undo.append(datasets.enable_progress_bars)
     except ImportError:
         pass
+
+    def restore() -> None:
+        for step in reversed(undo):
+            step()
+
+    return restore

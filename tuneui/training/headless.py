@@ -47,13 +47,14 @@ def run_train(args: argparse.Namespace) -> int:
             if not args.resume and not args.output and (note := renamed_note(cfg, run_dir)) is not None:
                 print(note, file=sys.stderr)
             print(monitor_hint(run_dir), file=sys.stderr, flush=True)
-        route_third_party_output(run_dir)
+        restore = route_third_party_output(run_dir)
         console = ConsoleProgress(run_dir, mode="quiet" if quiet else "json" if as_json else "auto").start()
     try:
         code = run_training(cfg, run_dir, resume=args.resume)
     finally:
         if console is not None:
             console.close()
+            restore()
     if main:
         _print_outcome(run_dir, code, out=sys.stderr if as_json else sys.stdout)
     if code == 130:
