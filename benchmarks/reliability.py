@@ -1,7 +1,7 @@
 """Kill a training run at random moments, resume each, and check it ends exactly like a run that was
 never killed.
 
-One uninterrupted reference run first (LoRA on the demo model, 48 sample conversations, 12
+One uninterrupted reference run first (LoRA on the tiny demo model, 48 sample conversations, 12
 optimizer steps, a checkpoint every 3, a small task-metric evaluation at both ends). Then N times:
 start the same run, SIGKILL it after a random delay drawn over the reference's whole wall time
 (setup, base evaluation, training, saves, final evaluation), and recover the way a user would:
@@ -46,7 +46,7 @@ def config(root: Path) -> RunConfig:
     root.mkdir(parents=True, exist_ok=True)
     (root / "train.jsonl").write_text("\n".join(lines[:48]) + "\n")
     (root / "val.jsonl").write_text("\n".join(lines[48:56]) + "\n")
-    return RunConfig(name="reliability", model="demo", dataset=str(root / "train.jsonl"),
+    return RunConfig(name="reliability", model="demo-tiny", dataset=str(root / "train.jsonl"),
                      val_dataset=str(root / "val.jsonl"), clean=False, technique="lora", lora_r=8, learning_rate=5e-3,
                      micro_batch_size=4, gradient_accumulation_steps=2, max_steps=12, logging_steps=1, eval_steps=0,
                      save_steps=3, save_total_limit=2, eval_max_examples=4, eval_max_new_tokens=16,

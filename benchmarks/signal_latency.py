@@ -53,7 +53,7 @@ def config(root: Path, phase: str) -> RunConfig:
     # tokenising needs a set big enough to still be encoding when the signal comes
     train.write_text("\n".join(lines[:3900] * (8 if phase == "tokenising" else 1)) + "\n")
     val.write_text("\n".join(lines[3900:3940]) + "\n")
-    return RunConfig(name="latency", model="demo", dataset=str(train), val_dataset=str(val), clean=False,
+    return RunConfig(name="latency", model="demo-tiny", dataset=str(train), val_dataset=str(val), clean=False,
                      technique="lora", lora_r=8, micro_batch_size=4, max_steps=400, logging_steps=1, eval_steps=0,
                      save_steps=1 if phase == "saving" else 0, eval_max_examples=8 if phase == "base evaluation" else 0,
                      eval_max_new_tokens=400, warmup_ratio=0.0, seed=7)

@@ -86,7 +86,7 @@ def _timed_train(trainer) -> float:
     return time.perf_counter() - t
 
 
-def run_tuneui(tmp: Path, steps: int, batch: int, lr: float, n_train: int, model: str = "demo"):
+def run_tuneui(tmp: Path, steps: int, batch: int, lr: float, n_train: int, model: str = "demo-tiny"):
     from tuneui.contract.config import RunConfig
     from tuneui.training.runner import TrainingRun
 
@@ -105,7 +105,7 @@ def run_tuneui(tmp: Path, steps: int, batch: int, lr: float, n_train: int, model
     return secs, counter.tokens, run.model, run.tokenizer
 
 
-def run_trl(tmp: Path, steps: int, batch: int, lr: float, n_train: int, model: str = "demo"):
+def run_trl(tmp: Path, steps: int, batch: int, lr: float, n_train: int, model: str = "demo-tiny"):
     from datasets import Dataset
     from transformers import AutoModelForCausalLM, AutoTokenizer
     from trl import SFTConfig, SFTTrainer
@@ -127,7 +127,7 @@ def run_trl(tmp: Path, steps: int, batch: int, lr: float, n_train: int, model: s
     return secs, counter.tokens, model, tok
 
 
-def run_trainer(tmp: Path, steps: int, batch: int, lr: float, n_train: int, model: str = "demo"):
+def run_trainer(tmp: Path, steps: int, batch: int, lr: float, n_train: int, model: str = "demo-tiny"):
     from transformers import Trainer, TrainingArguments
 
     from tuneui.contract.config import RunConfig

@@ -82,7 +82,7 @@ def test_the_pair_collator_puts_chosen_rows_before_rejected_rows(demo_tokenizer)
 
 
 def _cfg(tmp_path, **kw) -> RunConfig:
-    return RunConfig(model="demo", dataset=str(PAIRS), clean=False, **kw)
+    return RunConfig(model="demo-tiny", dataset=str(PAIRS), clean=False, **kw)
 
 
 def test_preference_data_is_refused_by_an_sft_run_and_kto_run_naming_the_objective(tmp_path):

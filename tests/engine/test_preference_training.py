@@ -1,4 +1,4 @@
-"""dpo and kto train through TRL's trainers on the demo model (CPU, a few steps): finite losses with LoRA
+"""dpo and kto train through TRL's trainers on the tiny demo model (CPU, a few steps): finite losses with LoRA
 and full fine-tuning, the preference accuracy on a repeated batch rises, LoRA builds no second model
 for the reference, and a headless run writes the reward metrics, a checkpoint and the report."""
 
@@ -33,7 +33,7 @@ def _kto_file(tmp_path: Path) -> Path:
 
 
 def _cfg(dataset: Path, **kw) -> RunConfig:
-    base = dict(model="demo", dataset=str(dataset), clean=False, technique="lora", lora_r=8, learning_rate=5e-3,
+    base = dict(model="demo-tiny", dataset=str(dataset), clean=False, technique="lora", lora_r=8, learning_rate=5e-3,
                 micro_batch_size=4, max_steps=3, logging_steps=1, eval_steps=0, save_steps=0, warmup_ratio=0.0,
                 eval_max_examples=8, max_seq_length=160, seed=7)
     return RunConfig(**(base | kw))
