@@ -136,9 +136,9 @@ def test_the_probe_text_is_the_recorded_public_file_byte_for_byte():
 
 
 def test_evaluate_model_batched_gives_loss_task_probe_and_stops_for_the_report(tiny):
-    from tuneui.data.tokenize import encode_conversation
     from tuneui.evaluate import build_report, eval_loss
     from tuneui.evaluate_batched import evaluate_model_batched
+    from tuneui.templates import encode_conversation
     from tuneui.training.dataset import PaddingCollator
 
     model, tok = tiny

@@ -59,7 +59,17 @@ def load_and_clean(path: str | Path, fmt: str, columns: dict[str, str] | None, o
                         workers=1 if tokenizer is not None else workers)
     if not made:
         return load, None
-    return load, made[0].finish(progress)
+    cleaned = made[0].finish(progress)
+    if tokenizer is not None and cleaned.report.before:
+        # The "before" token lengths: the loaded preview (the file's first examples), as the "after" ones
+        # are the first kept examples; TokenStats.measured says how many each side measured.
+        from tuneui.contract import defaults
+        from tuneui.data.stats import token_stats
+
+        sample = [ex.messages for ex in load.preview if ex.kind in ("sft", "text")]
+        if sample:
+            cleaned.report.stats_before["tokens"] = token_stats(sample, tokenizer, defaults.MAX_SEQ_LENGTH).to_dict()
+    return load, cleaned
 
 
 def split_cleaned(cleaned: Cleaned, val_fraction: float | None, seed: int, out_dir: Path, kind: str, *,
