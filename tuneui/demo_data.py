@@ -40,14 +40,21 @@ def _task(rng: random.Random) -> tuple[str, str]:
 
 
 def generate(n: int = SAMPLE_SIZE, seed: int = SAMPLE_SEED) -> list[dict]:
+    return chat_rows(n, seed, _task, system_prompts=SYSTEM_PROMPTS, two_turns=0.1)
+
+
+def chat_rows(n: int, seed: int, task, *, system_prompts: tuple[str, ...], two_turns: float) -> list[dict]:
+    """`n` seeded conversations of `task(rng) -> (question, answer)` exchanges: one in ten with a system
+    prompt, a share `two_turns` with two exchanges. The demo task's file is made by this too, so its
+    committed bytes depend on this exact order of random draws."""
     rng = random.Random(seed)
     rows = []
     for _ in range(n):
         messages = []
         if rng.random() < 0.1:
-            messages.append({"role": "system", "content": rng.choice(SYSTEM_PROMPTS)})
-        for _ in range(2 if rng.random() < 0.1 else 1):
-            q, a = _task(rng)
+            messages.append({"role": "system", "content": rng.choice(system_prompts)})
+        for _ in range(2 if rng.random() < two_turns else 1):
+            q, a = task(rng)
             messages += [{"role": "user", "content": q}, {"role": "assistant", "content": a}]
         rows.append({"messages": messages})
     return rows

@@ -52,17 +52,9 @@ def _task(rng: random.Random) -> tuple[str, str]:
 
 
 def generate(n: int = SIZE, seed: int = SEED) -> list[dict]:
-    rng = random.Random(seed)
-    rows = []
-    for _ in range(n):
-        messages = []
-        if rng.random() < 0.1:
-            messages.append({"role": "system", "content": rng.choice(SYSTEM_PROMPTS)})
-        for _ in range(2 if rng.random() < 0.05 else 1):
-            question, answer = _task(rng)
-            messages += [{"role": "user", "content": question}, {"role": "assistant", "content": answer}]
-        rows.append({"messages": messages})
-    return rows
+    from tuneui.demo_data import chat_rows
+
+    return chat_rows(n, seed, _task, system_prompts=SYSTEM_PROMPTS, two_turns=0.05)
 
 
 def dataset_path() -> Path:
