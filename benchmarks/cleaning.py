@@ -202,7 +202,8 @@ def datasketch_vs_tuneui(docs: int = 3000) -> dict:
     lsh = MinHashLSH(threshold=0.8, num_perm=64)
     for i, text in enumerate(texts):
         words = text.lower().split()
-        m = MinHash(num_perm=64, permutations=proto.permutations)
+        # datasketch 2.0 wants the permutations' scheme named when they are passed in
+        m = MinHash(num_perm=64, permutations=proto.permutations, **({"scheme": proto.scheme} if hasattr(proto, "scheme") else {}))
         m.update_batch({" ".join(words[k:k + 5]).encode() for k in range(max(1, len(words) - 4))})
         lsh.query(m)
         lsh.insert(i, m)
