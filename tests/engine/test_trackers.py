@@ -5,7 +5,10 @@ client), together with the run config, cleaning report and report.json tuneui ad
 from __future__ import annotations
 
 import json
+import os
+import subprocess
 import sys
+from pathlib import Path
 
 import pytest
 import torch
@@ -106,7 +109,20 @@ def test_mlflow_file_store_run_holds_losses_params_and_artifacts(tmp_path, monke
 
 @pytest.mark.skipif(not {"wandb", "trackio"} <= set(installed()), reason="wandb and trackio not installed")
 def test_wandb_offline_and_trackio_local_write_inside_the_run_dir(tmp_path, monkeypatch):
-    # trackio reads TRACKIO_DIR once, when it is first imported: nothing may import it before the plan applies
+    # trackio reads TRACKIO_DIR once, when it is first imported: nothing may import it before the plan
+    # applies. A training run is always a fresh process; in a test session another test (or a library
+    # probing what is installed) may have imported it already, so this test then runs alone in a fresh
+    # interpreter, as training does.
+    if "trackio" in sys.modules and not os.environ.get("TUNEUI_TEST_FRESH_PROCESS"):
+        here = Path(__file__)
+        proc = subprocess.run(
+            [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider",
+             f"{here}::test_wandb_offline_and_trackio_local_write_inside_the_run_dir"],
+            cwd=here.parents[2], env={**os.environ, "TUNEUI_TEST_FRESH_PROCESS": "1"},
+            capture_output=True, text=True, timeout=600)
+        assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-2000:]
+        assert "1 passed" in proc.stdout
+        return
     assert "trackio" not in sys.modules
     run = _run_dir(tmp_path)
     monkeypatch.delenv("WANDB_MODE", raising=False)
