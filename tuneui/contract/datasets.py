@@ -126,6 +126,15 @@ class ProblemLog:
 
     def add(self, problem: Problem) -> None:
         self.counts[(problem.severity, problem.kind)] += 1
+        self._keep(problem)
+
+    def merge(self, other: ProblemLog) -> None:
+        """Another log's counts and kept problems (one chunk's, read in a worker), under this log's cap."""
+        self.counts.update(other.counts)
+        for problem in other.kept:
+            self._keep(problem)
+
+    def _keep(self, problem: Problem) -> None:
         if self._kept_by_severity[problem.severity] < MAX_KEPT:
             self._kept_by_severity[problem.severity] += 1
             self.kept.append(problem)

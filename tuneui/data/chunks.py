@@ -10,7 +10,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from tuneui.contract.datasets import MAX_KEPT, Example, Problem
+from tuneui.contract.datasets import Example, Problem, ProblemLog
 from tuneui.data.formats import type_name
 from tuneui.data.messages import RowError
 from tuneui.data.normalise import Normaliser, Plan
@@ -29,8 +29,7 @@ class ChunkOut:
     records: int = 0
     usable: int = 0
     texts: int = 0  # usable examples that are one plain document
-    problems: list[Problem] = field(default_factory=list)
-    counts: dict[tuple[str, str], int] = field(default_factory=dict)
+    log: ProblemLog = field(default_factory=ProblemLog)  # counts, and the first problems of each severity
     bad_lines: int = 0
     col_types: dict[str, dict[str, int]] = field(default_factory=dict)
     first_pos: dict[tuple[str, str], int] = field(default_factory=dict)
@@ -88,10 +87,7 @@ class ChunkReader:
         self.unit, self.after, self.to_arrow = unit, after, to_arrow
 
     def _problem(self, out: ChunkOut, p: Problem, error: bool = True) -> None:
-        out.counts[(p.severity, p.kind)] = out.counts.get((p.severity, p.kind), 0) + 1
-        # Kept per severity: no number of warnings may crowd out the error that breaks the file.
-        if sum(1 for q in out.problems if q.severity == p.severity) < MAX_KEPT:
-            out.problems.append(p)
+        out.log.add(p)  # kept per severity: no number of warnings may crowd out the error that breaks the file
 
     def __call__(self, task: tuple[int, list[Item]]) -> ChunkOut:
         chunk, items = task

@@ -89,7 +89,6 @@ def load_dataset(path: str | Path, fmt: str = "auto", columns: dict[str, str] | 
     `spool` receives every usable example (Arrow); `hook(kind)` adds a step that runs on each chunk's
     examples in the same (worker) pass, e.g. cleaning; `workers` processes read large files (default:
     every core for files over 16 MiB)."""
-    from tuneui.contract.datasets import MAX_KEPT
     from tuneui.data.chunks import ChunkOut, make_reader
     from tuneui.data.parallel import default_workers, ordered_map
 
@@ -152,7 +151,7 @@ def load_dataset(path: str | Path, fmt: str = "auto", columns: dict[str, str] | 
     try:
         chunks = _items(src, buffered, stream)
         for out in ordered_map(make_reader, (plan, src.unit, after, to_arrow), chunks, workers):
-            _merge(out, totals, col_types, first_pos, log, MAX_KEPT)
+            _merge(out, totals, col_types, first_pos, log)
             words.append(array("i", out.words))
             if writer is not None and out.batch is not None:
                 writer.write(out.batch)
@@ -229,7 +228,7 @@ def _problems_as_items(src: Source) -> Iterator[tuple[int, Any]]:
         yield pos, (problem if problem is not None else rec)
 
 
-def _merge(out: Any, totals: Any, col_types: dict, first_pos: dict, log: ProblemLog, limit: int) -> None:
+def _merge(out: Any, totals: Any, col_types: dict, first_pos: dict, log: ProblemLog) -> None:
     totals.records += out.records
     totals.usable += out.usable
     totals.texts += out.texts
@@ -245,13 +244,8 @@ def _merge(out: Any, totals: Any, col_types: dict, first_pos: dict, log: Problem
     for k, pos in out.first_pos.items():
         if k not in first_pos:
             first_pos[k] = pos
-    for k, n in out.counts.items():
-        log.counts[k] += n
+    log.merge(out.log)
     log.bad_lines += out.bad_lines
-    for p in out.problems:  # kept per severity, as ProblemLog.add does (the counts came above)
-        if log._kept_by_severity[p.severity] < limit:
-            log._kept_by_severity[p.severity] += 1
-            log.kept.append(p)
 
 
 def _preview(result: LoadResult, out: Any) -> None:
