@@ -188,14 +188,23 @@ def write_split(out: Path, train: list[Conversation], val: list[Conversation], r
 
 
 def split_complete(run_dir: Path) -> bool:
-    data = run_dir / "data"
-    if not all((data / name).is_file() for name in ("train.parquet", "data_report.json")):
-        return False
+    return _missing_split_file(run_dir / "data") is None
+
+
+def _missing_split_file(data: Path) -> Path | None:
+    """The first file of a run's split that is not there: train.parquet, data_report.json, and
+    val.parquet when the report says the run had a validation split. A report that cannot be read
+    is named too (it is there, but says nothing)."""
+    for name in ("train.parquet", "data_report.json"):
+        if not (data / name).is_file():
+            return data / name
     try:
         report = json.loads((data / "data_report.json").read_text(encoding="utf-8"))
     except (OSError, ValueError):
-        return False
-    return not (isinstance(report, dict) and report.get("val")) or (data / "val.parquet").is_file()
+        return data / "data_report.json"
+    if isinstance(report, dict) and report.get("val") and not (data / "val.parquet").is_file():
+        return data / "val.parquet"
+    return None
 
 
 def read_split(run_dir: Path) -> RunData:
@@ -205,15 +214,14 @@ def read_split(run_dir: Path) -> RunData:
     from tuneui.cleaning.output import read_split_file
 
     data = run_dir / "data"
-    for name in ("train.parquet", "data_report.json"):
-        if not (data / name).is_file():
-            raise DataError("missing: the run's data split is needed to continue it exactly; start a new run "
-                            "with -o NEW_DIR instead", source=str(data / name))
+    missing = _missing_split_file(data)
+    if missing is not None and not missing.is_file():
+        raise DataError("missing: the run's data split is needed to continue it exactly; start a new run "
+                        "with -o NEW_DIR instead", source=str(missing))
     try:
         report = json.loads((data / "data_report.json").read_text(encoding="utf-8"))
-        if report.get("val") and not (data / "val.parquet").is_file():
-            raise DataError("missing: the run's data split is needed to continue it exactly; start a new run "
-                            "with -o NEW_DIR instead", source=str(data / "val.parquet"))
+        if not isinstance(report, dict):
+            raise ValueError("data_report.json is not a JSON object")
         train = read_split_file(data / "train.parquet")
         val = read_split_file(data / "val.parquet") if (data / "val.parquet").exists() else []
     except (OSError, ValueError, KeyError, AttributeError, pa.ArrowException) as exc:
