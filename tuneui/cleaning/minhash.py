@@ -245,27 +245,17 @@ def verify_pairs(hasher: MinHasher, cands: list[tuple[int, int]], texts_of: Call
 def duplicate_of(n: int, pairs: list[tuple[int, int, float]]) -> dict[int, tuple[int, float]]:
     """Cluster the pairs (union-find); every member but the first of its cluster maps to
     (first member, similarity of the edge that joined it)."""
-    parent: dict[int, int] = {}
+    from tuneui.cleaning.disjoint import DisjointSets
 
-    def find(x: int) -> int:
-        root = x
-        while parent.get(root, root) != root:
-            root = parent[root]
-        while parent.get(x, x) != root:
-            parent[x], x = root, parent[x]
-        return root
-
+    sets = DisjointSets()
     best: dict[int, float] = {}
     for i, j, sim in pairs:
-        ri, rj = find(i), find(j)
-        if ri != rj:
-            lo, hi = min(ri, rj), max(ri, rj)
-            parent[hi] = lo
+        sets.union(i, j)
         best[j] = max(best.get(j, 0.0), sim)
         best.setdefault(i, sim)
     out = {}
     for node, sim in best.items():
-        root = find(node)
+        root = sets.find(node)
         if root != node:
             out[node] = (root, sim)
     return out

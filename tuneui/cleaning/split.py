@@ -40,31 +40,19 @@ def check_fraction(val_fraction: float | None) -> None:
 
 def _groups(n: int, pairs: list[tuple[int, int, float]], prompts: np.ndarray | None) -> np.ndarray:
     """Group id (its smallest member) of every example."""
-    parent: dict[int, int] = {}
+    from tuneui.cleaning.disjoint import DisjointSets
 
-    def find(x: int) -> int:
-        root = x
-        while parent.get(root, root) != root:
-            root = parent[root]
-        while parent.get(x, x) != root:
-            parent[x], x = root, parent[x]
-        return root
-
-    def union(a: int, b: int) -> None:
-        ra, rb = find(a), find(b)
-        if ra != rb:
-            parent[max(ra, rb)] = min(ra, rb)
-
+    sets = DisjointSets()
     for i, j, _ in pairs:
-        union(i, j)
+        sets.union(i, j)
     if prompts is not None and len(prompts):
         order = np.argsort(prompts, kind="stable")
         same = np.flatnonzero(prompts[order][1:] == prompts[order][:-1])
         for s in same.tolist():
-            union(int(order[s]), int(order[s + 1]))
+            sets.union(int(order[s]), int(order[s + 1]))
     group = np.arange(n)
-    for node in list(parent):
-        group[node] = find(node)
+    for node in sets.members():
+        group[node] = sets.find(node)
     return group
 
 
