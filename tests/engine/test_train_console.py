@@ -162,3 +162,33 @@ def test_routing_library_output_to_the_log_is_undone_after_the_run(tmp_path):
     assert "a library's deprecation" in log and "please pip install kernels" in log
     after = (warnings.showwarning, list(logging.getLogger().handlers), hf_logging.is_progress_bar_enabled())
     assert after == before
+
+
+def test_a_library_logger_with_its_own_console_handler_goes_to_the_log(tmp_path, capsys):
+    """DeepSpeed's logger (propagate off, a StreamHandler on stdout, made when the Trainer imports it)
+    printed "Setting accelerator to CPU" between the progress lines of `tuneui train`."""
+    import logging
+    import sys
+
+    from tuneui.training.console import route_third_party_output
+
+    early = logging.getLogger("a_library_made_before")
+    early.propagate = False
+    early_console = logging.StreamHandler(sys.stderr)
+    early.addHandler(early_console)
+    restore = route_third_party_output(tmp_path)
+    late = logging.getLogger("a_library_made_during_the_run")
+    late.propagate = False
+    late.addHandler(logging.StreamHandler(stream=sys.stdout))
+    late.warning("Setting accelerator to CPU")
+    early.warning("an early library's chatter")
+    logging.getLogger("tuneui.own").addHandler(own := logging.StreamHandler(sys.stdout))
+    restore()
+    out = capsys.readouterr()
+    assert "Setting accelerator" not in out.out + out.err and "early library" not in out.out + out.err
+    log = (tmp_path / "train.log").read_text()
+    assert "Setting accelerator to CPU" in log and "an early library's chatter" in log
+    assert early.handlers == [early_console]  # put back as it was
+    assert own in logging.getLogger("tuneui.own").handlers  # tuneui's own output is never rerouted
+    late.addHandler(after := logging.StreamHandler(sys.stdout))
+    assert after in late.handlers  # after the run, libraries log as they would

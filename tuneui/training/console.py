@@ -203,6 +203,48 @@ class _LazyLog:
             self._fh.flush()
 
 
+def _to_console(h: logging.Handler) -> bool:
+    consoles = {id(s) for s in (sys.stdout, sys.stderr, sys.__stdout__, sys.__stderr__) if s is not None}
+    return type(h) is logging.StreamHandler and id(getattr(h, "stream", None)) in consoles
+
+
+def _capture_console_handlers(routed: logging.Handler) -> Callable[[], None]:
+    """Libraries that print through a logger of their own, with propagation off and a handler on
+    stdout (DeepSpeed's "Setting accelerator to CPU", said when the Trainer imports it), never reach
+    the root handler: their console handlers are swapped for the log's, on the loggers that exist now
+    and on those a library creates later, during the run."""
+    swapped: list[tuple[logging.Logger, logging.Handler]] = []
+    active = [True]
+    previous_class = logging.getLoggerClass()
+
+    def take(logger: logging.Logger, h: logging.Handler) -> logging.Handler:
+        if not active[0] or logger.name.startswith("tuneui") or not _to_console(h):
+            return h
+        swapped.append((logger, h))
+        return routed
+
+    class RoutedLogger(previous_class):  # type: ignore[misc,valid-type]
+        def addHandler(self, hdlr: logging.Handler) -> None:  # noqa: N802 - logging's own name
+            super().addHandler(take(self, hdlr))
+
+    for logger in list(logging.root.manager.loggerDict.values()):
+        if isinstance(logger, logging.Logger):
+            for h in list(logger.handlers):
+                if take(logger, h) is routed:
+                    logger.removeHandler(h)
+                    logger.addHandler(routed)
+    logging.setLoggerClass(RoutedLogger)
+
+    def restore() -> None:
+        active[0] = False
+        logging.setLoggerClass(previous_class)
+        for logger, h in swapped:
+            logger.removeHandler(routed)
+            logger.addHandler(h)
+
+    return restore
+
+
 def route_third_party_output(run_dir: Path) -> Callable[[], None]:
     """Send library warnings, library logging and the loaders' progress bars to RUN_DIR/train.log:
     none of it is something the user of `tuneui train` can act on, and it buried the progress. tuneui's
@@ -222,6 +264,7 @@ def route_third_party_output(run_dir: Path) -> Callable[[], None]:
     root = logging.getLogger()
     root.addHandler(handler)
     undo.append(lambda: root.removeHandler(handler))
+    undo.append(_capture_console_handlers(handler))
     try:
         from huggingface_hub import utils as hub_utils
         from transformers.utils import logging as hf_logging
