@@ -23,7 +23,7 @@ from tuneui.contract.datasets import Example, Preview, TokenInsight, TokenStats
 from tuneui.contract.events import EXIT_CODES, EventWriter, read_events
 from tuneui.contract.facade import Engine
 from tuneui.contract.hardware import GPUInfo, HardwareProfile
-from tuneui.contract.modelinfo import ModelInfo
+from tuneui.contract.modelinfo import ModelFiles, ModelInfo
 from tuneui.contract.runs import RunSummary
 from tuneui.engine import LocalEngine
 from tuneui.screens.app import TuneApp
@@ -141,6 +141,11 @@ class FakeEngine(LocalEngine):
 
     def inspect_model(self, model: str) -> ModelInfo:
         return self._inspect(model) if self._inspect else super().inspect_model(model)
+
+    def model_files(self, model: str) -> ModelFiles:
+        # Pictures as on a fresh machine: whether this one has the demo model cached depends on
+        # which tests ran before (real_demo_model_dir links it into the session's cache).
+        return ModelFiles() if model == "demo" else super().model_files(model)
 
     def sample_dataset_path(self) -> Path:
         return self.sample
