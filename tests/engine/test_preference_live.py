@@ -1,0 +1,39 @@
+"""A preference run's periodic validation, end to end on the tiny demo model: every eval_steps an `eval` event
+carries the validation pairs' preference figures against TRL's reference, and a run pushed hard (large
+learning rate) makes its chosen replies less likely, which the run says as a warning while it trains."""
+
+from __future__ import annotations
+
+import math
+from pathlib import Path
+
+import pytest
+
+from tuneui.contract.config import RunConfig
+from tuneui.contract.events import read_events
+
+PAIRS = Path(__file__).parents[1] / "data" / "real" / "preference" / "llamafactory-v1-dpo-content-parts-value.jsonl"
+
+
+@pytest.mark.slow
+def test_a_dpo_run_validates_periodically_and_warns_when_the_chosen_replies_fall(tmp_path):
+    from tuneui.training.runner import run_training
+
+    cfg = RunConfig(model="demo-tiny", dataset=str(PAIRS), clean=False, technique="lora", lora_r=8,
+                    learning_rate=5e-3, pref_beta=0.1, objective="dpo", micro_batch_size=4, max_steps=6,
+                    logging_steps=1, eval_steps=1, save_steps=0, warmup_ratio=0.0, eval_max_examples=8,
+                    max_seq_length=160, seed=7, val_fraction=0.3)
+    run_dir = tmp_path / "run"
+    assert run_training(cfg, run_dir) == 0
+    events = read_events(run_dir)
+    evals = [e for e in events if e.type == "eval" and not e.base]
+    assert [e.step for e in evals] == [1, 2, 3, 4, 5]  # every step but the last (the final evaluation covers it)
+    for e in evals:
+        assert e.pref_pairs and e.pref_pairs >= 1 and 0.0 <= e.pref_accuracy <= 1.0
+        assert all(math.isfinite(x) for x in (e.pref_margin, e.logp_chosen, e.logp_rejected, e.logp_drift))
+    # The reference is the base under the adapter: it moves away from it step by step.
+    drifts = [e.logp_drift for e in evals]
+    assert drifts[-1] < drifts[0] < 0.0
+    warnings = [e for e in events if e.type == "warning" and "chosen replies are becoming less likely" in e.reason]
+    assert len(warnings) == 1 and warnings[0].step == 4 and warnings[0].advice
+    assert events[-1].type == "finished"
