@@ -37,3 +37,38 @@ def test_a_dpo_run_validates_periodically_and_warns_when_the_chosen_replies_fall
     warnings = [e for e in events if e.type == "warning" and "chosen replies are becoming less likely" in e.reason]
     assert len(warnings) == 1 and warnings[0].step == 4 and warnings[0].advice
     assert events[-1].type == "finished"
+
+
+@pytest.mark.parametrize("technique", ["lora", "full"])
+def test_before_training_the_policy_is_its_reference_and_after_one_step_it_is_not(tmp_path, technique):
+    """The reference is TRL's: the base under the adapter (LoRA) or TRL's frozen copy (full); at step 0 the
+    drift and every reward are exactly 0, so no pair is ahead (TRL's strict comparison)."""
+    from tests.engine.test_preference_training import PAIRS as TRAIN_PAIRS
+    from tests.engine.test_preference_training import _cfg, _trainer
+    from tuneui.training.preference import make_collator
+    from tuneui.training.preference_validation import PreferenceValidation
+
+    cfg = _cfg(TRAIN_PAIRS, objective="dpo", technique=technique, max_steps=1, max_seq_length=320)
+    trainer, rows, tok = _trainer(cfg, tmp_path, limit=4)
+    validate = PreferenceValidation(rows, make_collator(cfg, tok), beta=cfg.pref_beta, trainer=lambda: trainer)
+    before = validate(trainer.model)
+    assert before["pref_pairs"] == 4 and before["logp_drift"] == 0.0
+    assert before["pref_accuracy"] == 0.0 and before["pref_margin"] == 0.0
+    trainer.train()
+    after = validate(trainer.model)
+    assert after["logp_drift"] != 0.0 and after["logp_chosen"] != before["logp_chosen"]
+
+
+def test_kto_validation_has_a_margin_between_the_groups_and_no_pair_accuracy(tmp_path):
+    from tests.engine.test_preference_training import _cfg, _kto_file, _trainer
+    from tuneui.training.preference import make_collator
+    from tuneui.training.preference_validation import PreferenceValidation
+
+    cfg = _cfg(_kto_file(tmp_path), objective="kto", max_seq_length=320)
+    trainer, rows, tok = _trainer(cfg, tmp_path, limit=8)
+    figures = PreferenceValidation(rows, make_collator(cfg, tok), beta=cfg.pref_beta, trainer=lambda: trainer)(
+        trainer.model)
+    labels = [r["label"] for r in rows]
+    assert figures["pref_pairs"] == 8 and "pref_accuracy" not in figures
+    assert figures["pref_margin"] == 0.0 and figures["logp_drift"] == 0.0  # policy == reference before training
+    assert True in labels and False in labels and figures["logp_chosen"] < 0
