@@ -1,6 +1,7 @@
 """A preference run's periodic validation, end to end on the tiny demo model: every eval_steps an `eval` event
 carries the validation pairs' preference figures against TRL's reference, and a run pushed hard (large
-learning rate) makes its chosen replies less likely, which the run says as a warning while it trains."""
+learning rate) makes its chosen replies less likely and its margin grow on one held-out pair it keeps ranking wrong,
+which the run says as two warnings while it trains."""
 
 from __future__ import annotations
 
@@ -36,6 +37,9 @@ def test_a_dpo_run_validates_periodically_and_warns_when_the_chosen_replies_fall
     assert drifts[-1] < drifts[0] < 0.0
     warnings = [e for e in events if e.type == "warning" and "chosen replies are becoming less likely" in e.reason]
     assert len(warnings) == 1 and warnings[0].step == 4 and warnings[0].advice
+    # The training margin climbs (0 -> 4.4) while the held-out pair stays ranked wrong: the reward-hacking sign.
+    hacking = [e for e in events if e.type == "warning" and e.reason.startswith("possible reward hacking")]
+    assert [e.step for e in hacking] == [5]
     assert events[-1].type == "finished"
 
 
