@@ -192,3 +192,29 @@ def test_a_library_logger_with_its_own_console_handler_goes_to_the_log(tmp_path,
     assert own in logging.getLogger("tuneui.own").handlers  # tuneui's own output is never rerouted
     late.addHandler(after := logging.StreamHandler(sys.stdout))
     assert after in late.handlers  # after the run, libraries log as they would
+
+
+def test_a_preference_run_shows_its_margin_accuracy_and_validations(tmp_path):
+    w = EventWriter(tmp_path)
+    w.emit(ev.Started(model="demo-tiny", technique="lora", total_steps=2))
+    w.emit(ev.Eval(step=1, pref_accuracy=0.75, pref_margin=0.412, logp_chosen=-21.1, logp_rejected=-22.0,
+                   logp_drift=-0.388, pref_pairs=4))
+    w.emit(ev.Step(step=1, loss=0.69, reward_margin=2.058, reward_accuracy=1.0, total_steps=2))
+    w.emit(ev.Warning(step=1, reason="the chosen replies are becoming less likely", advice="lower the learning rate"))
+    w.emit(ev.Step(step=2, loss=0.12, reward_margin=3.84, reward_accuracy=0.5, total_steps=2))
+    err = io.StringIO()
+    ConsoleProgress(tmp_path, mode="lines", stream=err, interval=3600).start().close()
+    lines = err.getvalue().splitlines()
+    assert ("tuneui: validation at step 1: preference accuracy 75% of 4 pairs, margin 0.412, chosen logp -0.39 "
+            "vs reference") in lines
+    steps = [ln for ln in lines if ln.startswith("step ")]
+    assert steps[0].startswith("step 1/2 · loss 0.6900 · margin 2.058 · acc 100% · ")
+    assert steps[-1].startswith("step 2/2 · loss 0.1200 · margin 3.840 · acc 50% · ")
+    assert "tuneui: warning: the chosen replies are becoming less likely" in lines
+
+
+def test_an_sft_line_has_no_preference_figures(tmp_path):
+    _events(tmp_path)
+    err = io.StringIO()
+    ConsoleProgress(tmp_path, mode="lines", stream=err, interval=3600).start().close()
+    assert "margin" not in err.getvalue() and "acc " not in err.getvalue()

@@ -46,6 +46,8 @@ class _State:
     step: int = 0
     loss: float | None = None
     tokens_per_s: float | None = None
+    margin: float | None = None  # preference runs: the last step's reward margin and accuracy
+    accuracy: float | None = None
     first_step: int | None = None
     first_time: float | None = None
     last_time: float | None = None
@@ -105,6 +107,10 @@ class ConsoleProgress:
         parts = [f"step {st.step}{total}"]
         if st.loss is not None:
             parts.append(f"loss {st.loss:.4f}")
+        if st.margin is not None:
+            parts.append(f"margin {st.margin:.3f}")
+        if st.accuracy is not None:
+            parts.append(f"acc {st.accuracy:.0%}")
         if st.tokens_per_s is not None:
             parts.append(f"{st.tokens_per_s:,.0f} tokens/s")
         parts.append(f"elapsed {fmt_duration(now - self.started)}")
@@ -138,6 +144,8 @@ class ConsoleProgress:
             st.total = e.total_steps or st.total
             st.step, st.loss = e.step, e.loss if e.loss is not None else st.loss
             st.tokens_per_s = e.tokens_per_s if e.tokens_per_s is not None else st.tokens_per_s
+            st.margin = e.reward_margin if e.reward_margin is not None else st.margin
+            st.accuracy = e.reward_accuracy if e.reward_accuracy is not None else st.accuracy
             if st.first_time is None:  # the rate is measured between steps: setup and base eval are not steps
                 st.first_step, st.first_time = e.step, now
             st.last_time = now
@@ -150,6 +158,8 @@ class ConsoleProgress:
         elif isinstance(e, ev.Eval) and e.eval_loss is not None:
             who = "base model" if e.base else f"step {e.step}"
             self._say(f"tuneui: eval loss {e.eval_loss:.4f} ({who})")
+        elif isinstance(e, ev.Eval) and e.is_preference:
+            self._say(f"tuneui: validation at step {e.step}: {e.preference_summary()}")
         elif isinstance(e, ev.Warning):
             advice = f"\n  advice: {e.advice}" if e.advice else ""
             self._say(f"tuneui: warning: {e.reason}{advice}")
