@@ -51,6 +51,9 @@ class RunConfig(BaseModel):
     trust_remote_code: bool = Field(False, description="run the model repo's own Python code (off by default)")
     trust_local_code: str | None = Field(None, description="the local model directory whose own Python code you "
                                          "consent to run with trust_remote_code (--trust-local-code PATH)")
+    start_from: str = Field("", description="a finished run's directory to start from (the usual SFT -> DPO "
+                            "path): its result is this run's base, `model` names the base that run trained on; "
+                            "empty = start from `model`")
 
     # Data
     dataset: str = Field("demo", min_length=1, description="'demo' (the demo's dates), 'demo-tiny' (the tiny "
