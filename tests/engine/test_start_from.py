@@ -71,10 +71,19 @@ def test_a_dpo_run_starts_from_the_merged_sft_model_and_trains(sft_run, tmp_path
     trained = [v for k, v in _state(dpo).items() if "lora_B" in k]
     assert any(v.abs().sum() > 0 for v in trained)  # the DPO adapter learnt something on top
 
-    # Resumed (or started again in the same folder): the merged folder is reused, not merged again.
+    # Resumed for one more step: the merged folder is reused, not merged again, and training goes on from
+    # the checkpoint on the same base.
     inode = merged_dir.stat().st_ino
-    again = resolve(cfg, run_dir, load_tokenizer(cfg))
-    assert again["model_path"] == str(merged_dir) and merged_dir.stat().st_ino == inode
+    assert run_training(cfg.updated(max_steps=3), run_dir, resume=True) == 0
+    assert merged_dir.stat().st_ino == inode
+    resumed = json.loads((run_dir / "report.json").read_text())
+    assert resumed["steps"] == 3 and resumed["start_from"] == report["start_from"]
+    merges = [e for e in read_events(run_dir) if e.type == "preparing" and "merging" in e.message]
+    assert len(merges) == 1  # the first start's, in the events file both starts append to
+    # A resumed run keeps the run it started from: another finished run is refused.
+    other = shutil.copytree(sft_run, tmp_path / "other-sft")
+    with pytest.raises(ConfigError, match="^start_from: this run started from"):
+        resolve(cfg.updated(start_from=str(other)), run_dir, load_tokenizer(cfg))
 
 
 def test_bad_start_from_is_one_line_naming_the_field(sft_run, tmp_path):
