@@ -130,3 +130,20 @@ def test_a_headless_run_with_a_bad_start_from_fails_in_one_line_before_training(
     assert run_training(cfg, tmp_path / "run") == 2
     failed = [e for e in read_events(tmp_path / "run") if e.type == "failed"]
     assert len(failed) == 1 and failed[0].reason.startswith("start_from: ") and failed[0].step == 0
+
+
+@pytest.mark.slow
+def test_a_run_starts_from_a_full_fine_tune_by_loading_its_model_folder(tmp_path):
+    from tuneui.runload import locate
+    from tuneui.training.runner import run_training
+
+    full = tmp_path / "freeze"
+    tiny = TINY | {"technique": "freeze", "freeze_trainable_layers": 1, "max_steps": 1}
+    assert run_training(RunConfig(**tiny, dataset="demo-tiny", name="freeze"), full) == 0
+    run_dir = tmp_path / "dpo"
+    cfg = RunConfig(**(TINY | {"max_steps": 1}), dataset=str(PAIRS), objective="dpo", start_from=str(full))
+    assert run_training(cfg, run_dir) == 0
+    record = json.loads((run_dir / "report.json").read_text())["start_from"]
+    # A full/freeze run's adapter/ is a whole model: loaded where it is, nothing merged or copied.
+    assert record == {"run": str(full.resolve()), "kind": "full", "model_path": str((full / "adapter").resolve())}
+    assert not (run_dir / "start_model").exists() and locate(run_dir).base_model == record["model_path"]
