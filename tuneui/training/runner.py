@@ -49,6 +49,7 @@ class TrainingRun:
         self.trackers: Any = None  # tuneui.trackers.TrackerPlan on the main process when report_to is set
         self.initial_adapter: Path | None = None  # PiSSA/OLoRA: what adapter/ is converted against
         self.finish_only = False  # resumed at or past the last step: only save, evaluate, report
+        self.start: dict | None = None  # start_from: the finished run this one starts from, resolved
 
     def set_phase(self, phase: str) -> None:
         self.phase = phase
@@ -106,6 +107,12 @@ class TrainingRun:
         self.model_path = self._fetch_model()
         self.set_phase("loading the tokenizer")
         self.tokenizer = load_tokenizer(cfg, notes=self.notes)
+        if cfg.start_from:
+            from tuneui.training.start_from import resolve
+
+            self.set_phase("preparing the run to start from")
+            self.start = resolve(cfg, self.run_dir, self.tokenizer, write=self.is_main, say=self._say)
+            self.model_path = self.start["model_path"]
         self._log_to_trackers("start")
         self.set_phase("tokenising")
         options = render_options(cfg)
@@ -135,7 +142,7 @@ class TrainingRun:
             self.collator = preference.make_collator(cfg, self.tokenizer)
         self.set_phase("loading the model")
         set_seed(cfg.seed)
-        self.model = build_model(cfg, self.tokenizer)
+        self.model = build_model(cfg, self.tokenizer, path=self.model_path)
         if self.is_main and cfg.uses_peft:
             from tuneui.training.lora_variants import LoraVariant, snapshot_initial
 
@@ -190,12 +197,12 @@ class TrainingRun:
         what is happening said in events.jsonl and on the console (it takes about a minute)."""
         from tuneui.modelload import resolve_model
 
-        def say(message: str) -> None:
-            self.events.emit(ev.Preparing(message=message))
-            if self.is_main:
-                print(f"tuneui: {message}", file=sys.stderr, flush=True)
+        return resolve_model(self.cfg.model, say=self._say)
 
-        return resolve_model(self.cfg.model, say=say)
+    def _say(self, message: str) -> None:
+        self.events.emit(ev.Preparing(message=message))
+        if self.is_main:
+            print(f"tuneui: {message}", file=sys.stderr, flush=True)
 
     def _trainer(self, callbacks: list):
         from transformers.trainer_callback import PrinterCallback
@@ -366,6 +373,8 @@ class TrainingRun:
             base_eval_cached=bool(base.get("cached")),
             data=self.data.report, encode={"train": self.train_stats.to_dict(), "val": self.val_stats.to_dict()},
         )
+        if self.start is not None:
+            report.update(start_from=self.start)
         if self.cfg.objective != "sft":
             report.update(objective=self.cfg.objective,
                           preference={"base": base.get("preference"), "tuned": tuned.get("preference")})
