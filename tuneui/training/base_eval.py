@@ -23,14 +23,13 @@ import contextlib
 import gc
 import json
 from collections.abc import Callable, Iterator
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from tuneui.contract import events as ev
 from tuneui.contract.fsutil import atomic_write_text
 from tuneui.training.guards import StopRequested
 
-if TYPE_CHECKING:
-    from tuneui.training.runner import TrainingRun
+TrainingRun = Any  # tuneui.training.runner.TrainingRun, which imports this module (no cycle for the type)
 
 BASE_EVAL = "base_eval.json"
 

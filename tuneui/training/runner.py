@@ -242,7 +242,7 @@ class TrainingRun:
         return eval_loss(model, self.val_examples, PaddingCollator(self.tokenizer.pad_token_id))
 
     # -- train -------------------------------------------------------------------------------------
-    def train(self) -> dict:
+    def train(self) -> dict | None:
         from tuneui.training.callbacks import RunCallback
 
         cfg = self.cfg
