@@ -38,13 +38,16 @@ def fresh_cache(root: Path) -> Path:
     return cache
 
 
-def first_step(tree: Path, work: Path, timeout: float) -> dict:
+def first_step(tree: Path, work: Path, timeout: float, threads: int | None) -> dict:
     run_dir = work / "run"
     env = {**os.environ, "PYTHONPATH": str(tree), "TUNEUI_CACHE_DIR": str(fresh_cache(work)),
            "PYTHONUNBUFFERED": "1"}
+    if threads:
+        env["OMP_NUM_THREADS"] = str(threads)
     t0 = time.time()
+    # cwd: `python -m` puts the working directory before PYTHONPATH; started in a source tree, it would run that one
     proc = subprocess.Popen([sys.executable, "-m", "tuneui", "train", "--demo", "-o", str(run_dir)], env=env,
-                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
+                            cwd=work, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
     found: dict = {}
     try:
         while time.time() - t0 < timeout and "step" not in found:
@@ -67,7 +70,9 @@ def first_step(tree: Path, work: Path, timeout: float) -> dict:
             proc.wait()
     if "step" not in found:
         raise RuntimeError(f"{tree}: no step within {timeout:.0f} s")
-    return {"started": found["started"] - t0, "first_step": found["step"] - t0}
+    # which code ran, told by what it did: a cold cache makes main measure the base (its step-0 point) first
+    base_first = "eval" in found and found["eval"] < found["step"]
+    return {"started": found["started"] - t0, "first_step": found["step"] - t0, "base_first": base_first}
 
 
 def main() -> None:
@@ -76,6 +81,8 @@ def main() -> None:
     parser.add_argument("--after", type=Path, required=True, help="source tree with the change")
     parser.add_argument("--rounds", type=int, default=5)
     parser.add_argument("--timeout", type=float, default=900.0, help="seconds one run may take to its first step")
+    parser.add_argument("--threads", type=int, help="OMP_NUM_THREADS for both (on a crowded machine 1 thread "
+                        "spares torch's spinning threads; default: torch's own choice)")
     args = parser.parse_args()
     trees = {"before": args.before.resolve(), "after": args.after.resolve()}
     results: dict[str, list[dict]] = {name: [] for name in trees}
@@ -85,10 +92,10 @@ def main() -> None:
             order = list(trees) if r % 2 == 0 else list(reversed(trees))
             for name in order:
                 load = os.getloadavg()[0]
-                got = first_step(trees[name], work / f"{name}-{r}", args.timeout) | {"load": load}
+                got = first_step(trees[name], work / f"{name}-{r}", args.timeout, args.threads) | {"load": load}
                 results[name].append(got)
                 print(f"round {r + 1} {name:<6} started {got['started']:6.1f} s  first step {got['first_step']:6.1f} s"
-                      f"  (load {load:.1f})", flush=True)
+                      f"  (load {load:.1f}; base measured first: {got['base_first']})", flush=True)
     finally:
         shutil.rmtree(work, ignore_errors=True)
     print(f"\n{'tree':<8}{'first step: median':>20}{'min':>8}{'max':>8}{'started: median':>18}{'load':>12}")
@@ -99,6 +106,7 @@ def main() -> None:
         loads = [x["load"] for x in rows]
         print(f"{name:<8}{medians[name]:>19.1f}s{min(firsts):>7.1f}s{max(firsts):>7.1f}s"
               f"{statistics.median(x['started'] for x in rows):>17.1f}s{min(loads):>6.1f}-{max(loads):.1f}")
+    print(f"threads: {args.threads or 'torch default'}")
     print(json.dumps({"first_step_before_s": round(medians["before"], 1), "first_step_after_s":
                       round(medians["after"], 1), "after_vs_before": round(medians["after"] / medians["before"], 3),
                       "rounds": args.rounds}))
