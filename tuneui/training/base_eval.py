@@ -132,7 +132,6 @@ class BaseEvaluation:
         return figures
 
 
-
 def _free_trained(run: TrainingRun) -> None:
     """Drop the trained model and its optimizer state (saved and evaluated by now) before the base is loaded
     again: the peak is then one model, as during training, not two plus the optimizer's moments."""
