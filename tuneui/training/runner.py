@@ -235,6 +235,17 @@ class TrainingRun:
 
         return as_prompted(self.cfg, self.data.val)
 
+    def _periodic_eval(self):
+        """What RunCallback measures every eval_steps: the validation loss, or a preference run's figures."""
+        if self.cfg.objective == "sft":
+            return self._val_loss
+        from tuneui.training.preference import make_collator
+        from tuneui.training.preference_validation import PreferenceValidation
+
+        return PreferenceValidation(self.val_examples[:self.cfg.eval_max_examples or None],
+                                    make_collator(self.cfg, self.tokenizer), beta=self.cfg.pref_beta,
+                                    trainer=lambda: self.trainer)
+
     def _val_loss(self, model) -> float | None:
         from tuneui.evaluate import eval_loss
         from tuneui.training.dataset import PaddingCollator
@@ -259,7 +270,7 @@ class TrainingRun:
         self.set_phase("training")
         self.callback = RunCallback(cfg=cfg, run_dir=self.run_dir, writer=self.events, collator=self.collator,
                                     is_main=self.is_main, stop=self.stop,
-                                    evaluate_fn=self._val_loss if self.is_main and cfg.objective == "sft" else None)
+                                    evaluate_fn=self._periodic_eval() if self.is_main else None)
         self.trainer = self._trainer([self.callback])
         self.callback.trainer = self.trainer
         if self.resume_from is not None:
