@@ -76,6 +76,7 @@ class RunProgress:
     final: ev.Finished | ev.Failed | ev.Stopped | None = None  # the terminal event
     checkpoints: list[str] = field(default_factory=list)
     elapsed_before: float = 0.0  # run time of the earlier segments of a resumed run
+    note: str = ""  # what the run said it is doing outside the steps (a `preparing` event), until the next step
     preference: PreferenceCurves = field(default_factory=PreferenceCurves)  # empty for sft runs
 
     def add(self, event: Event) -> None:
@@ -88,6 +89,7 @@ class RunProgress:
                 # A resumed run goes on: its clock too (the time between the stop and the resume is not run time).
                 self.elapsed_before += max(0.0, previous - self.start_time)
             self.info = event
+            self.note = ""
             self.status = "running"
             self.final = None  # a resumed run: the earlier `stopped` no longer describes it
             self.start_time = t
@@ -101,6 +103,7 @@ class RunProgress:
                          f"examples, {self.total_steps or '?'} steps{extra}")
         elif isinstance(event, ev.Step):
             self.status = "running"
+            self.note = ""
             self.step = step
             if self.first_step is None:
                 self.first_step = (t, step)
@@ -119,12 +122,21 @@ class RunProgress:
             self._log(t, f"step {step}: validation {event.preference_summary()}")
         elif isinstance(event, ev.Eval):
             if _finite(event.eval_loss):
-                self.eval_loss.append((step, event.eval_loss))  # type: ignore[arg-type]
-            self._log(t, f"step {step}: eval loss {fmt_float(event.eval_loss)}")
+                # The base's point may come last (measured after training): the curve is kept in step order,
+                # and "eval loss" in the stats stays the latest step's.
+                point = (step, event.eval_loss)
+                if event.base:
+                    self.eval_loss = [p for p in self.eval_loss if p[0] != step]
+                    self.eval_loss.insert(0, point)  # type: ignore[arg-type]
+                else:
+                    self.eval_loss.append(point)  # type: ignore[arg-type]
+            who = "base model" if event.base else f"step {step}"
+            self._log(t, f"{who}: eval loss {fmt_float(event.eval_loss)}")
         elif isinstance(event, ev.Checkpoint):
             self.checkpoints.append(event.path)
             self._log(t, f"step {step}: checkpoint saved to {event.path or '?'}")
         elif isinstance(event, ev.Preparing):
+            self.note = event.message
             self._log(t, event.message)
         elif isinstance(event, ev.Warning):
             self.warnings.append(event)
@@ -132,6 +144,7 @@ class RunProgress:
         elif isinstance(event, (ev.Finished, ev.Failed, ev.Stopped)):
             self.status = event.type
             self.final = event
+            self.note = ""
             self.step = max(self.step, step)
             what = {"finished": "finished", "failed": "FAILED", "stopped": "stopped"}[event.type]
             if isinstance(event, ev.Finished):
@@ -176,9 +189,19 @@ class RunProgress:
     def phase(self) -> str:
         if self.status == "waiting":
             return "starting the training process…"
+        if self.status == "running" and self.note:
+            return self.note
         if self.status == "running" and not self.loss and self.last_loss is None:
-            return "preparing: loading the model and data, measuring the base model first…"
+            return "preparing: loading the model and data…"
         return ""
+
+    def stop_words(self) -> str:
+        """What pressing Stop does now, said at once (the run's own `stopped` event follows)."""
+        if self.note.startswith(("base evaluation", "final evaluation")):
+            return "stopping: training is done and saved; the evaluation in progress is cut short…"
+        if self.first_step is None:
+            return "stopping: the run ends before its first step…"
+        return "stopping: the run saves a checkpoint first…"
 
     def stats_rows(self, now: float | None = None) -> list[tuple[str, str]]:
         # A preference run shows its rewards in place of the epoch, an eval loss it does not measure and the

@@ -300,7 +300,7 @@ class TrainScreen(StepScreen):
         except Exception as exc:
             self.show_error(exc, "Stop")
             return
-        self.set_status("stopping: the run saves a checkpoint first…")
+        self.set_status(self.progress.stop_words())
         self.query_one("#stop", Button).disabled = True
 
     @on(Button.Pressed, "#resume")
