@@ -147,3 +147,19 @@ def test_a_run_starts_from_a_full_fine_tune_by_loading_its_model_folder(tmp_path
     # A full/freeze run's adapter/ is a whole model: loaded where it is, nothing merged or copied.
     assert record == {"run": str(full.resolve()), "kind": "full", "model_path": str((full / "adapter").resolve())}
     assert not (run_dir / "start_model").exists() and locate(run_dir).base_model == record["model_path"]
+
+
+@pytest.mark.slow
+def test_a_full_run_started_from_another_measures_that_run_as_its_base(tmp_path):
+    """The base of a full/freeze run is measured after training by loading the base again: for a run
+    started from a finished run, that is the run's result, not the original model."""
+    from tuneui.training.runner import run_training
+
+    tiny = TINY | {"technique": "freeze", "freeze_trainable_layers": 1, "max_steps": 1, "eval_max_examples": 4}
+    first, second = tmp_path / "first", tmp_path / "second"
+    assert run_training(RunConfig(**tiny, dataset="demo-tiny", name="first"), first) == 0
+    assert run_training(RunConfig(**tiny, dataset="demo-tiny", name="second", start_from=str(first)), second) == 0
+    before = json.loads((first / "report.json").read_text())["eval_loss"]
+    after = json.loads((second / "report.json").read_text())["eval_loss"]
+    assert before["tuned"] != pytest.approx(before["base"], abs=1e-6)  # the first run changed the model
+    assert after["base"] == pytest.approx(before["tuned"], abs=1e-5)  # the same model on the same split

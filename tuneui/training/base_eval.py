@@ -120,7 +120,7 @@ class BaseEvaluation:
         _free_trained(run)
         from tuneui.training.model_setup import build_model
 
-        yield build_model(run.cfg, run.tokenizer)
+        yield build_model(run.cfg, run.tokenizer, path=run.model_path)  # start_from: the run it started from
 
     # -- telling -------------------------------------------------------------------------------
     def _say(self, message: str) -> None:
