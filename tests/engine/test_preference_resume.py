@@ -3,11 +3,9 @@ per-step losses and rewards as the uninterrupted run: TRL's trainers resume like
 
 from __future__ import annotations
 
-import signal
-
 import pytest
 
-from tests.engine.runs import last_session, start, step_losses, wait_for_event
+from tests.engine.runs import kill_after_checkpoint_then_resume, start, step_losses
 from tests.engine.test_preference_training import PAIRS, _cfg, _kto_file
 from tuneui.contract.events import read_events
 
@@ -34,18 +32,7 @@ def test_sigkill_then_resume_repeats_the_uninterrupted_steps(tmp_path, objective
     out, _ = ref.communicate(timeout=600)
     assert ref.returncode == 0, out[-3000:]
 
-    run_dir = tmp_path / "run"
-    proc = start(cfg.model_copy(update={"save_steps": SAVE_STEPS}), run_dir)
-    wait_for_event(run_dir, proc, lambda e: e.type == "checkpoint")
-    proc.send_signal(signal.SIGKILL)
-    proc.wait(timeout=60)
-    assert proc.returncode == -signal.SIGKILL
-
-    resumed = start(run_dir, run_dir, "--resume")
-    out, _ = resumed.communicate(timeout=600)
-    assert resumed.returncode == 0, out[-3000:]
-
-    session = last_session(read_events(run_dir))
+    session = kill_after_checkpoint_then_resume(cfg.model_copy(update={"save_steps": SAVE_STEPS}), tmp_path / "run")
     ckpt_step = int(session[0].resumed_from.rsplit("-", 1)[1])
     reference = list(read_events(tmp_path / "ref"))
     want, got = step_losses(reference), step_losses(session)
