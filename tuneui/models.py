@@ -184,7 +184,15 @@ WEIGHT_SUFFIXES = (".safetensors", ".bin", ".pt", ".pth", ".gguf", ".ckpt")
 
 
 def model_files(model: str) -> ModelFiles:
-    """Weights size on disk and the license file of a local model directory (empty for hub ids)."""
+    """Weights size on disk and the license file of a local model directory (empty for hub ids, and for
+    the demo model until it is fetched)."""
+    if model == "demo":
+        from tuneui.demo_model_real import local_copy
+
+        local = local_copy()
+        if local is None:
+            return ModelFiles()
+        model = str(local)
     path = Path(model).expanduser()
     if path.is_file():
         path = path.parent

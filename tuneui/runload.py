@@ -15,6 +15,7 @@ from typing import Any
 
 from tuneui.contract.config import RunConfig
 from tuneui.contract.errors import ModelError, TuneuiError
+from tuneui.contract.rundir import START_FROM_FILE
 
 
 @dataclass
@@ -62,11 +63,29 @@ def locate(path: str | Path) -> RunArtifacts:
     cfg = RunConfig.load(toml) if toml else None
     _refuse_pickles(model_dir)
     if (model_dir / "adapter_config.json").exists():
-        base = cfg.model if cfg else _adapter_base(model_dir)
+        base = _trained_on(run_dir, cfg) if cfg else _adapter_base(model_dir)
         return RunArtifacts("peft", model_dir, base, run_dir, cfg)
     if (model_dir / "config.json").exists():
-        return RunArtifacts("full", model_dir, cfg.model if cfg else None, run_dir, cfg)
+        return RunArtifacts("full", model_dir, _trained_on(run_dir, cfg) if cfg else None, run_dir, cfg)
     raise TuneuiError(f"{model_dir}: neither a PEFT adapter (adapter_config.json) nor a model (config.json)")
+
+
+def started_from(run_dir: Path | None) -> dict | None:
+    """What a run that started from a finished run resolved when it began (tuneui.training.start_from):
+    the run, its kind and the folder loaded as the base; None for any other run."""
+    if run_dir is None:
+        return None
+    try:
+        data = json.loads((run_dir / START_FROM_FILE).read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return None
+    return data if isinstance(data, dict) and isinstance(data.get("model_path"), str) else None
+
+
+def _trained_on(run_dir: Path | None, cfg: RunConfig) -> str:
+    """The base a run's weights sit on: its model, or the finished run's result it started from."""
+    record = started_from(run_dir) if cfg.start_from else None
+    return record["model_path"] if record is not None else cfg.model
 
 
 PICKLE_SUFFIXES = (".bin", ".pt", ".pth", ".pkl", ".ckpt")

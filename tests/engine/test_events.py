@@ -74,3 +74,17 @@ def test_reader_drops_out_of_range_fields_and_keeps_the_event():
     warning = parse_line('{"type": "warning", "reason": "bad \\ud800 text"}')
     assert warning.reason == "bad ? text"
     assert parse_line('{"type": "step", "step": ' + "[" * 5000 + "]" * 5000 + "}") is None  # unreadable: skipped
+
+
+def test_a_preference_eval_round_trips_and_an_sft_eval_stays_what_it_was(tmp_path):
+    w = EventWriter(tmp_path)
+    w.emit(events_mod.Eval(step=10, eval_loss=1.25))
+    w.emit(events_mod.Eval(step=20, pref_accuracy=0.625, pref_margin=0.41, logp_chosen=-48.2, logp_rejected=-52.9,
+                   logp_drift=-0.31, pref_pairs=8))
+    sft, pref = read_events(tmp_path)
+    assert not sft.is_preference and sft.pref_accuracy is None and sft.eval_loss == 1.25
+    assert pref.is_preference and pref.eval_loss is None
+    assert pref.preference_summary() == "preference accuracy 62% of 8 pairs, margin 0.410, chosen logp -0.31 vs reference"
+    # an accuracy outside [0, 1] is dropped, the rest of the event kept
+    bad = events_mod.parse_event({"type": "eval", "step": 3, "pref_accuracy": 1.5, "pref_margin": 0.2})
+    assert isinstance(bad, events_mod.Eval) and bad.pref_accuracy is None and bad.pref_margin == 0.2

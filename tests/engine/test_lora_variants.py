@@ -215,3 +215,28 @@ def test_dora_memory_terms_match_what_autograd_keeps():
     costs = dora_costs(shapes, num_layers=2, activation_bytes=4)
     assert (long - short) / (96 - 32) == costs["saved_per_token"]
     assert params == costs["magnitude_params"]
+
+
+@pytest.mark.parametrize("variant", [LoraVariant(), LoraVariant(lora_init="gaussian"), LoraVariant(use_dora=True),
+                                     LoraVariant(use_rslora=True)], ids=["default", "gaussian", "dora", "rslora"])
+def test_after_training_the_adapter_switched_off_is_exactly_the_base(variant, tmp_path):
+    """Why the run measures its base after training (tuneui/training/base_eval.py) for these variants."""
+    from tuneui.training.base_eval import measured_before_training
+
+    model, _, _, base_logits, _ = _train(variant, tmp_path)
+    assert not torch.allclose(_logits(model), base_logits, atol=1e-4)  # training changed the model
+    with model.disable_adapter():
+        assert torch.allclose(_logits(model), base_logits, rtol=0, atol=1e-6)
+    cfg = RunConfig(use_dora=variant.use_dora, use_rslora=variant.use_rslora, lora_init=variant.lora_init)
+    assert not measured_before_training(cfg)
+
+
+@pytest.mark.parametrize("init", ["pissa", "olora"])
+def test_pissa_and_olora_bases_are_gone_after_training_so_they_are_measured_before(init, tmp_path):
+    from tuneui.training.base_eval import measured_before_training
+
+    model, _, _, base_logits, _ = _train(LoraVariant(lora_init=init), tmp_path)
+    with model.disable_adapter():
+        assert not torch.allclose(_logits(model), base_logits, atol=1e-4)  # the residual base, not the original
+    assert measured_before_training(RunConfig(lora_init=init))
+    assert not measured_before_training(RunConfig(technique="full"))

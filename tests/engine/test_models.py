@@ -133,3 +133,22 @@ def test_the_demo_configs_need_no_build_or_download(tmp_path, monkeypatch):
     tiny = inspect_model("demo-tiny")
     assert tiny.source == "demo-tiny" and tiny.total_params < 2_000_000
     assert not any(tmp_path.iterdir())  # nothing was built or fetched to answer
+
+
+def test_the_demo_model_once_fetched_is_described_from_its_folder(tmp_path, monkeypatch):
+    """The Model step said "weights not on disk here" even after the demo model had been converted into
+    the cache."""
+    from tuneui import demo_model_real as real
+    from tuneui.models import model_files
+
+    monkeypatch.setenv("TUNEUI_HOME", str(tmp_path))
+    monkeypatch.setenv("TUNEUI_CACHE_DIR", str(tmp_path / "cache"))
+    monkeypatch.setattr(real, "hub_cached", lambda: None)
+    assert model_files("demo").weights_bytes is None
+    folder = real.converted_dir()
+    folder.mkdir(parents=True)
+    for name, size in (("config.json", 10), ("model.safetensors", 4096), ("tokenizer.json", 10),
+                       (real.SOURCE_FILE, 10)):
+        (folder / name).write_bytes(b"x" * size)
+    files = model_files("demo")
+    assert files.weights_bytes == 4096 and files.directory == str(folder)

@@ -130,3 +130,19 @@ def test_a_headless_dpo_run_writes_reward_events_a_checkpoint_and_the_report(tmp
     assert report["objective"] == "dpo" and report["preference"]["base"]["pairs"] >= 1
     assert 0.0 <= report["preference"]["tuned"]["accuracy"] <= 1.0
     assert (run_dir / "adapter" / "adapter_config.json").exists()
+
+
+def test_a_full_dpo_run_measures_the_same_base_as_a_lora_run(tmp_path):
+    """The base is measured after training (tuneui/training/base_eval.py): under LoRA with the adapter off,
+    under a full fine-tune on TRL's reference copy; both are the untouched base, so they agree."""
+    from tuneui.training.runner import run_training
+
+    reports = {}
+    for technique in ("lora", "full"):
+        run_dir = tmp_path / technique
+        assert run_training(_cfg(PAIRS, objective="dpo", technique=technique, max_steps=2), run_dir) == 0
+        reports[technique] = json.loads((run_dir / "report.json").read_text())
+        assert reports[technique]["base_measured"] is True
+    base, full = reports["lora"]["preference"]["base"], reports["full"]["preference"]["base"]
+    assert full["pairs"] == base["pairs"] >= 1
+    assert full["mean_logp_margin"] == pytest.approx(base["mean_logp_margin"], rel=1e-4, abs=1e-5)

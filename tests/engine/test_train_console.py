@@ -162,3 +162,59 @@ def test_routing_library_output_to_the_log_is_undone_after_the_run(tmp_path):
     assert "a library's deprecation" in log and "please pip install kernels" in log
     after = (warnings.showwarning, list(logging.getLogger().handlers), hf_logging.is_progress_bar_enabled())
     assert after == before
+
+
+def test_a_library_logger_with_its_own_console_handler_goes_to_the_log(tmp_path, capsys):
+    """DeepSpeed's logger (propagate off, a StreamHandler on stdout, made when the Trainer imports it)
+    printed "Setting accelerator to CPU" between the progress lines of `tuneui train`."""
+    import logging
+    import sys
+
+    from tuneui.training.console import route_third_party_output
+
+    early = logging.getLogger("a_library_made_before")
+    early.propagate = False
+    early_console = logging.StreamHandler(sys.stderr)
+    early.addHandler(early_console)
+    restore = route_third_party_output(tmp_path)
+    late = logging.getLogger("a_library_made_during_the_run")
+    late.propagate = False
+    late.addHandler(logging.StreamHandler(stream=sys.stdout))
+    late.warning("Setting accelerator to CPU")
+    early.warning("an early library's chatter")
+    logging.getLogger("tuneui.own").addHandler(own := logging.StreamHandler(sys.stdout))
+    restore()
+    out = capsys.readouterr()
+    assert "Setting accelerator" not in out.out + out.err and "early library" not in out.out + out.err
+    log = (tmp_path / "train.log").read_text()
+    assert "Setting accelerator to CPU" in log and "an early library's chatter" in log
+    assert early.handlers == [early_console]  # put back as it was
+    assert own in logging.getLogger("tuneui.own").handlers  # tuneui's own output is never rerouted
+    late.addHandler(after := logging.StreamHandler(sys.stdout))
+    assert after in late.handlers  # after the run, libraries log as they would
+
+
+def test_a_preference_run_shows_its_margin_accuracy_and_validations(tmp_path):
+    w = EventWriter(tmp_path)
+    w.emit(ev.Started(model="demo-tiny", technique="lora", total_steps=2))
+    w.emit(ev.Eval(step=1, pref_accuracy=0.75, pref_margin=0.412, logp_chosen=-21.1, logp_rejected=-22.0,
+                   logp_drift=-0.388, pref_pairs=4))
+    w.emit(ev.Step(step=1, loss=0.69, reward_margin=2.058, reward_accuracy=1.0, total_steps=2))
+    w.emit(ev.Warning(step=1, reason="the chosen replies are becoming less likely", advice="lower the learning rate"))
+    w.emit(ev.Step(step=2, loss=0.12, reward_margin=3.84, reward_accuracy=0.5, total_steps=2))
+    err = io.StringIO()
+    ConsoleProgress(tmp_path, mode="lines", stream=err, interval=3600).start().close()
+    lines = err.getvalue().splitlines()
+    assert ("tuneui: validation at step 1: preference accuracy 75% of 4 pairs, margin 0.412, chosen logp -0.39 "
+            "vs reference") in lines
+    steps = [ln for ln in lines if ln.startswith("step ")]
+    assert steps[0].startswith("step 1/2 · loss 0.6900 · margin 2.058 · acc 100% · ")
+    assert steps[-1].startswith("step 2/2 · loss 0.1200 · margin 3.840 · acc 50% · ")
+    assert "tuneui: warning: the chosen replies are becoming less likely" in lines
+
+
+def test_an_sft_line_has_no_preference_figures(tmp_path):
+    _events(tmp_path)
+    err = io.StringIO()
+    ConsoleProgress(tmp_path, mode="lines", stream=err, interval=3600).start().close()
+    assert "margin" not in err.getvalue() and "acc " not in err.getvalue()

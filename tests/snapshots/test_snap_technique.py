@@ -2,7 +2,7 @@
 matters), an override that cannot fit, and the tiny demo model on a CPU with a 24-example dataset
 (which the recommender answers with RAG advice)."""
 
-from fakes import llama_7b
+from fakes import llama_7b, settle
 from snap_helpers import SIZE, app_with, at
 
 
@@ -23,3 +23,34 @@ def test_technique_override_that_does_not_fit(snap_compare, tmp_path):
 
 def test_technique_with_rag_advice_on_cpu(snap_compare, tmp_path):
     assert snap_compare(app_with(tmp_path, gpu_gib=None), terminal_size=SIZE, run_before=at("technique"))
+
+
+def test_technique_with_preference_pairs(snap_compare, tmp_path):
+    """Real preference pairs (LLaMA-Factory's DPO sample): DPO is offered, SFT is not and why, and a
+    finished SFT run on the same model is there to start from."""
+    from pathlib import Path
+
+    from textual.widgets import Input
+
+    from tuneui.contract.config import RunConfig
+    from tuneui.contract.presets import demo_config
+    from tuneui.contract.runs import RunSummary
+
+    pairs = Path(__file__).parents[1] / "data" / "real" / "preference" / "llamafactory-v1-dpo-content-parts-value.jsonl"
+    run_dir = tmp_path / "runs" / "sft-first"
+    run_dir.mkdir(parents=True)
+    RunConfig(name="sft-first", model=demo_config().model).save(run_dir / "run.toml")
+    sft = RunSummary("sft-first", run_dir, "finished", "lora", None, 0.5, 10)
+
+    async def load_pairs(pilot):
+        pilot.app.go_to("dataset")
+        await settle(pilot)
+        box = pilot.app.screen.query_one("#data-path", Input)
+        box.value = str(pairs)
+        box.focus()
+        await pilot.press("enter")
+        await settle(pilot)
+        pilot.app.go_to("technique")
+
+    assert snap_compare(app_with(tmp_path, gpu_gib=None, runs=[sft]), terminal_size=SIZE,
+                        run_before=at("welcome", before=load_pairs))

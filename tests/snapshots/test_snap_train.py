@@ -1,6 +1,6 @@
 from pathlib import Path
 
-from fakes import canned_events, typed
+from fakes import canned_events, preference_events, typed
 from snap_helpers import SIZE, app_with, at
 
 
@@ -38,3 +38,13 @@ def test_train_finished(snap_compare, tmp_path):
 def test_train_failed(snap_compare, tmp_path):
     assert snap_compare(app_with(tmp_path), terminal_size=SIZE,
                         run_before=at("train", before=post(canned_events(30, end="failed"))))
+
+
+def test_train_preference_live(snap_compare, tmp_path):
+    assert snap_compare(app_with(tmp_path), terminal_size=SIZE,
+                        run_before=at("train", before=post(preference_events())))
+
+
+def test_train_preference_live_80x24(snap_compare, tmp_path):
+    assert snap_compare(app_with(tmp_path), terminal_size=(80, 24),
+                        run_before=at("train", before=post(preference_events()[:25])))

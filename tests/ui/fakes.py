@@ -23,7 +23,7 @@ from tuneui.contract.datasets import Example, Preview, TokenInsight, TokenStats
 from tuneui.contract.events import EXIT_CODES, EventWriter, read_events
 from tuneui.contract.facade import Engine
 from tuneui.contract.hardware import GPUInfo, HardwareProfile
-from tuneui.contract.modelinfo import ModelInfo
+from tuneui.contract.modelinfo import ModelFiles, ModelInfo
 from tuneui.contract.runs import RunSummary
 from tuneui.engine import LocalEngine
 from tuneui.screens.app import TuneApp
@@ -142,6 +142,11 @@ class FakeEngine(LocalEngine):
     def inspect_model(self, model: str) -> ModelInfo:
         return self._inspect(model) if self._inspect else super().inspect_model(model)
 
+    def model_files(self, model: str) -> ModelFiles:
+        # Pictures as on a fresh machine: whether this one has the demo model cached depends on
+        # which tests ran before (real_demo_model_dir links it into the session's cache).
+        return ModelFiles() if model == "demo" else super().model_files(model)
+
     def sample_dataset_path(self) -> Path:
         return self.sample
 
@@ -200,6 +205,31 @@ def canned_events(n_steps: int = 30, *, end: str | None = "finished", t0: float 
     elif end == "failed":
         events.append({"type": "failed", "time": t0 + 2 * n_steps + 2, "step": n_steps,
                        "reason": "loss became NaN at step 30", "advice": "lower the learning rate (try 5e-5)"})
+    return events
+
+
+def preference_events(n_steps: int = 30) -> list[dict]:
+    """A DPO run's stream, shaped like the measured demo-tiny runs (tests/engine/test_preference_watch.py): the
+    margin grows, the rejected reward falls faster than the chosen one, which starts to fall too; a validation
+    every 10 steps, and the warning the chosen replies' fall raises."""
+    events = canned_events(n_steps, end=None)[:1]
+    t0 = events[0]["time"]
+    for s in range(1, n_steps + 1):
+        chosen = 0.25 * s ** 0.5 - 0.03 * s
+        rejected = -0.2 * s ** 0.8
+        events.append({"type": "step", "time": t0 + 2 * s, "step": s, "loss": round(0.69 * 0.93 ** s + 0.05, 4),
+                       "lr": 5e-6, "grad_norm": 3.2, "tokens_per_s": 910.0, "mem_bytes": 1.4 * 1024**3,
+                       "epoch": round(s / n_steps, 3), "total_steps": n_steps,
+                       "rewards_chosen": round(chosen, 4), "rewards_rejected": round(rejected, 4),
+                       "reward_margin": round(chosen - rejected, 4), "reward_accuracy": min(1.0, 0.5 + s / 40)})
+        if s % 10 == 0:
+            events.append({"type": "eval", "time": t0 + 2 * s + 1, "step": s, "pref_accuracy": 0.6 + s / 300,
+                           "pref_margin": round(0.04 * s, 3), "logp_chosen": -48.0 - 0.1 * s,
+                           "logp_rejected": -52.0 - 0.25 * s, "logp_drift": round(-0.06 * s, 3), "pref_pairs": 20})
+    events.append({"type": "warning", "time": t0 + 2 * n_steps + 1, "step": n_steps,
+                   "reason": "the chosen replies are becoming less likely: their log-probability fell 3 evaluations "
+                             "in a row (-48.0 -> -51.0), 1.8 nats below the reference model",
+                   "advice": "lower the learning rate or raise pref_beta"})
     return events
 
 

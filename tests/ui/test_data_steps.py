@@ -9,6 +9,7 @@ from textual.widgets import Button, DataTable, Static
 
 SIZE = (110, 40)
 REAL = Path(__file__).resolve().parents[1] / "data" / "real"
+IMAGES = REAL / "multimodal" / "llamafactory-mllm-demo-image.json"
 
 
 def text_of(app, selector: str) -> str:
@@ -33,15 +34,26 @@ async def test_tool_rows_show_their_tools_and_calls(tmp_path):
         assert 'message 4: generate_password({"length": 12, "include_symbols": true})' in detail
 
 
-async def test_preference_data_is_named_and_stops_the_step(tmp_path):
+async def test_preference_data_is_named_and_goes_on_to_dpo(tmp_path):
     app = wizard(make_engine(tmp_path), first_run=False)
     async with app.run_test(size=SIZE) as pilot:
         await load(pilot, REAL / "preference" / "torchtune-hh-rlhf-tiny-messages.json")
         assert "preference data (chosen/rejected pairs)" in text_of(app, "#detected")
         assert app.state.load_result is not None and app.state.load_result.kind == "preference"
+        assert "trained with DPO (preference tuning), chosen on the Technique step" in text_of(app, "#nav-status")
         await pilot.press("ctrl+n")
         await settle(pilot)
-        assert app.current_mode == "dataset" and "objective=dpo" in text_of(app, "#nav-status")
+        assert app.current_mode == "clean"  # DPO trains it (the Technique step offers it)
+
+
+async def test_data_no_objective_trains_stops_the_step(tmp_path):
+    app = wizard(make_engine(tmp_path), first_run=False)
+    async with app.run_test(size=SIZE) as pilot:
+        await load(pilot, IMAGES)
+        assert app.state.load_result is not None and not app.state.load_result.objectives
+        await pilot.press("ctrl+n")
+        await settle(pilot)
+        assert app.current_mode == "dataset" and "cannot train this file" in text_of(app, "#nav-status")
 
 
 async def test_pages_beyond_the_preview_come_from_the_engine(tmp_path):

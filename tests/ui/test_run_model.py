@@ -2,7 +2,7 @@
 
 import math
 
-from fakes import canned_events, typed
+from fakes import canned_events, preference_events, typed
 
 from tuneui.contract import events as ev
 from tuneui.screens.run_model import RunProgress
@@ -80,3 +80,23 @@ def test_a_stopped_run_has_no_eta_and_a_resumed_run_keeps_its_clock():
 
     p.add(ev.Finished(time=t0 + 3630, step=30))
     assert dict(p.stats_rows())["ETA"] == "done"
+
+
+def test_a_preference_run_keeps_its_reward_curves_and_shows_them_in_the_stats():
+    p = RunProgress()
+    for e in typed(preference_events(30)):
+        p.add(e)
+    pref = p.preference
+    assert len(pref.margin) == len(pref.chosen) == len(pref.rejected) == len(pref.accuracy) == 30
+    assert [s for s, _ in pref.val_accuracy] == [10, 20, 30]
+    rows = dict(p.stats_rows())
+    assert rows["margin"] == "3.51" and rows["accuracy"] == "100%" and rows["val accuracy"] == "70%"
+    assert rows["chosen drift"] == "-1.80" and "eval loss" not in rows and "epoch" not in rows
+    assert any("validation preference accuracy 70% of 20 pairs" in line for line in p.log)
+
+
+def test_an_sft_run_has_no_preference_curves():
+    p = RunProgress()
+    for e in typed(canned_events(30)):
+        p.add(e)
+    assert not p.preference and "eval loss" in dict(p.stats_rows())

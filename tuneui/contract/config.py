@@ -54,6 +54,9 @@ class RunConfig(BaseModel):
     trust_remote_code: bool = Field(False, description="run the model repo's own Python code (off by default)")
     trust_local_code: str | None = Field(None, description="the local model directory whose own Python code you "
                                          "consent to run with trust_remote_code (--trust-local-code PATH)")
+    start_from: str = Field("", description="a finished run's directory to start from (the usual SFT -> DPO "
+                            "path): its result is this run's base, `model` names the base that run trained on; "
+                            "empty = start from `model`")
 
     # Data
     dataset: str = Field("demo", min_length=1, description="'demo' (the demo's dates), 'demo-tiny' (the tiny "
@@ -261,7 +264,9 @@ class RunConfig(BaseModel):
     def updated(self, **changes: Any) -> RunConfig:
         """A copy with `changes` applied and the whole config validated again (ConfigError if not).
         Switching to a technique that cannot use the chosen LoRA variants turns them off: they were
-        picked for the old technique (the wizard's Technique step switches after Settings was seen)."""
+        picked for the old technique (the wizard's Technique step switches after Settings was seen).
+        Likewise switching the objective turns off what only the old one allowed (its loss type; packing
+        and early stopping, which preference objectives cannot use)."""
         data = {**self.model_dump(), **changes}
         technique = data.get("technique")
         if "technique" in changes and technique not in PEFT_TECHNIQUES:
@@ -269,6 +274,13 @@ class RunConfig(BaseModel):
         if ("technique" in changes and technique in ("qlora", "lora_8bit") and "lora_init" not in changes
                 and data.get("lora_init") in ("pissa", "pissa_fast")):
             data["lora_init"] = "default"
+        if "objective" in changes:  # the wizard's Technique step: what the old objective alone allowed goes
+            objective = data.get("objective")
+            off = {"dpo_loss_type": ("dpo", "sigmoid"), "kto_loss_type": ("kto", "kto")}
+            data.update({f: default for f, (owner, default) in off.items() if owner != objective and f not in changes})
+            if objective != "sft":
+                data.update({f: off_value for f, off_value in (("packing", False), ("early_stopping_patience", 0))
+                             if f not in changes})
         return RunConfig.from_dict(data, source="config")
 
 

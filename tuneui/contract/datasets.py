@@ -204,6 +204,9 @@ class LoadResult:
     kind: str = "sft"  # one of KINDS
     kind_evidence: list[str] = field(default_factory=list)
     refusal: str | None = None  # why this version of tuneui cannot train the file, by name; None if it can
+    # The RunConfig objectives that train this kind of data (preference data: dpo, though `refusal` says an
+    # SFT run cannot); empty when no objective can.
+    objectives: list[str] = field(default_factory=list)
     examples: int = 0  # usable examples in the whole file
     preview: list[Example] = field(default_factory=list)  # the first PREVIEW_ROWS usable examples
     preview_lines: list[int] = field(default_factory=list)  # their positions (line/row/item) in the file
@@ -248,6 +251,7 @@ class LoadResult:
             "kind_evidence": self.kind_evidence,
             "trainable": self.trainable,
             "refusal": self.refusal,
+            "objectives": self.objectives,
             "format": self.format.to_dict(),
             "records": self.records,
             "examples": self.examples,

@@ -101,6 +101,32 @@ class Eval(_Event):
     type: Literal["eval"] = "eval"
     eval_loss: float | None = None
     base: bool = False  # the base model's loss, measured before training
+    # Preference objectives: the validation pairs (replies for kto) under the policy and the reference, summed
+    # log-probabilities per reply as TRL's logps. accuracy: the share of pairs whose chosen reward (beta * log
+    # policy/reference) beats the rejected one; margin: their mean difference; logp_drift: the chosen replies'
+    # mean log-probability under the policy minus under the reference (below 0: they became less likely).
+    pref_accuracy: Annotated[float, Field(ge=0, le=1)] | None = None
+    pref_margin: float | None = None
+    logp_chosen: float | None = None
+    logp_rejected: float | None = None
+    logp_drift: float | None = None
+    pref_pairs: Count | None = None  # pairs (kto: replies) measured
+
+    @property
+    def is_preference(self) -> bool:
+        return self.pref_margin is not None or self.pref_accuracy is not None
+
+    def preference_summary(self) -> str:
+        """The preference figures in one line, as `tuneui train` and the wizard's log show them."""
+        parts = []
+        if self.pref_accuracy is not None:
+            pairs = f" of {self.pref_pairs} pairs" if self.pref_pairs else ""
+            parts.append(f"preference accuracy {self.pref_accuracy:.0%}{pairs}")
+        if self.pref_margin is not None:
+            parts.append(f"margin {self.pref_margin:.3f}")
+        if self.logp_drift is not None:
+            parts.append(f"chosen logp {self.logp_drift:+.2f} vs reference")
+        return ", ".join(parts)
 
 
 class Checkpoint(_Event):

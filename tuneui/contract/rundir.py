@@ -8,6 +8,9 @@
     RUN_DIR/report.json    the final evaluation (tuneui.contract.evaluation)
     RUN_DIR/adapter/       the trained adapter, or the whole model for full fine-tunes
     RUN_DIR/adapter_init/  PiSSA/OLoRA only: the initial adapter, to convert adapter/ for the original base
+    RUN_DIR/start_model/   start_from a LoRA-family run only: that run's adapter merged into its base, this
+                           run's base model
+    RUN_DIR/start_from.json  start_from only: the run it started from and the base folder it loads
     RUN_DIR/trackers/      experiment trackers' offline files (TensorBoard, MLflow, W&B, trackio)
 
 Both the engine (which writes these) and the front ends (which follow them) read the names here.
@@ -29,6 +32,8 @@ LOG_FILE = "train.log"
 REPORT_FILE = "report.json"
 ADAPTER_DIR = "adapter"
 ADAPTER_INIT_DIR = "adapter_init"
+START_MODEL_DIR = "start_model"
+START_FROM_FILE = "start_from.json"
 TRACKERS_DIR = "trackers"
 
 

@@ -16,6 +16,7 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
+from tuneui.contract.config import OBJECTIVES
 from tuneui.contract.datasets import (
     KIND_NAMES,
     PREVIEW_ROWS,
@@ -177,6 +178,7 @@ def load_dataset(path: str | Path, fmt: str = "auto", columns: dict[str, str] | 
         result.kind_evidence.append(f"{totals.multimodal} {src.unit}s carry images, audio or video (first at "
                                     f"{src.unit} {totals.first_multimodal})")
     result.refusal = kind.refusal if kind is not None and kind.refusal else refusal_for(result.kind)
+    result.objectives = [o for o in OBJECTIVES if refusal_for(result.kind, o) is None]
     if not result.kind_evidence:
         result.kind_evidence = ([f"every example is one document: {KIND_NAMES['text']}"] if result.kind == "text"
                                 else [f"{KIND_NAMES['sft']} ('{guess.name}' format): no chosen/rejected, label, "

@@ -49,8 +49,12 @@ def _precision(hw: HardwareProfile, technique: str) -> str:
 
 def _unavailable(hw: HardwareProfile, s: Setup) -> str | None:
     dev = _device(hw)
-    if dev in ("cpu", "mps") and s.optimizer in ("adamw_8bit", "paged_adamw_8bit"):
-        return "bitsandbytes 8-bit optimizers need a CUDA or ROCm GPU"
+    if dev == "mps" and s.optimizer in ("adamw_8bit", "paged_adamw_8bit"):
+        return "bitsandbytes 8-bit optimizers are not available on Apple MPS"
+    if dev == "cpu" and s.optimizer == "paged_adamw_8bit":
+        # bitsandbytes' CPU backend runs 8-bit AdamW (what `tuneui doctor` checks), but paging moves
+        # optimizer state through CUDA unified memory: on a CPU it silently becomes plain adamw_8bit.
+        return "paging needs a CUDA GPU; on a CPU it is plain adamw_8bit"
     if dev == "mps" and s.technique in ("qlora", "lora_8bit"):
         return "bitsandbytes quantised bases are not available on Apple MPS"
     if (s.sharding not in (None, "ddp") or s.cpu_offload) and dev not in ("cuda", "rocm"):

@@ -23,6 +23,7 @@ from textual.widgets import Button, DataTable, Input, Label, Select, Static
 from tuneui.contract.config import DATASET_FORMATS as FORMATS
 from tuneui.contract.datasets import KIND_NAMES, Conversation, Example, LoadProgress, LoadResult
 from tuneui.screens.base import StepScreen
+from tuneui.screens.objective import objective_note
 from tuneui.screens.widgets.table import Table
 
 PAGE = 8
@@ -272,8 +273,10 @@ class DatasetScreen(StepScreen):
         self._pages = {}
         self._show(result)
         n = result.examples
-        if result.refusal:
+        if result.refusal and not result.objectives:
             self.set_status(f"tuneui cannot train this file: {result.refusal}", error=True)
+        elif result.refusal:
+            self.set_status(f"{n:,} examples ready — {objective_note(result)}")
         else:
             self.set_status(f"{n:,} examples ready — Next cleans them" if n else "no usable examples in this file",
                             error=not n)
@@ -291,8 +294,10 @@ class DatasetScreen(StepScreen):
         ]
         if result.kind_evidence and result.kind not in ("sft", "text"):
             lines.append(f"kind: {escape('; '.join(result.kind_evidence))}")
-        if result.refusal:
+        if result.refusal and not result.objectives:
             lines.append(f"[red]tuneui cannot train this file:[/red] {escape(result.refusal)}")
+        elif result.refusal:
+            lines.append(f"[b]not SFT data:[/b] {escape(objective_note(result))}")
         for note in result.notes:
             lines.append(f"[yellow]note:[/yellow] {escape(note)}")
         bad = result.problems.bad_lines
@@ -391,7 +396,7 @@ class DatasetScreen(StepScreen):
         result = self.state.load_result
         if result is None:
             return "Load a dataset first (or press 'Sample data')."
-        if result.refusal:
+        if result.refusal and not result.objectives:
             return f"tuneui cannot train this file: {result.refusal}"
         if not result.examples:
             return "This file has no usable examples; fix the column mapping or pick another file."
@@ -399,3 +404,4 @@ class DatasetScreen(StepScreen):
 
 
 SCREEN = DatasetScreen
+

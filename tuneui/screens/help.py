@@ -43,9 +43,11 @@ STEP_HELP = {
               "each one and see what it would remove. The histogram shows example lengths in tokens "
               "against the cut-off; below is one example exactly as it will be trained.",
               ["Masked tokens"]),
-    "technique": ("Technique", "How to train: the recommendation for your model and hardware, with the "
-                  "reasons. The table estimates peak memory per GPU for each option; select a row and press "
-                  "Enter to override.", ["LoRA", "QLoRA", "Full fine-tuning", "ZeRO / FSDP"]),
+    "technique": ("Technique", "What to teach (SFT, or preference tuning when the data has answers marked "
+                  "better or worse) and the finished run to start from; then how to train: the "
+                  "recommendation for your model and hardware, with the reasons. The table estimates peak "
+                  "memory per GPU for each option; select a row and press Enter to override.",
+                  ["LoRA", "QLoRA", "Full fine-tuning", "ZeRO / FSDP"]),
     "settings": ("Settings", "The hyperparameters, pre-filled with the recommended values. Each has a "
                  "one-line explanation; advanced ones are folded away. Invalid values are flagged as you "
                  "type.", ["Overfitting", "Catastrophic forgetting"]),

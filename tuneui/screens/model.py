@@ -52,7 +52,8 @@ def model_lines(info: ModelInfo | None, files: ModelFiles) -> list[str]:
     if files.weights_bytes:
         lines.append(f"size on disk: {fmt_bytes(files.weights_bytes)}")
     elif params:
-        lines.append(f"size: about {fmt_bytes(params * 2)} in bf16 (weights not on disk here)")
+        where = "fetched on first use" if info.source == "demo" else "weights not on disk here"
+        lines.append(f"size: about {fmt_bytes(params * 2)} in bf16 ({where})")
     if files.license_file:
         lines.append(f"license: {files.license_file}")
     elif info.source == "demo":
@@ -149,7 +150,7 @@ class ModelScreen(StepScreen):
     def _inspect(self, model: str) -> None:
         try:
             info = self.engine.inspect_model(model)
-            files = self.engine.model_files(model) if model != "demo" else ModelFiles()
+            files = self.engine.model_files(model)
         except Exception as exc:
             self.post_result(ModelInspectionFailed(model, exc))
             return

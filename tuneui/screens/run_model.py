@@ -20,6 +20,41 @@ def _finite(x: float | None) -> bool:
 
 
 @dataclass
+class PreferenceCurves:
+    """A preference run's curves: TRL's training rewards per step and the periodic validations."""
+
+    chosen: list[tuple[int, float]] = field(default_factory=list)
+    rejected: list[tuple[int, float]] = field(default_factory=list)
+    margin: list[tuple[int, float]] = field(default_factory=list)
+    accuracy: list[tuple[int, float]] = field(default_factory=list)  # training, per step
+    val_accuracy: list[tuple[int, float]] = field(default_factory=list)
+    last_val: ev.Eval | None = None
+
+    def __bool__(self) -> bool:
+        return bool(self.margin or self.chosen or self.last_val)
+
+    def add_step(self, e: ev.Step) -> None:
+        for series, value in ((self.chosen, e.rewards_chosen), (self.rejected, e.rewards_rejected),
+                              (self.margin, e.reward_margin), (self.accuracy, e.reward_accuracy)):
+            if _finite(value):
+                series.append((e.step, value))  # type: ignore[arg-type]
+
+    def add_eval(self, e: ev.Eval) -> None:
+        self.last_val = e
+        if _finite(e.pref_accuracy):
+            self.val_accuracy.append((e.step, e.pref_accuracy))  # type: ignore[arg-type]
+
+    def stats_rows(self) -> list[tuple[str, str]]:
+        val = self.last_val
+        return [
+            ("margin", fmt_float(self.margin[-1][1], 3) if self.margin else "–"),
+            ("accuracy", f"{self.accuracy[-1][1]:.0%}" if self.accuracy else "–"),
+            ("val accuracy", f"{val.pref_accuracy:.0%}" if val and val.pref_accuracy is not None else "–"),
+            ("chosen drift", f"{val.logp_drift:+.2f}" if val and val.logp_drift is not None else "–"),
+        ]
+
+
+@dataclass
 class RunProgress:
     status: str = "waiting"  # waiting | running | finished | failed | stopped | interrupted
     total_steps: int | None = None
@@ -41,6 +76,8 @@ class RunProgress:
     final: ev.Finished | ev.Failed | ev.Stopped | None = None  # the terminal event
     checkpoints: list[str] = field(default_factory=list)
     elapsed_before: float = 0.0  # run time of the earlier segments of a resumed run
+    note: str = ""  # what the run said it is doing outside the steps (a `preparing` event), until the next step
+    preference: PreferenceCurves = field(default_factory=PreferenceCurves)  # empty for sft runs
 
     def add(self, event: Event) -> None:
         t = event.time
@@ -52,6 +89,7 @@ class RunProgress:
                 # A resumed run goes on: its clock too (the time between the stop and the resume is not run time).
                 self.elapsed_before += max(0.0, previous - self.start_time)
             self.info = event
+            self.note = ""
             self.status = "running"
             self.final = None  # a resumed run: the earlier `stopped` no longer describes it
             self.start_time = t
@@ -65,6 +103,7 @@ class RunProgress:
                          f"examples, {self.total_steps or '?'} steps{extra}")
         elif isinstance(event, ev.Step):
             self.status = "running"
+            self.note = ""
             self.step = step
             if self.first_step is None:
                 self.first_step = (t, step)
@@ -76,15 +115,28 @@ class RunProgress:
             self.mem_bytes = event.mem_bytes
             self.grad_norm = event.grad_norm
             self.epoch = event.epoch
+            self.preference.add_step(event)
             self._log(t, f"step {step}: loss {fmt_float(event.loss)}  lr {fmt_float(self.lr, 3)}")
+        elif isinstance(event, ev.Eval) and event.is_preference:
+            self.preference.add_eval(event)
+            self._log(t, f"step {step}: validation {event.preference_summary()}")
         elif isinstance(event, ev.Eval):
             if _finite(event.eval_loss):
-                self.eval_loss.append((step, event.eval_loss))  # type: ignore[arg-type]
-            self._log(t, f"step {step}: eval loss {fmt_float(event.eval_loss)}")
+                # The base's point may come last (measured after training): the curve is kept in step order,
+                # and "eval loss" in the stats stays the latest step's.
+                point = (step, event.eval_loss)
+                if event.base:
+                    self.eval_loss = [p for p in self.eval_loss if p[0] != step]
+                    self.eval_loss.insert(0, point)  # type: ignore[arg-type]
+                else:
+                    self.eval_loss.append(point)  # type: ignore[arg-type]
+            who = "base model" if event.base else f"step {step}"
+            self._log(t, f"{who}: eval loss {fmt_float(event.eval_loss)}")
         elif isinstance(event, ev.Checkpoint):
             self.checkpoints.append(event.path)
             self._log(t, f"step {step}: checkpoint saved to {event.path or '?'}")
         elif isinstance(event, ev.Preparing):
+            self.note = event.message
             self._log(t, event.message)
         elif isinstance(event, ev.Warning):
             self.warnings.append(event)
@@ -92,6 +144,7 @@ class RunProgress:
         elif isinstance(event, (ev.Finished, ev.Failed, ev.Stopped)):
             self.status = event.type
             self.final = event
+            self.note = ""
             self.step = max(self.step, step)
             what = {"finished": "finished", "failed": "FAILED", "stopped": "stopped"}[event.type]
             if isinstance(event, ev.Finished):
@@ -136,22 +189,40 @@ class RunProgress:
     def phase(self) -> str:
         if self.status == "waiting":
             return "starting the training process…"
+        if self.status == "running" and self.note:
+            return self.note
         if self.status == "running" and not self.loss and self.last_loss is None:
-            return "preparing: loading the model and data, measuring the base model first…"
+            return "preparing: loading the model and data…"
         return ""
 
+    def stop_words(self) -> str:
+        """What pressing Stop does now, said at once (the run's own `stopped` event follows)."""
+        if self.note.startswith(("base evaluation", "final evaluation")):
+            return "stopping: training is done and saved; the evaluation in progress is cut short…"
+        if self.first_step is None:
+            return "stopping: the run ends before its first step…"
+        return "stopping: the run saves a checkpoint first…"
+
     def stats_rows(self, now: float | None = None) -> list[tuple[str, str]]:
-        total = self.total_steps or "?"
-        return [
-            ("step", f"{self.step} / {total}"),
+        # A preference run shows its rewards in place of the epoch, an eval loss it does not measure and the
+        # grad norm (the panel has room for eleven rows on a small terminal).
+        pref = bool(self.preference)
+        figures = ([("loss", fmt_float(self.last_loss)), *self.preference.stats_rows()] if pref else [
             ("epoch", fmt_float(self.epoch, 3)),
             ("loss", fmt_float(self.last_loss)),
             ("eval loss", fmt_float(self.eval_loss[-1][1]) if self.eval_loss else "–"),
+        ])
+        return [
+            ("step", f"{self.step} / {self.total_steps or '?'}"),
+            *figures,
             ("learning rate", fmt_float(self.lr, 3)),
             ("tokens/s", f"{self.tokens_per_s:,.0f}" if self.tokens_per_s is not None else "–"),
             ("memory", fmt_bytes(self.mem_bytes) if self.mem_bytes is not None else "–"),
-            ("grad norm", fmt_float(self.grad_norm, 3)),
+            *([] if pref else [("grad norm", fmt_float(self.grad_norm, 3))]),
             ("elapsed", fmt_duration(self.elapsed_seconds(now))),
-            # "done" only for a run that finished: a stopped or failed one has work left, no time to give.
-            ("ETA", "done" if self.status == "finished" else "–" if self.done else fmt_duration(self.eta_seconds())),
+            ("ETA", self._eta_text()),
         ]
+
+    def _eta_text(self) -> str:
+        # "done" only for a run that finished: a stopped or failed one has work left, no time to give.
+        return "done" if self.status == "finished" else "–" if self.done else fmt_duration(self.eta_seconds())

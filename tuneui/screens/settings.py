@@ -52,6 +52,16 @@ ADVANCED = {
     "fold_system": "put the system prompt in the first user turn (templates with no system role, e.g. Gemma)",
     "neftune_noise_alpha": "NEFTune: noise on the input embeddings while training (5 is typical); empty = off",
 }
+# Preference objectives only (shown for the objective chosen on the Technique step).
+PREFERENCE = {
+    "pref_beta": "how far the model may move from where it started; 0.1 is typical, higher stays closer",
+    "dpo_loss_type": "DPO's loss: sigmoid is the DPO paper's; ipo and robust cope better with noisy pairs",
+    "kto_loss_type": "KTO's loss: kto (with its KL estimate) or apo_zero_unpaired",
+}
+# Which objectives show a field: the loss types belong to one objective each, beta to every preference one;
+# packing and early stopping are SFT-only (RunConfig refuses them for preference objectives).
+FOR_OBJECTIVE = {"pref_beta": lambda o: o != "sft", "dpo_loss_type": lambda o: o == "dpo",
+                 "kto_loss_type": lambda o: o == "kto", "packing": lambda o: o == "sft"}
 # A learning rate that suits LoRA wrecks a full fine-tune, and one for a full fine-tune barely moves LoRA.
 LR_HINTS = {
     "lora": "step size; 1e-4..3e-4 is typical for LoRA (up to ~2e-3 for short runs)",
@@ -68,7 +78,7 @@ TRACKER_HELP = {
     "mlflow": "a local MLflow store",
     "trackio": "trackio's local dashboard",
 }
-FIELDS = {**BASIC, **ADVANCED, **VARIANTS}
+FIELDS = {**BASIC, **PREFERENCE, **ADVANCED, **VARIANTS}
 
 
 @dataclass
@@ -103,6 +113,7 @@ class SettingsScreen(StepScreen):
         yield Static("Recommended values are filled in. Tab moves between fields; Ctrl+N starts the run.",
                      classes="muted")
         yield from self._fields(BASIC)
+        yield from self._fields(PREFERENCE)
         with Collapsible(title="Advanced", collapsed=True, id="advanced"):
             yield from self._fields(ADVANCED)
         with Collapsible(title="LoRA variants", collapsed=True, id="variants"):
@@ -168,6 +179,8 @@ class SettingsScreen(StepScreen):
             self.query_one(f"#f-{name}").disabled = not lora
         for name in LORA_FIELDS:  # a full or freeze fine-tune has no rank: not shown, not only greyed out
             self.query_one(f"#row-{name}").display = lora
+        for name, shown in FOR_OBJECTIVE.items():
+            self.query_one(f"#row-{name}").display = shown(cfg.objective)
         hint = LR_HINTS["lora" if lora else cfg.technique if cfg.technique in LR_HINTS else "full"]
         self.query_one("#h-learning_rate", Static).update(hint)
         self.query_one("#variants-note", Static).update(

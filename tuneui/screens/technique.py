@@ -17,6 +17,7 @@ from tuneui.contract.hardware import HardwareProfile
 from tuneui.contract.modelinfo import ModelInfo
 from tuneui.contract.recommend import MEMORY_REASON, TIME_REASON, Alternative, DatasetStats, Recommendation
 from tuneui.screens.base import StepScreen
+from tuneui.screens.objective import ObjectivePanel
 from tuneui.screens.views import bar, fmt_bytes, fmt_duration
 from tuneui.screens.widgets.table import Table
 
@@ -78,6 +79,7 @@ class TechniqueScreen(StepScreen):
         self._planned_for: DatasetStats | None = None  # the data the shown recommendation planned for
 
     def compose_body(self) -> ComposeResult:
+        yield ObjectivePanel(self.state, self.engine)
         with Horizontal(classes="inline-form"):
             yield Static("", id="hw-line")
             yield Input(placeholder="what-if: 1x24GiB, cpu", id="whatif")
@@ -100,6 +102,7 @@ class TechniqueScreen(StepScreen):
         self.refresh_from_state()
 
     def refresh_from_state(self) -> None:
+        self.query_one(ObjectivePanel).refresh_from_state()
         self.query_one("#whatif", Input).value = self.state.hardware_spec
         self._show_hw()
         # The data may have changed since the recommendation (a late token measurement, new cleaning):

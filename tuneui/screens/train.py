@@ -26,7 +26,7 @@ from tuneui.contract.runs import RunHandle
 from tuneui.screens.base import StepScreen
 from tuneui.screens.run_model import RunProgress
 from tuneui.screens.views import fmt_duration, fmt_float
-from tuneui.screens.widgets.plots import LossPlot
+from tuneui.screens.widgets.plots import LossPlot, RewardPlot
 
 LOG_LINES = 8
 
@@ -59,6 +59,7 @@ class TrainScreen(StepScreen):
         yield Static("", id="warnings")
         with Horizontal(id="run-top"):
             yield LossPlot(id="loss-plot")
+            yield RewardPlot(id="reward-plot")
             yield Static("", id="run-stats", markup=False)
         with Horizontal(id="progress-row"):
             yield ProgressBar(total=100, show_eta=False, id="progress")
@@ -218,6 +219,10 @@ class TrainScreen(StepScreen):
         p = self.progress
         self._render_title()
         self.query_one(LossPlot).show(p.loss, p.eval_loss, p.total_steps)
+        rewards = self.query_one(RewardPlot)
+        rewards.display = bool(p.preference)  # preference runs only: an SFT run's screen is unchanged
+        if p.preference:
+            rewards.show(p.preference, p.total_steps)
         self._render_stats()
         bar = self.query_one("#progress", ProgressBar)
         if p.total_steps:
@@ -295,7 +300,7 @@ class TrainScreen(StepScreen):
         except Exception as exc:
             self.show_error(exc, "Stop")
             return
-        self.set_status("stopping: the run saves a checkpoint first…")
+        self.set_status(self.progress.stop_words())
         self.query_one("#stop", Button).disabled = True
 
     @on(Button.Pressed, "#resume")

@@ -25,6 +25,7 @@ from tuneui.training.guards import (
     non_finite_loss,
 )
 from tuneui.training.lora_variants import LoraPlusMixin
+from tuneui.training.preference_watch import PreferenceWatch
 
 
 def memory_bytes() -> int:
@@ -148,6 +149,7 @@ class RunCallback(TrainerCallback):
         # The whole run's summed step losses, carried through checkpoints, so a resumed run reports
         # the same mean training loss as an uninterrupted one (the Trainer's covers one session).
         self.loss_sum, self.loss_steps = 0.0, 0
+        self.preference = PreferenceWatch()  # fed only by preference runs
         self._t = time.perf_counter()
         self._tokens = 0
 
@@ -165,6 +167,7 @@ class RunCallback(TrainerCallback):
         # Every process sees its own share of the batch; the throughput is the whole job's.
         tps = tokens * max(args.world_size, 1) / max(now - self._t, 1e-9)
         self._t, self._tokens = now, self.collator.tokens_seen
+        self.preference.note_step(logs.get("rewards/margins"))
         self.writer.emit(
             ev.Step(step=state.global_step, loss=float(logs["loss"]), lr=logs.get("learning_rate"),
             grad_norm=logs.get("grad_norm"), epoch=round(state.epoch or 0.0, 4),
@@ -228,6 +231,11 @@ class RunCallback(TrainerCallback):
         t = time.perf_counter()
         loss = self.evaluate_fn(model)
         self._t += time.perf_counter() - t  # evaluation time is not training throughput
+        if isinstance(loss, dict):  # a preference run's validation figures (tuneui.training.preference_validation)
+            self.writer.emit(ev.Eval(step=step, **loss))
+            for reason, advice in self.preference.note_eval(step, loss):
+                self.writer.emit(ev.Warning(step=step, reason=reason, advice=advice))
+            return None
         if loss is None:
             return None
         self.writer.emit(ev.Eval(step=step, eval_loss=loss))

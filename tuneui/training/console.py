@@ -46,6 +46,8 @@ class _State:
     step: int = 0
     loss: float | None = None
     tokens_per_s: float | None = None
+    margin: float | None = None  # preference runs: the last step's reward margin and accuracy
+    accuracy: float | None = None
     first_step: int | None = None
     first_time: float | None = None
     last_time: float | None = None
@@ -105,6 +107,10 @@ class ConsoleProgress:
         parts = [f"step {st.step}{total}"]
         if st.loss is not None:
             parts.append(f"loss {st.loss:.4f}")
+        if st.margin is not None:
+            parts.append(f"margin {st.margin:.3f}")
+        if st.accuracy is not None:
+            parts.append(f"acc {st.accuracy:.0%}")
         if st.tokens_per_s is not None:
             parts.append(f"{st.tokens_per_s:,.0f} tokens/s")
         parts.append(f"elapsed {fmt_duration(now - self.started)}")
@@ -138,6 +144,8 @@ class ConsoleProgress:
             st.total = e.total_steps or st.total
             st.step, st.loss = e.step, e.loss if e.loss is not None else st.loss
             st.tokens_per_s = e.tokens_per_s if e.tokens_per_s is not None else st.tokens_per_s
+            st.margin = e.reward_margin if e.reward_margin is not None else st.margin
+            st.accuracy = e.reward_accuracy if e.reward_accuracy is not None else st.accuracy
             if st.first_time is None:  # the rate is measured between steps: setup and base eval are not steps
                 st.first_step, st.first_time = e.step, now
             st.last_time = now
@@ -150,6 +158,8 @@ class ConsoleProgress:
         elif isinstance(e, ev.Eval) and e.eval_loss is not None:
             who = "base model" if e.base else f"step {e.step}"
             self._say(f"tuneui: eval loss {e.eval_loss:.4f} ({who})")
+        elif isinstance(e, ev.Eval) and e.is_preference:
+            self._say(f"tuneui: validation at step {e.step}: {e.preference_summary()}")
         elif isinstance(e, ev.Warning):
             advice = f"\n  advice: {e.advice}" if e.advice else ""
             self._say(f"tuneui: warning: {e.reason}{advice}")
@@ -203,6 +213,48 @@ class _LazyLog:
             self._fh.flush()
 
 
+def _to_console(h: logging.Handler) -> bool:
+    consoles = {id(s) for s in (sys.stdout, sys.stderr, sys.__stdout__, sys.__stderr__) if s is not None}
+    return type(h) is logging.StreamHandler and id(getattr(h, "stream", None)) in consoles
+
+
+def _capture_console_handlers(routed: logging.Handler) -> Callable[[], None]:
+    """Libraries that print through a logger of their own, with propagation off and a handler on
+    stdout (DeepSpeed's "Setting accelerator to CPU", said when the Trainer imports it), never reach
+    the root handler: their console handlers are swapped for the log's, on the loggers that exist now
+    and on those a library creates later, during the run."""
+    swapped: list[tuple[logging.Logger, logging.Handler]] = []
+    active = [True]
+    previous_class = logging.getLoggerClass()
+
+    def take(logger: logging.Logger, h: logging.Handler) -> logging.Handler:
+        if not active[0] or logger.name.startswith("tuneui") or not _to_console(h):
+            return h
+        swapped.append((logger, h))
+        return routed
+
+    class RoutedLogger(previous_class):  # type: ignore[misc,valid-type]
+        def addHandler(self, hdlr: logging.Handler) -> None:  # noqa: N802 - logging's own name
+            super().addHandler(take(self, hdlr))
+
+    for logger in list(logging.root.manager.loggerDict.values()):
+        if isinstance(logger, logging.Logger):
+            for h in list(logger.handlers):
+                if take(logger, h) is routed:
+                    logger.removeHandler(h)
+                    logger.addHandler(routed)
+    logging.setLoggerClass(RoutedLogger)
+
+    def restore() -> None:
+        active[0] = False
+        logging.setLoggerClass(previous_class)
+        for logger, h in swapped:
+            logger.removeHandler(routed)
+            logger.addHandler(h)
+
+    return restore
+
+
 def route_third_party_output(run_dir: Path) -> Callable[[], None]:
     """Send library warnings, library logging and the loaders' progress bars to RUN_DIR/train.log:
     none of it is something the user of `tuneui train` can act on, and it buried the progress. tuneui's
@@ -222,6 +274,7 @@ def route_third_party_output(run_dir: Path) -> Callable[[], None]:
     root = logging.getLogger()
     root.addHandler(handler)
     undo.append(lambda: root.removeHandler(handler))
+    undo.append(_capture_console_handlers(handler))
     try:
         from huggingface_hub import utils as hub_utils
         from transformers.utils import logging as hf_logging

@@ -57,8 +57,9 @@ def _freeze_all_but_top(model, n: int) -> None:
             p.requires_grad_(True)
 
 
-def build_model(cfg: RunConfig, tokenizer: Any = None) -> Any:
-    """The model ready for training with cfg.technique (PEFT-wrapped for LoRA variants)."""
+def build_model(cfg: RunConfig, tokenizer: Any = None, path: str | None = None) -> Any:
+    """The model ready for training with cfg.technique (PEFT-wrapped for LoRA variants); `path`: the
+    folder to load instead of cfg.model (a run started from a finished run loads that run's result)."""
     import torch
     from transformers import AutoModelForCausalLM
 
@@ -68,7 +69,7 @@ def build_model(cfg: RunConfig, tokenizer: Any = None) -> Any:
     if quant is not None:
         kwargs["quantization_config"] = quant
         kwargs["device_map"] = {"": 0} if torch.cuda.is_available() else {"": "cpu"}
-    path = resolve_model(cfg.model)
+    path = path or resolve_model(cfg.model)
     try:
         model: Any = AutoModelForCausalLM.from_pretrained(path, **kwargs)
     except (OSError, ValueError) as exc:

@@ -1,8 +1,8 @@
 """A run's base-vs-tuned evaluation: the batched evaluation with the run's settings, and the base
 model's figures taken from the cache when the same base was already measured on the same data.
 
-Both the training run (before and after training) and `tuneui evaluate RUN_DIR` go through here,
-so they measure the same things the same way.
+Both the training run (tuned and base, both after training: training/base_eval.py) and
+`tuneui evaluate RUN_DIR` go through here, so they measure the same things the same way.
 """
 
 from __future__ import annotations
@@ -19,7 +19,7 @@ PROBE_WINDOW = 256
 
 
 def evaluate_for_run(cfg: RunConfig, model, tokenizer, val_examples: list[dict], val_convs: list[Conversation], *,
-                     limit: int | None = None) -> dict:
+                     limit: int | None = None, progress: Callable[[str], None] | None = None) -> dict:
     """One model's figures (`evaluate_batched.evaluate_model_batched`) with the run's evaluation settings."""
     from tuneui.evaluate_batched import evaluate_model_batched
     from tuneui.training.dataset import PaddingCollator
@@ -27,7 +27,7 @@ def evaluate_for_run(cfg: RunConfig, model, tokenizer, val_examples: list[dict],
     return evaluate_model_batched(
         model, tokenizer, val_examples, val_convs, PaddingCollator(tokenizer.pad_token_id),
         limit=cfg.eval_max_examples if limit is None else limit, max_new_tokens=cfg.eval_max_new_tokens,
-        batch_size=cfg.eval_batch_size, probe_window=PROBE_WINDOW,
+        batch_size=cfg.eval_batch_size, probe_window=PROBE_WINDOW, progress=progress,
     )
 
 

@@ -25,8 +25,6 @@ from tuneui.training import checkpoints
 from tuneui.training import resume as resuming
 from tuneui.training.guards import RunFailure, StopController, StopRequested
 
-BASE_EVAL = "base_eval.json"
-
 
 def _rank() -> int:
     return int(os.environ.get("RANK", "0"))
@@ -49,6 +47,7 @@ class TrainingRun:
         self.trackers: Any = None  # tuneui.trackers.TrackerPlan on the main process when report_to is set
         self.initial_adapter: Path | None = None  # PiSSA/OLoRA: what adapter/ is converted against
         self.finish_only = False  # resumed at or past the last step: only save, evaluate, report
+        self.start: dict | None = None  # start_from: the finished run this one starts from, resolved
 
     def set_phase(self, phase: str) -> None:
         self.phase = phase
@@ -106,6 +105,12 @@ class TrainingRun:
         self.model_path = self._fetch_model()
         self.set_phase("loading the tokenizer")
         self.tokenizer = load_tokenizer(cfg, notes=self.notes)
+        if cfg.start_from:
+            from tuneui.training.start_from import resolve
+
+            self.set_phase("preparing the run to start from")
+            self.start = resolve(cfg, self.run_dir, self.tokenizer, write=self.is_main, say=self._say)
+            self.model_path = self.start["model_path"]
         self._log_to_trackers("start")
         self.set_phase("tokenising")
         options = render_options(cfg)
@@ -135,7 +140,7 @@ class TrainingRun:
             self.collator = preference.make_collator(cfg, self.tokenizer)
         self.set_phase("loading the model")
         set_seed(cfg.seed)
-        self.model = build_model(cfg, self.tokenizer)
+        self.model = build_model(cfg, self.tokenizer, path=self.model_path)
         if self.is_main and cfg.uses_peft:
             from tuneui.training.lora_variants import LoraVariant, snapshot_initial
 
@@ -190,12 +195,12 @@ class TrainingRun:
         what is happening said in events.jsonl and on the console (it takes about a minute)."""
         from tuneui.modelload import resolve_model
 
-        def say(message: str) -> None:
-            self.events.emit(ev.Preparing(message=message))
-            if self.is_main:
-                print(f"tuneui: {message}", file=sys.stderr, flush=True)
+        return resolve_model(self.cfg.model, say=self._say)
 
-        return resolve_model(self.cfg.model, say=say)
+    def _say(self, message: str) -> None:
+        self.events.emit(ev.Preparing(message=message))
+        if self.is_main:
+            print(f"tuneui: {message}", file=sys.stderr, flush=True)
 
     def _trainer(self, callbacks: list):
         from transformers.trainer_callback import PrinterCallback
@@ -221,7 +226,7 @@ class TrainingRun:
         return trainer
 
     # -- evaluation ------------------------------------------------------------------------------
-    def evaluate(self, model) -> dict:
+    def evaluate(self, model, progress=None) -> dict:
         from tuneui.training.run_eval import evaluate_for_run
 
         if self.cfg.objective != "sft":  # how the model ranks the held-out replies (training pairs if none)
@@ -229,7 +234,7 @@ class TrainingRun:
 
             rows = (self.val_examples or self.train_examples)[:self.cfg.eval_max_examples or None]
             return evaluate_preference(model, rows, make_collator(self.cfg, self.tokenizer))
-        return evaluate_for_run(self.cfg, model, self.tokenizer, self.val_examples, self._prompts())
+        return evaluate_for_run(self.cfg, model, self.tokenizer, self.val_examples, self._prompts(), progress=progress)
 
     def _prompts(self) -> list:
         """Validation conversations as generation sees them (fold_system folds them as training did)."""
@@ -237,37 +242,25 @@ class TrainingRun:
 
         return as_prompted(self.cfg, self.data.val)
 
+    def _periodic_eval(self):
+        """What RunCallback measures every eval_steps: the validation loss, or a preference run's figures."""
+        if self.cfg.objective == "sft":
+            return self._val_loss
+        from tuneui.training.preference import make_collator
+        from tuneui.training.preference_validation import PreferenceValidation
+
+        return PreferenceValidation(self.val_examples[:self.cfg.eval_max_examples or None],
+                                    make_collator(self.cfg, self.tokenizer), beta=self.cfg.pref_beta,
+                                    trainer=lambda: self.trainer)
+
     def _val_loss(self, model) -> float | None:
         from tuneui.evaluate import eval_loss
         from tuneui.training.dataset import PaddingCollator
 
         return eval_loss(model, self.val_examples, PaddingCollator(self.tokenizer.pad_token_id))
 
-    def _base_metrics(self) -> dict:
-        from tuneui.modelload import compute_dtype
-        from tuneui.training.run_eval import base_key, cached_base, quantization_of
-
-        path = self.run_dir / BASE_EVAL
-        if self.resume and path.exists():
-            try:
-                return json.loads(path.read_text())
-            except (OSError, ValueError):
-                pass  # a damaged file is measured again
-        # The untrained model is the base (a fresh LoRA adapter adds exactly zero), and the same
-        # base on the same data was often measured by an earlier run: its figures are reused.
-        if self.cfg.objective != "sft":
-            base = self.evaluate(self.model)
-        else:
-            key = base_key(self.cfg, self.model_path, self.val_examples, self._prompts(),
-                           limit=self.cfg.eval_max_examples, quantization=quantization_of(self.cfg),
-                           dtype=str(compute_dtype(self.cfg)))
-            base, cached = cached_base(key, lambda: self.evaluate(self.model))
-            base["cached"] = cached
-        atomic_write_text(path, json.dumps(base, default=str))
-        return base
-
     # -- train -------------------------------------------------------------------------------------
-    def train(self) -> dict:
+    def train(self) -> dict | None:
         from tuneui.training.callbacks import RunCallback
 
         cfg = self.cfg
@@ -280,15 +273,11 @@ class TrainingRun:
             trainable_params=self.trainable_params, total_params=self.total_params,
             resumed_from=str(self.resume_from.path) if self.resume_from else None, pid=os.getpid(),
         ))
-        self.set_phase("base evaluation")
-        with self.stop.interruptible():
-            base = self._base_metrics() if self.is_main else {}
-        if self.is_main and self.resume_from is None and base.get("eval_loss") is not None:
-            self.events.emit(ev.Eval(step=0, eval_loss=base["eval_loss"], base=True))
+        base = self._base_before_training() if self.is_main else {}
         self.set_phase("training")
         self.callback = RunCallback(cfg=cfg, run_dir=self.run_dir, writer=self.events, collator=self.collator,
                                     is_main=self.is_main, stop=self.stop,
-                                    evaluate_fn=self._val_loss if self.is_main and cfg.objective == "sft" else None)
+                                    evaluate_fn=self._periodic_eval() if self.is_main else None)
         self.trainer = self._trainer([self.callback])
         self.callback.trainer = self.trainer
         if self.resume_from is not None:
@@ -304,6 +293,26 @@ class TrainingRun:
         whole_run = self.callback.mean_loss() if self.resume_from is not None else None
         self.train_loss = float(whole_run if whole_run is not None else result.training_loss)
         return base
+
+    def _base_before_training(self) -> dict | None:
+        """The base's figures when they cost nothing now (or cannot be had later): else None, and
+        `finish` measures them after the tuned model is saved (tuneui/training/base_eval.py)."""
+        from tuneui.training.base_eval import BaseEvaluation, measured_before_training
+
+        self.base_eval = BaseEvaluation(self)
+        with self.stop.interruptible():
+            base = self.base_eval.known()
+            if base is None and measured_before_training(self.cfg):
+                self.set_phase("base evaluation")
+                base = self.base_eval.measure(self.model)
+        if base is not None and self.resume_from is None:
+            self._emit_base_point(base)
+        return base
+
+    def _emit_base_point(self, base: dict) -> None:
+        """The validation curve's starting point (step 0), whenever the base's loss is known."""
+        if base.get("eval_loss") is not None:
+            self.events.emit(ev.Eval(step=0, eval_loss=base["eval_loss"], base=True))
 
     def _total_steps(self) -> int:
         import math
@@ -339,22 +348,37 @@ class TrainingRun:
                 raise failure from None
         return out
 
-    def finish(self, base: dict) -> dict:
-        from tuneui.evaluate import build_report
+    def finish(self, base: dict | None) -> dict:
+        from tuneui.training import base_eval
 
         best_step = self.callback.restore_best(self.model) if self.cfg.early_stopping_patience else None
         self.set_phase("saving")
         adapter = self.save_final()
         self.set_phase("final evaluation")
-        tuned = self.evaluate(self.model)
+        tuned = self.evaluate(self.model, progress=base_eval.progress(self, "final evaluation"))
+        if base is not None:
+            return self._report(base, tuned, adapter, best_step)
+        try:
+            base = self.base_eval.after_training()
+        except StopRequested:
+            self._report({}, tuned, adapter, best_step)  # the tuned half is worth keeping
+            raise
+        self._emit_base_point(base)
+        return self._report(base, tuned, adapter, best_step)
+
+    def _report(self, base: dict, tuned: dict, adapter: Path, best_step: int | None) -> dict:
+        from tuneui.evaluate import build_report
+
         report = build_report(base, tuned)
         report.update(
             technique=self.cfg.technique, model=self.cfg.model, train_loss=self.train_loss,
             steps=self.trainer.state.global_step, best_step=best_step, stopped_early=self.callback.stopped_early,
             wall_time_s=round(time.time() - self.started, 1), adapter=str(adapter), model_path=str(self.model_path),
-            base_eval_cached=bool(base.get("cached")),
+            base_eval_cached=bool(base.get("cached")), base_measured=bool(base),
             data=self.data.report, encode={"train": self.train_stats.to_dict(), "val": self.val_stats.to_dict()},
         )
+        if self.start is not None:
+            report.update(start_from=self.start)
         if self.cfg.objective != "sft":
             report.update(objective=self.cfg.objective,
                           preference={"base": base.get("preference"), "tuned": tuned.get("preference")})

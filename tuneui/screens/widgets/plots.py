@@ -2,7 +2,12 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from textual_plotext import PlotextPlot
+
+if TYPE_CHECKING:
+    from tuneui.screens.run_model import PreferenceCurves
 
 
 class LossPlot(PlotextPlot):
@@ -24,6 +29,32 @@ class LossPlot(PlotextPlot):
             plt.xlim(0, total_steps)
         if not loss and not eval_loss:
             plt.title("loss — waiting for the first steps")
+        self.refresh()
+
+
+class RewardPlot(PlotextPlot):
+    """A preference run's implicit rewards (left axis) and preference accuracy (right axis, 0 to 1)."""
+
+    def show(self, pref: PreferenceCurves, total_steps: int | None = None) -> None:
+        plt = self.plt
+        plt.clear_data()
+        plt.clear_figure()
+        plt.title("rewards · acc")  # accuracy on the right axis, 0 to 1; short enough for 80 columns
+        plt.xlabel("step")
+        for series, label, color in ((pref.chosen, "chosen", "green"), (pref.rejected, "rejected", "red"),
+                                     (pref.margin, "margin", "cyan")):
+            if series:
+                plt.plot([s for s, _ in series], [v for _, v in series], label=label, marker="braille", color=color)
+        if pref.accuracy:
+            plt.plot([s for s, _ in pref.accuracy], [v for _, v in pref.accuracy], label="acc →", marker="braille",
+                     color="yellow", yside="right")
+        if pref.val_accuracy:
+            plt.scatter([s for s, _ in pref.val_accuracy], [v for _, v in pref.val_accuracy], label="val acc →",
+                        marker="●", color="orange", yside="right")
+        if pref.accuracy or pref.val_accuracy:
+            plt.ylim(0, 1, yside="right")  # type: ignore[arg-type]  # plotext's stub types yside as a float
+        if total_steps:
+            plt.xlim(0, total_steps)
         self.refresh()
 
 

@@ -1,0 +1,40 @@
+"""Which objectives train which data (what the wizard's Technique step offers), and what switching the
+objective turns off."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from tests.engine.test_preference_training import PAIRS, _kto_file
+from tuneui.contract.config import RunConfig
+from tuneui.contract.errors import ConfigError
+
+REAL = Path(__file__).parents[1] / "data" / "real"
+
+
+def test_a_loaded_dataset_names_the_objectives_that_train_it(tmp_path):
+    from tuneui.engine import LocalEngine
+
+    engine = LocalEngine()
+    pairs = engine.load_dataset(PAIRS)
+    # An SFT run is still refused (the CLI's one-line reason); DPO is what trains it.
+    assert pairs.kind == "preference" and pairs.objectives == ["dpo", "orpo", "simpo"] and pairs.refusal
+    kto = engine.load_dataset(_kto_file(tmp_path))
+    assert kto.kind == "kto" and kto.objectives == ["kto"]
+    sft = engine.load_dataset(REAL / "sft-messages" / "openai-cookbook-toy-chat.jsonl")
+    assert sft.kind == "sft" and sft.objectives == ["sft"] and sft.refusal is None
+    images = engine.load_dataset(REAL / "multimodal" / "llamafactory-mllm-demo-image.json")
+    assert images.objectives == [] and images.refusal
+
+
+def test_switching_the_objective_turns_off_what_only_the_old_one_allowed():
+    cfg = RunConfig(packing=True, early_stopping_patience=2)
+    dpo = cfg.updated(objective="dpo", dpo_loss_type="ipo")
+    assert (dpo.packing, dpo.early_stopping_patience, dpo.dpo_loss_type) == (False, 0, "ipo")
+    kto = dpo.updated(objective="kto")
+    assert (kto.dpo_loss_type, kto.kto_loss_type) == ("sigmoid", "kto")
+    assert dpo.updated(objective="sft").dpo_loss_type == "sigmoid"
+    with pytest.raises(ConfigError, match="packing"):  # asked for together: refused, not silently dropped
+        cfg.updated(objective="dpo", packing=True)
