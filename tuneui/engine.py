@@ -167,10 +167,10 @@ class LocalEngine:
 
     # Technique --------------------------------------------------------------------------------------
     def recommend(self, model: ModelInfo, hardware: HardwareProfile,
-                  dataset: DatasetStats | None = None) -> Recommendation:
+                  dataset: DatasetStats | None = None, objective: str = "sft") -> Recommendation:
         from tuneui.recommend import recommend
 
-        return recommend(model, hardware, dataset_stats=dataset.to_dict() if dataset else None)
+        return recommend(model, hardware, dataset_stats=dataset.to_dict() if dataset else None, objective=objective)
 
     # Runs -------------------------------------------------------------------------------------------
     def start_run(self, config: RunConfig, run_dir: Path | None = None, *, resume: bool = False) -> RunHandle:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import signal
 import subprocess
 import sys
 import time
@@ -57,6 +58,19 @@ def wait_for_event(run_dir: Path, proc: subprocess.Popen, pred, timeout: float =
             raise AssertionError(f"process ended ({proc.returncode}) before the event:\n{out[-3000:]}")
         time.sleep(0.05)
     raise AssertionError("timed out waiting for the event")
+
+
+def kill_after_checkpoint_then_resume(cfg: RunConfig, run_dir: Path) -> list:
+    """Start `cfg`, SIGKILL it once a checkpoint is written, resume with --resume; the resumed session's events."""
+    proc = start(cfg, run_dir)
+    wait_for_event(run_dir, proc, lambda e: e.type == "checkpoint")
+    proc.send_signal(signal.SIGKILL)
+    proc.wait(timeout=60)
+    assert proc.returncode == -signal.SIGKILL
+    resumed = start(run_dir, run_dir, "--resume")
+    out, _ = resumed.communicate(timeout=600)
+    assert resumed.returncode == 0, out[-3000:]
+    return last_session(read_events(run_dir))
 
 
 def step_losses(events: list[dict]) -> dict[int, float]:

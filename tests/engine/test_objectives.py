@@ -20,7 +20,7 @@ def test_a_loaded_dataset_names_the_objectives_that_train_it(tmp_path):
     engine = LocalEngine()
     pairs = engine.load_dataset(PAIRS)
     # An SFT run is still refused (the CLI's one-line reason); DPO is what trains it.
-    assert pairs.kind == "preference" and pairs.objectives == ["dpo"] and pairs.refusal
+    assert pairs.kind == "preference" and pairs.objectives == ["dpo", "orpo", "simpo"] and pairs.refusal
     kto = engine.load_dataset(_kto_file(tmp_path))
     assert kto.kind == "kto" and kto.objectives == ["kto"]
     sft = engine.load_dataset(REAL / "sft-messages" / "openai-cookbook-toy-chat.jsonl")

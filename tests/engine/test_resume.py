@@ -8,7 +8,13 @@ import pytest
 import torch
 from safetensors.torch import load_file
 
-from tests.engine.runs import last_session, start, step_losses, tiny_config, wait_for_event
+from tests.engine.runs import (
+    kill_after_checkpoint_then_resume,
+    start,
+    step_losses,
+    tiny_config,
+    wait_for_event,
+)
 from tuneui.contract.events import read_events
 from tuneui.training import checkpoints
 
@@ -34,17 +40,7 @@ def test_sigkill_then_resume_matches_uninterrupted_run(reference, tmp_path, save
     ref_cfg, ref_dir = reference
     cfg = ref_cfg.model_copy(update={"save_steps": save_steps})
     run_dir = tmp_path / "run"
-    proc = start(cfg, run_dir)
-    wait_for_event(run_dir, proc, lambda e: e.type == "checkpoint")
-    proc.send_signal(signal.SIGKILL)
-    proc.wait(timeout=60)
-    assert proc.returncode == -signal.SIGKILL
-
-    resumed = start(run_dir, run_dir, "--resume")
-    out, _ = resumed.communicate(timeout=600)
-    assert resumed.returncode == 0, out[-3000:]
-
-    session = last_session(read_events(run_dir))
+    session = kill_after_checkpoint_then_resume(cfg, run_dir)
     started = session[0]
     ckpt_step = int(started.resumed_from.rsplit("-", 1)[1])
     assert ckpt_step >= save_steps and ckpt_step % save_steps == 0

@@ -50,14 +50,16 @@ async def test_preference_pairs_offer_dpo_and_the_choice_reaches_the_started_run
     engine, app, sft = _wizard(tmp_path, "demo")
     async with app.run_test(size=SIZE) as pilot:
         await _load(pilot, PAIRS)
-        assert app.state.load_result.kind == "preference" and app.state.load_result.objectives == ["dpo"]
+        assert app.state.load_result.kind == "preference"
+        assert app.state.load_result.objectives == ["dpo", "orpo", "simpo"]
         assert "trained with DPO" in text_of(app, "#nav-status")
         for step in ("clean", "technique"):  # Next walks on: the data is trainable, by DPO
             await pilot.press("ctrl+n")
             await settle(pilot)
             assert app.current_mode == step, text_of(app, "#nav-status")
         objective = app.screen.query_one("#objective", Select)
-        assert [str(o[0]) for o in objective._options] == ["DPO (preference pairs)"]  # noqa: SLF001
+        assert [str(o[0]) for o in objective._options] == [  # noqa: SLF001
+            "DPO (preference pairs)", "ORPO (pairs, no reference)", "SimPO (pairs, no reference)"]
         assert app.state.config.objective == "dpo" and not app.state.config.packing
         words = text_of(app, "#objective-words")
         assert "which of two answers" in words and "No SFT" in words

@@ -15,6 +15,7 @@ import argparse
 import json
 
 from tuneui.contract import defaults
+from tuneui.contract.config import OBJECTIVES
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -37,6 +38,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                         "batches, the default")
     p.add_argument("--dora", action="store_true",
                    help="price the LoRA rows with DoRA (RunConfig use_dora): about 2x the adapters' activations")
+    p.add_argument("--objective", default="sft", choices=OBJECTIVES,
+                   help="what the run optimises (RunConfig objective): dpo, orpo and simpo run two sequences per "
+                        "pair, dpo and kto keep a frozen reference copy with full/freeze fine-tuning")
     p.add_argument("--data", default=None, help="a dataset file: sizes the sequence length and checks RAG fit")
     p.add_argument("--json", action="store_true", help="print the stable JSON object instead of a table")
     p.set_defaults(func=run)
@@ -109,7 +113,7 @@ def run(args: argparse.Namespace) -> int:
     hardware = parse_gpus(args.gpus) if args.gpus else probe()
     stats = dataset_stats_from_file(args.data) if args.data else None
     rec = recommend(model, hardware, seq_len=args.seq_len, target_batch=args.batch, dataset_stats=stats,
-                    lora_r=args.lora_r, packing=args.packing, dora=args.dora)
+                    lora_r=args.lora_r, packing=args.packing, dora=args.dora, objective=args.objective)
     if args.json:
         print(json.dumps({"schema": 1, **rec.to_dict()}, indent=2))
     else:

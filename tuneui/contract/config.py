@@ -27,8 +27,11 @@ TRACKERS: tuple[str, ...] = Tracker.__args__  # type: ignore[attr-defined]
 LoraInit = Literal["default", "gaussian", "pissa", "pissa_fast", "olora"]
 LaunchStrategy = Literal["fsdp", "zero2", "zero2_offload", "zero3", "zero3_offload"]
 # What the run optimises: next-token loss on replies (sft), or a preference loss through TRL's trainers.
-Objective = Literal["sft", "dpo", "kto"]
+Objective = Literal["sft", "dpo", "kto", "orpo", "simpo"]
 OBJECTIVES: tuple[str, ...] = Objective.__args__  # type: ignore[attr-defined]
+PAIR_OBJECTIVES: tuple[str, ...] = ("dpo", "orpo", "simpo")  # trained on chosen/rejected pairs
+# No reference model at all, at any technique: ORPO (odds ratio + NLL) and SimPO (length-normalised margin).
+REFERENCE_FREE_OBJECTIVES: tuple[str, ...] = ("orpo", "simpo")
 # The DPO losses TRL 1.16's DPOTrainer implements (DPOConfig.loss_type), by TRL's names.
 DpoLoss = Literal["sigmoid", "hinge", "ipo", "exo_pair", "nca_pair", "robust", "bco_pair", "sppo_hard", "aot",
                   "aot_unpaired", "apo_zero", "apo_down", "discopop", "sigmoid_norm"]
@@ -72,13 +75,16 @@ class RunConfig(BaseModel):
                               "chat templates with no system role (Gemma, Mistral v1)")
 
     # Technique
-    objective: Objective = Field("sft", description="sft trains the replies; dpo trains chosen/rejected pairs, kto "
-                                 "replies marked desirable or undesirable (docs/preference.md)")
+    objective: Objective = Field("sft", description="sft trains the replies; dpo, orpo and simpo train "
+                                 "chosen/rejected pairs (orpo and simpo without a reference model), kto replies "
+                                 "marked desirable or undesirable (docs/preference.md)")
     pref_beta: float = Field(0.1, gt=0, description="dpo/kto: how far the model may move from the reference "
-                             "(higher stays closer)")
+                             "(higher stays closer); orpo: the weight of the odds-ratio term beside the NLL; "
+                             "simpo: the reward scale (the SimPO paper uses 2 to 2.5)")
     dpo_loss_type: DpoLoss = Field("sigmoid", description="dpo: TRL's loss (sigmoid is the DPO paper's; ipo, "
                                    "robust, hinge, apo_zero, ...)")
     kto_loss_type: KtoLoss = Field("kto", description="kto: kto (with its KL estimate) or apo_zero_unpaired")
+    simpo_gamma: float = Field(0.5, ge=0, description="simpo: the target reward margin between chosen and rejected")
 
     technique: Technique = "lora"
     lora_r: int = Field(defaults.LORA_R, ge=1, le=1024)
@@ -198,6 +204,8 @@ class RunConfig(BaseModel):
             raise ValueError(f"dpo_loss_type: applies to objective dpo, not {self.objective!r}")
         if self.objective != "kto" and self.kto_loss_type != "kto":
             raise ValueError(f"kto_loss_type: applies to objective kto, not {self.objective!r}")
+        if self.objective != "simpo" and self.simpo_gamma != 0.5:
+            raise ValueError(f"simpo_gamma: applies to objective simpo, not {self.objective!r}")
         if self.objective == "sft":
             return
         if self.packing:

@@ -82,13 +82,19 @@ class Step(_Event):
     tokens_per_s: Amount | None = None
     mem_bytes: Amount | None = None
     total_steps: Count | None = None
-    # Preference objectives (dpo, kto): TRL's implicit rewards, beta * log(policy / reference), averaged over
+    # Preference objectives (dpo, kto, orpo, simpo): TRL's implicit rewards, beta * log(policy / reference), averaged over
     # the step's replies; accuracy is the share of pairs whose chosen reward beats the rejected one.
     rewards_chosen: float | None = None
     rewards_rejected: float | None = None
     reward_margin: float | None = None
     reward_accuracy: float | None = None
     kl: float | None = None  # kto: its estimate of the KL between policy and reference
+    # orpo: the mean log odds ratio of chosen over rejected, its log-sigmoid (the term the loss weighs by beta) and
+    # the NLL of the chosen replies (ORPO's SFT term). orpo/simpo have no reference: their rewards are
+    # beta * the mean log-probability per reply token, not a ratio to a reference.
+    log_odds_chosen: float | None = None
+    log_odds_ratio: float | None = None
+    nll_loss: float | None = None
 
 
 class Eval(_Event):

@@ -76,8 +76,9 @@ class Engine(Protocol):
 
     # Technique --------------------------------------------------------------------------------------
     def recommend(self, model: ModelInfo, hardware: HardwareProfile,
-                  dataset: DatasetStats | None = None) -> Recommendation:
-        """The best technique that fits, every alternative with its memory and time, and why."""
+                  dataset: DatasetStats | None = None, objective: str = "sft") -> Recommendation:
+        """The best technique that fits, every alternative with its memory and time, and why (`objective`:
+        RunConfig.objective, whose pairs and reference model change the memory)."""
 
     # Runs -------------------------------------------------------------------------------------------
     def start_run(self, config: RunConfig, run_dir: Path | None = None, *, resume: bool = False) -> RunHandle:

@@ -40,10 +40,13 @@ class Setup:
     cpu_offload: bool = False
     device: str = "cuda"  # cuda, rocm, mps, cpu: whether CUDA context / fragmentation apply
     fused_optimizer: bool = RUNNER_FUSED_ADAMW  # torch AdamW(fused=True): no step temporaries
+    objective: str = "sft"  # RunConfig.objective: dpo/orpo/simpo run 2 sequences per pair; dpo/kto a reference
 
     @property
     def label(self) -> str:
         parts = [self.technique + ("+dora" if self.dora else "")]
+        if self.objective != "sft":
+            parts.insert(0, self.objective)
         if self.technique == "qlora":
             parts.append("nf4+dq" if self.double_quant else "nf4")
         parts.append(self.optimizer + ("(fp32 master)" if self.master_weights_fp32 else ""))
@@ -149,6 +152,8 @@ class Recommendation:
             upd["bnb_4bit_double_quant"] = s.double_quant
         if s.technique == "freeze":
             upd["freeze_trainable_layers"] = s.freeze_trainable_layers
+        if s.objective != "sft":
+            upd["objective"] = s.objective
         return upd
 
     def to_dict(self) -> dict[str, Any]:

@@ -21,6 +21,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, field
 
+from tuneui.contract.config import PAIR_OBJECTIVES
 from tuneui.contract.datasets import KIND_NAMES
 
 MEDIA_COLUMNS = ("images", "image", "image_path", "image_paths", "image_url", "img", "imgs", "audios", "audio",
@@ -242,17 +243,18 @@ def refusal_for(kind: str, objective: str | None = None) -> str | None:
     The one place that decides which kinds an objective trains. `objective` None: no run is asked for
     yet (loading, inspecting), so preference and KTO data name the objective that trains them.
     """
-    trains = {"preference": "dpo", "kto": "kto"}
+    trains = {"preference": PAIR_OBJECTIVES, "kto": ("kto",)}
     if kind in ("sft", "text"):
         if objective in (None, "sft"):
             return None
-        wanted = next(k for k, o in trains.items() if o == objective)
+        wanted = next(k for k, o in trains.items() if objective in o)
         return (f"objective={objective} trains {KIND_NAMES[wanted]}, and this is {KIND_NAMES[kind]}; train it with "
                 "objective=sft")
-    if kind in trains and objective == trains[kind]:
+    if kind in trains and objective in trains[kind]:
         return None
     if kind == "preference":
-        return (f"this is {KIND_NAMES['preference']}; train it with objective=dpo (--set objective=dpo): "
+        return (f"this is {KIND_NAMES['preference']}; train it with objective=dpo, orpo or simpo "
+                "(--set objective=dpo): "
                 + ("SFT would throw every rejected reply away" if objective in (None, "sft")
                    else f"objective={objective} needs {KIND_NAMES['kto']}"))
     if kind == "kto":

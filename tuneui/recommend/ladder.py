@@ -63,9 +63,11 @@ def _unavailable(hw: HardwareProfile, s: Setup) -> str | None:
 
 
 def candidates(model: ModelInfo, hw: HardwareProfile, seq_len: int, lora_r: int = defaults.LORA_R,
-               target_batch: int = defaults.TARGET_BATCH, packing: bool = False, dora: bool = False) -> list[Setup]:
+               target_batch: int = defaults.TARGET_BATCH, packing: bool = False, dora: bool = False,
+               objective: str = "sft") -> list[Setup]:
     """Every technique x gradient checkpointing x relevant optimizer / sharding option, at micro-batch 1
-    (with the accumulation that reaches `target_batch`: accumulated gradients stay live)."""
+    (with the accumulation that reaches `target_batch`: accumulated gradients stay live). kto starts at
+    micro-batch 2: its KL estimate pairs rows within a micro-batch."""
     n = max(1, hw.num_gpus)
     dev = _device(hw)
     out: list[Setup] = []
@@ -77,7 +79,8 @@ def candidates(model: ModelInfo, hw: HardwareProfile, seq_len: int, lora_r: int 
         parallel += [(None, True)]
     for tech in QUALITY:
         prec = _precision(hw, tech)
-        base = Setup(technique=tech, precision=prec, seq_len=seq_len, micro_batch_size=1, lora_r=lora_r,
+        base = Setup(technique=tech, precision=prec, seq_len=seq_len, micro_batch_size=2 if objective == "kto" else 1,
+                     lora_r=lora_r, objective=objective,
                      gradient_accumulation_steps=max(1, math.ceil(target_batch / n)),
                      packed=packing, padded=not packing,
                      num_gpus=n, device=dev, freeze_trainable_layers=min(2, model.num_layers),
@@ -136,10 +139,11 @@ def _fits(est: MemoryEstimate, budget: int, hw: HardwareProfile) -> bool:
 
 def recommend(model: ModelInfo, hardware: HardwareProfile, *, seq_len: int | None = None, target_batch: int = defaults.TARGET_BATCH,
               dataset_stats: dict | None = None, lora_r: int = defaults.LORA_R, margin: float = SAFETY_MARGIN,
-              packing: bool = False, dora: bool = False) -> Recommendation:
+              packing: bool = False, dora: bool = False, objective: str = "sft") -> Recommendation:
     """The recommended setup for `model` on `hardware` with reasons and every alternative.
     `packing` mirrors RunConfig.packing (its default): it changes the attention-mask memory; `dora`
-    (RunConfig.use_dora) prices the LoRA rows with DoRA's magnitudes and extra activations."""
+    (RunConfig.use_dora) prices the LoRA rows with DoRA's magnitudes and extra activations; `objective`
+    (RunConfig.objective) prices a preference run's pairs and reference model (tuneui.recommend.objectives)."""
     dataset_stats = advice.normalize_stats(dataset_stats)
     seq, seq_reason = advice.choose_seq_len(model, dataset_stats, seq_len)
     budget = budget_bytes(hardware, margin)
@@ -148,7 +152,7 @@ def recommend(model: ModelInfo, hardware: HardwareProfile, *, seq_len: int | Non
     # initialised base (the tiny test model) knows nothing, so there is nothing to protect.
     prefer_lora = n_ex is not None and n_ex < SMALL_DATA_EXAMPLES and model.source != "demo-tiny"
     alts: list[Alternative] = []
-    for s in candidates(model, hardware, seq, lora_r, target_batch, packing, dora):
+    for s in candidates(model, hardware, seq, lora_r, target_batch, packing, dora, objective):
         est = estimate(model, s)
         why = _unavailable(hardware, s)
         seconds = advice.time_estimate(model, hardware, s.technique, seq, s.gradient_checkpointing,
@@ -169,7 +173,7 @@ def recommend(model: ModelInfo, hardware: HardwareProfile, *, seq_len: int | Non
     def accumulation(mb: int) -> int:
         return max(1, math.ceil(target_batch / (mb * procs)))
 
-    mb = 1
+    mb = s.micro_batch_size
     if chosen.fits:
         while mb * 2 <= max(1, target_batch // procs):
             bigger = with_(s, micro_batch_size=mb * 2, gradient_accumulation_steps=accumulation(mb * 2))

@@ -23,6 +23,7 @@ from dataclasses import replace
 
 from tuneui.contract.recommend import MemoryEstimate, Setup
 from tuneui.models import ModelInfo
+from tuneui.recommend import objectives
 from tuneui.recommend.zero import ZERO_STAGES, zero_states
 
 GiB = 1024**3
@@ -290,10 +291,17 @@ def estimate(m: ModelInfo, s: Setup) -> MemoryEstimate:
     """Peak memory per GPU for setup `s` on model `m` (see the module docstring for the phases)."""
     p = trainable_params(m, s)
     w, g, o = weight_bytes(m, s, p), grad_bytes(m, s, p), optimizer_bytes(m, s, p)
-    acts, logits, recompute = activation_bytes(m, s)
-    deq, work = transient_bytes(m, s)
+    # preference objectives: the policy's sequences per micro-batch, the loss's buffers, a reference copy
+    policy = objectives.policy_setup(s)
+    acts, logits, recompute = activation_bytes(m, policy)
+    logits = objectives.loss_bytes(m, s, logits)
+    deq, work = transient_bytes(m, policy)
+    ref = objectives.reference_weight_bytes(m, s)
+    ref_pass = objectives.reference_forward_bytes(m, s, activation_dtype_bytes(s))
     tmp = deq
     notes: list[str] = []
+    if ref:
+        notes.append(f"{s.objective} keeps a frozen reference copy of the model ({ref / GiB:.1f} GiB)")
     n = max(1, s.num_gpus)
     if s.technique == "full" and s.master_weights_fp32:
         # autocast keeps a bf16 copy of every weight it casts until backward has used it
@@ -314,7 +322,8 @@ def estimate(m: ModelInfo, s: Setup) -> MemoryEstimate:
         notes.append("paged optimizer state can spill to CPU RAM under pressure instead of failing")
     # Gradients persist across micro-batches when accumulating, so they overlap the activations.
     live_grads = g if s.gradient_accumulation_steps > 1 else 0
-    backward = w + o + live_grads + acts + logits + tmp
+    w += ref  # the reference copy lives as long as the weights
+    backward = w + o + live_grads + acts + max(logits, ref_pass) + tmp
     recomputing = w + o + live_grads + acts + recompute + work + tmp if recompute else 0
     step = w + o + g + optimizer_temp_bytes(m, s, o, p)
     if recomputing > max(backward, step):
@@ -324,7 +333,7 @@ def estimate(m: ModelInfo, s: Setup) -> MemoryEstimate:
     elif backward >= step:
         phase = "backward"
         breakdown = {"weights": w, "gradients": live_grads, "optimizer": o, "activations": acts,
-                     "logits": logits, "transient": tmp}
+                     "logits": logits, "transient": tmp + max(0, ref_pass - logits)}
     else:
         phase = "optimizer step"
         breakdown = {"weights": w, "gradients": g, "optimizer": o, "activations": 0, "logits": 0,

@@ -326,7 +326,8 @@ class CleanScreen(StepScreen):
         if state.model_info is None or state.hardware is None:
             return
         try:
-            rec = self.engine.recommend(state.model_info, state.hardware, state.dataset_stats())
+            rec = self.engine.recommend(state.model_info, state.hardware, state.dataset_stats(),
+                                        objective=state.config.objective)
         except Exception as exc:
             self.post_failure("Recommendation", exc)
             return

@@ -19,13 +19,18 @@ from tuneui.contract.errors import TuneuiError
 from tuneui.contract.facade import Engine
 from tuneui.screens.state import WizardState
 
-LABELS = {"sft": "SFT (learn the answers)", "dpo": "DPO (preference pairs)", "kto": "KTO (good / bad replies)"}
+LABELS = {"sft": "SFT (learn the answers)", "dpo": "DPO (preference pairs)", "kto": "KTO (good / bad replies)",
+          "orpo": "ORPO (pairs, no reference)", "simpo": "SimPO (pairs, no reference)"}
 WORDS = {
     "sft": "SFT: the model learns to answer like your examples (a task, a format, a style, facts).",
     "dpo": "DPO: the model learns which of two answers is better (chosen over rejected). It polishes a model "
            "that can already do the task, so it usually comes after SFT: start from your finished SFT run.",
     "kto": "KTO: the model learns which replies are good and which are bad, from single replies marked so. "
            "It usually comes after SFT: start from your finished SFT run.",
+    "orpo": "ORPO: learns the chosen answers and, in the same pass, to prefer them over the rejected ones; "
+            "no reference model, so it can start from the base model and needs less memory than DPO.",
+    "simpo": "SimPO: like DPO without a reference model (less memory); it compares the answers' average "
+             "likelihood per word. Start from your finished SFT run.",
 }
 # Why the options the data does not allow are missing, by the data's kind.
 WHY_NOT = {

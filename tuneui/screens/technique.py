@@ -141,7 +141,8 @@ class TechniqueScreen(StepScreen):
             # Reached from the palette, earlier steps may not have run yet: fill in what they would have.
             model = self.state.model_info or self.engine.inspect_model(self.state.config.model)
             hardware = self.state.hardware or self.engine.probe_hardware()
-            self.post_result(Recommended(model, hardware, stats, self.engine.recommend(model, hardware, stats)))
+            self.post_result(Recommended(model, hardware, stats, self.engine.recommend(
+                model, hardware, stats, objective=self.state.config.objective)))
         except Exception as exc:
             self.post_failure("Recommendation", exc)
 

@@ -123,7 +123,8 @@ def _refused_pickle(checkpoint, files: str) -> Iterator[None]:
 
 # TRL's log keys -> the Step event's fields (present only when a preference objective trains).
 PREFERENCE_LOGS = {"rewards/chosen": "rewards_chosen", "rewards/rejected": "rewards_rejected",
-                   "rewards/margins": "reward_margin", "rewards/accuracies": "reward_accuracy", "kl": "kl"}
+                   "rewards/margins": "reward_margin", "rewards/accuracies": "reward_accuracy", "kl": "kl",
+                   "log_odds_chosen": "log_odds_chosen", "log_odds_ratio": "log_odds_ratio", "nll_loss": "nll_loss"}
 
 
 def preference_fields(logs: dict) -> dict:

@@ -1,4 +1,4 @@
-"""Preference objectives (dpo, kto) inside tuneui's run: TRL's trainers and losses, tuneui's data.
+"""Preference objectives inside tuneui's run: TRL's trainers and losses, tuneui's data.
 
 The trainers are TRL's `DPOTrainer` and `KTOTrainer` with tuneui's `TuneTrainer` in front (the
 finite-loss check, sealed checkpoints, LoRA+), so a preference run writes the same events.jsonl,
@@ -9,7 +9,8 @@ tokenizing the prompt and the replies, is replaced by tuneui's exact masking
 The reference model: with LoRA/QLoRA TRL passes no `ref_model` and computes the reference
 log-probabilities with the adapter disabled (the base weights the adapter sits on), so no second
 copy of the model exists. With full/freeze fine-tuning TRL loads a second, frozen copy from the same
-model folder: that is the memory DPO and KTO cost there.
+model folder: that is the memory DPO and KTO cost there. ORPO and SimPO keep no reference at all
+(`tuneui.training.preference_free`).
 """
 
 from __future__ import annotations
@@ -19,11 +20,17 @@ from typing import Any
 
 from trl import DPOConfig, DPOTrainer, KTOConfig, KTOTrainer
 
-from tuneui.contract.config import RunConfig
+from tuneui.contract.config import PAIR_OBJECTIVES, REFERENCE_FREE_OBJECTIVES, RunConfig
 from tuneui.templates import RenderOptions
 from tuneui.training.callbacks import TuneTrainer
 from tuneui.training.dataset import EncodeStats, RunData
-from tuneui.training.preference_data import PairCollator, UnpairedCollator, encode_pairs, encode_unpaired
+from tuneui.training.preference_data import (
+    PairCollator,
+    SidedPairCollator,
+    UnpairedCollator,
+    encode_pairs,
+    encode_unpaired,
+)
 
 
 class _Encoded:
@@ -44,7 +51,7 @@ class TuneKTOTrainer(TuneTrainer, _Encoded, KTOTrainer):
 def encode_run_data(cfg: RunConfig, tokenizer, data: RunData, options: RenderOptions
                     ) -> tuple[list[dict], EncodeStats, list[dict], EncodeStats]:
     """(train rows, their stats, validation rows, their stats) for the run's objective."""
-    if cfg.objective == "dpo":
+    if cfg.objective in PAIR_OBJECTIVES:
         train, train_stats = encode_pairs(tokenizer, data.train_full, cfg.max_seq_length, options=options)
         val, val_stats = encode_pairs(tokenizer, data.val_full, cfg.max_seq_length, options=options)
         for row in train:  # length-grouped batches, as SFT runs get
@@ -58,6 +65,8 @@ def encode_run_data(cfg: RunConfig, tokenizer, data: RunData, options: RenderOpt
 
 def make_collator(cfg: RunConfig, tokenizer) -> PairCollator | UnpairedCollator:
     pad = tokenizer.pad_token_id if tokenizer.pad_token_id is not None else tokenizer.eos_token_id
+    if cfg.objective in REFERENCE_FREE_OBJECTIVES:
+        return SidedPairCollator(pad)
     return PairCollator(pad) if cfg.objective == "dpo" else UnpairedCollator(pad)
 
 
@@ -66,6 +75,10 @@ def trainer_arguments(cfg: RunConfig, run_dir: Path) -> Any:
 
     # tuneui's model_setup has already applied gradient checkpointing (TRL's configs default it on).
     common: dict[str, Any] = dict(beta=cfg.pref_beta, gradient_checkpointing=False, max_length=cfg.max_seq_length)
+    if cfg.objective in REFERENCE_FREE_OBJECTIVES:
+        from tuneui.training import preference_free
+
+        return preference_free.trainer_arguments(cfg, run_dir, **common)
     if cfg.objective == "dpo":
         return training_arguments(cfg, run_dir, DPOConfig, loss_type=[cfg.dpo_loss_type], **common)
     # KTO's KL rows were paired within blocks of micro_batch_size rows: the batches must be exactly those blocks.
@@ -76,10 +89,15 @@ def trainer_arguments(cfg: RunConfig, run_dir: Path) -> Any:
 def build_trainer(cfg: RunConfig, run_dir: Path, model, tokenizer, rows: list[dict], collator, callbacks: list):
     from datasets import Dataset
 
+    kw: dict[str, Any] = dict(args=trainer_arguments(cfg, run_dir), data_collator=collator,
+                              train_dataset=Dataset.from_list(rows), processing_class=tokenizer, callbacks=callbacks,
+                              run_cfg=cfg, run_dir=run_dir)
+    if cfg.objective in REFERENCE_FREE_OBJECTIVES:  # no ref_model argument: there is no reference
+        from tuneui.training.preference_free import trainer_class
+
+        return trainer_class(cfg.objective)(model=model, **kw)
     cls = TuneDPOTrainer if cfg.objective == "dpo" else TuneKTOTrainer
-    return cls(model=model, ref_model=None, args=trainer_arguments(cfg, run_dir), data_collator=collator,
-               train_dataset=Dataset.from_list(rows), processing_class=tokenizer, callbacks=callbacks,
-               run_cfg=cfg, run_dir=run_dir)
+    return cls(model=model, ref_model=None, **kw)
 
 
 def reply_logps(model, batch: dict) -> list[float]:

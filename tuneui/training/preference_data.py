@@ -125,6 +125,24 @@ class PairCollator:
         return _triple(ids, masks, self.pad)
 
 
+class SidedPairCollator(PairCollator):
+    """PairCollator's batch plus the per-side views TRL's ORPO and CPO trainers read (`chosen_input_ids`,
+    `chosen_attention_mask`, `chosen_labels`, the same for `rejected_`): labels are the ids where the
+    completion mask is on, -100 elsewhere, so the compared tokens are the same as DPO's."""
+
+    def __call__(self, features: list[dict]) -> dict:
+        import torch
+
+        out = super().__call__(features)
+        n = len(features)
+        labels = torch.where(out["completion_mask"].bool(), out["input_ids"], IGNORE_INDEX)
+        for side, rows in (("chosen", slice(0, n)), ("rejected", slice(n, 2 * n))):
+            out[f"{side}_input_ids"] = out["input_ids"][rows]
+            out[f"{side}_attention_mask"] = out["attention_mask"][rows]
+            out[f"{side}_labels"] = labels[rows]
+        return out
+
+
 class UnpairedCollator:
     """KTOTrainer's batch: the rows, their labels, and the KL rows."""
 
