@@ -76,3 +76,19 @@ def test_kto_validation_has_a_margin_between_the_groups_and_no_pair_accuracy(tmp
     assert figures["pref_pairs"] == 8 and "pref_accuracy" not in figures
     assert figures["pref_margin"] == 0.0 and figures["logp_drift"] == 0.0  # policy == reference before training
     assert True in labels and False in labels and figures["logp_chosen"] < 0
+
+
+def test_a_reference_free_objective_reports_no_drift_even_with_lora(tmp_path):
+    """ORPO trains against no reference; with LoRA the adapter-disabled base is there to measure, but a
+    "drift" from it would name a reference the run does not have."""
+    from tests.engine.test_preference_training import PAIRS as TRAIN_PAIRS
+    from tests.engine.test_preference_training import _cfg, _trainer
+    from tuneui.training.preference import make_collator
+    from tuneui.training.preference_validation import PreferenceValidation
+
+    cfg = _cfg(TRAIN_PAIRS, objective="orpo", technique="lora", max_steps=1, max_seq_length=320)
+    trainer, rows, tok = _trainer(cfg, tmp_path, limit=4)
+    figures = PreferenceValidation(rows, make_collator(cfg, tok), beta=cfg.pref_beta, trainer=lambda: trainer,
+                                   reference_free=True)(trainer.model)
+    assert figures["pref_pairs"] == 4 and figures.get("logp_drift") is None
+    assert figures["logp_chosen"] < 0 and 0.0 <= figures["pref_accuracy"] <= 1.0

@@ -90,8 +90,11 @@ class PreferenceValidation:
     """A preference run's `evaluate_fn`: the validation figures of `model`, or None without validation rows."""
 
     def __init__(self, rows: list[dict], collator: Callable[[list[dict]], dict], *, beta: float,
-                 trainer: Callable[[], Any], batch_size: int = 8):
+                 trainer: Callable[[], Any], batch_size: int = 8, reference_free: bool = False):
         self.rows, self.collator, self.beta, self.batch_size = rows, collator, beta, batch_size
+        # ORPO/SimPO train against no reference: with LoRA the adapter-disabled base would still be
+        # there to measure, and the "drift" from it would read as a reference those runs do not have.
+        self.reference_free = reference_free
         self.trainer = trainer  # read when first needed: the trainer is built after its callbacks
         self._reference: tuple[list[float], list[float]] | None = None
         self._reference_measured = False
@@ -99,7 +102,7 @@ class PreferenceValidation:
     def __call__(self, model: Any) -> dict | None:
         if not self.rows:
             return None
-        if not self._reference_measured:
+        if not self._reference_measured and not self.reference_free:
             with reference_model(self.trainer(), model) as ref:
                 self._reference = side_logps(ref, self.rows, self.collator, self.batch_size) if ref else None
             self._reference_measured = True

@@ -246,12 +246,14 @@ class TrainingRun:
         """What RunCallback measures every eval_steps: the validation loss, or a preference run's figures."""
         if self.cfg.objective == "sft":
             return self._val_loss
+        from tuneui.contract.config import REFERENCE_FREE_OBJECTIVES
         from tuneui.training.preference import make_collator
         from tuneui.training.preference_validation import PreferenceValidation
 
         return PreferenceValidation(self.val_examples[:self.cfg.eval_max_examples or None],
                                     make_collator(self.cfg, self.tokenizer), beta=self.cfg.pref_beta,
-                                    trainer=lambda: self.trainer)
+                                    trainer=lambda: self.trainer,
+                                    reference_free=self.cfg.objective in REFERENCE_FREE_OBJECTIVES)
 
     def _val_loss(self, model) -> float | None:
         from tuneui.evaluate import eval_loss
