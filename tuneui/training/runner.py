@@ -16,7 +16,7 @@ from typing import Any
 
 from tuneui.contract import events as ev
 from tuneui.contract.config import RunConfig
-from tuneui.contract.errors import ConfigError, TuneuiError
+from tuneui.contract.errors import TuneuiError
 from tuneui.contract.events import EventWriter
 from tuneui.contract.fsutil import atomic_dir, atomic_write_text
 from tuneui.contract.rundir import LOG_FILE, PID_FILE
@@ -24,6 +24,8 @@ from tuneui.contract.runlock import RunLock
 from tuneui.training import checkpoints
 from tuneui.training import resume as resuming
 from tuneui.training.guards import RunFailure, StopController, StopRequested
+from tuneui.training.run_outcome import claim, oom_advice, report_summary
+from tuneui.training.run_trackers import log_to_trackers, setup_trackers
 
 
 def _rank() -> int:
@@ -88,7 +90,7 @@ class TrainingRun:
         from tuneui.training.model_setup import build_model, count_parameters
 
         cfg = self.cfg
-        self._setup_trackers()
+        setup_trackers(self)
         if self.resume:
             point = resuming.find_resume_point(
                 self.run_dir, cfg, warn=lambda r: self.events.emit(ev.Warning(step=0, reason=r, advice="")))
@@ -111,7 +113,7 @@ class TrainingRun:
             self.set_phase("preparing the run to start from")
             self.start = resolve(cfg, self.run_dir, self.tokenizer, write=self.is_main, say=self._say)
             self.model_path = self.start["model_path"]
-        self._log_to_trackers("start")
+        log_to_trackers(self, "start")
         self.set_phase("tokenising")
         options = render_options(cfg)
         if cfg.objective == "sft":
@@ -163,32 +165,6 @@ class TrainingRun:
                                                            options=options, tools=train_tools)
         self.val_examples, self.val_stats = encode_all(self.tokenizer, self.data.val, cfg.max_seq_length,
                                                        options=options, tools=val_tools)
-
-    def _setup_trackers(self) -> None:
-        """Before anything imports a tracker: trackio reads its folder once, at import, and the Trainer's
-        callbacks read their environment when the Trainer is built. Only the main process logs, so only
-        it creates the trackers' runs (ConfigError naming the extra to install if one is missing)."""
-        if not (self.cfg.report_to and self.is_main):
-            return
-        from tuneui.trackers import tracker_setup
-
-        self.trackers = tracker_setup(list(self.cfg.report_to), self.run_dir, run_name=self.cfg.name,
-                                      resume=self.resume)
-        self.trackers.apply()
-
-    def _log_to_trackers(self, moment: str) -> None:
-        """run.toml + the cleaning report at the start, report.json at the end. A tracker that fails here
-        costs a warning, not the run (the losses went through the Trainer's own callbacks)."""
-        if self.trackers is None:
-            return
-        from tuneui.trackers import log_run_end, log_run_start
-
-        try:
-            (log_run_start if moment == "start" else log_run_end)(self.trackers, self.run_dir)
-        except Exception as exc:  # noqa: BLE001 - any tracker library error becomes one warning line
-            self.events.emit(ev.Warning(step=self.step, reason=f"could not log the run's {moment} to "
-                                        f"{', '.join(self.trackers.report_to)}: {type(exc).__name__}: {exc}",
-                                        advice="the run itself is unaffected; its files are in the run folder"))
 
     def _fetch_model(self) -> str:
         """The base model's folder; the demo model is fetched and converted here on first use, with
@@ -385,39 +361,8 @@ class TrainingRun:
             report.update(objective=self.cfg.objective,
                           preference={"base": base.get("preference"), "tuned": tuned.get("preference")})
         atomic_write_text(self.run_dir / "report.json", json.dumps(report, indent=2, default=str))
-        self._log_to_trackers("end")
+        log_to_trackers(self, "end")
         return report
-
-
-def oom_advice(cfg: RunConfig) -> str:
-    from tuneui.training.fit_probe import step_down
-
-    smaller = step_down(cfg)
-    if smaller is None:
-        return "this is already the smallest setup; use a GPU with more memory or a smaller model"
-    changes = [f"{f} = {getattr(smaller, f)!r}" for f in RunConfig.model_fields
-               if getattr(smaller, f) != getattr(cfg, f)]
-    return "try the next smaller setup: " + ", ".join(changes) + " (then --resume, or start again)"
-
-
-def _claim(run_dir: Path, *, is_main: bool) -> RunLock | None:
-    """Create the run directory and lock it for this process (the main rank owns the run)."""
-    from tuneui.contract import runlock
-
-    if run_dir.exists() and not run_dir.is_dir():
-        raise ConfigError("the run directory is a file; choose another -o", source=str(run_dir))
-    try:
-        run_dir.mkdir(parents=True, exist_ok=True)
-    except OSError as exc:
-        raise ConfigError(f"cannot create the run directory: {exc.strerror}", source=str(exc.filename or run_dir)
-                          ) from None
-    if not os.access(run_dir, os.W_OK):
-        raise ConfigError("cannot write in the run directory (read-only); choose another -o", source=str(run_dir))
-    if not is_main:
-        return None
-    return runlock.acquire(run_dir, "training", advice="wait for it to end, or stop it first "
-                           "(`tuneui monitor` or `kill -INT PID`); a second trainer in one directory would "
-                           "mix two runs")
 
 
 def _say_failed(run: TrainingRun, event: ev.Event) -> None:
@@ -430,7 +375,7 @@ def _say_failed(run: TrainingRun, event: ev.Event) -> None:
 def run_training(cfg: RunConfig, run_dir: str | Path, *, resume: bool = False) -> int:
     run_dir = Path(run_dir)
     try:
-        lock = _claim(run_dir, is_main=_rank() == 0)
+        lock = claim(run_dir, is_main=_rank() == 0)
     except TuneuiError as exc:  # nothing of this run was written: the directory may be someone else's
         print(f"tuneui: error: {exc}", file=sys.stderr)
         return exc.exit_code
@@ -492,7 +437,3 @@ def run_training(cfg: RunConfig, run_dir: str | Path, *, resume: bool = False) -
             (run_dir / PID_FILE).unlink(missing_ok=True)
         if lock is not None:
             lock.release()
-
-
-def report_summary(report: dict) -> dict:
-    return {k: report[k] for k in ("task_metric", "eval_loss", "perplexity", "token_f1", "forgetting") if k in report}
