@@ -3,10 +3,10 @@
 The prompts and the right answers come from the SFT demo's own generator (`tuneui.demo_task.draw`),
 so DPO teaches the same task by contrast. Each rejected reply is one of the mistakes the base
 SmolLM2-135M-Instruct makes on these questions (greedy replies, recorded in benchmarks/README.md):
-a wrong year ("14 June 2080" -> 2022-06-14), the date restated in words, a sentence around the date,
-the right date and then no stop, a compact or US-style numeric date (20190830, 7/19/1929); plus the
-near misses a date converter makes, day and month swapped and a day off by one. The near misses
-are the same length as the right answer, so the model cannot rank them by length alone.
+a wrong year ("14 June 2080" -> 2022-06-14), the date in words (alone, restated, or before an answer),
+a sentence around the date, the right date and then no stop, a compact or US-style numeric date
+(20190830, 7/19/1929); plus the near misses a date converter makes, day and month swapped and a day
+off by one, the same length as the right answer, so they cannot be ranked by length alone.
 
 Training and held-out pairs ask about different dates (and so different questions). The files are
 written to the cache on first use and rewritten whenever the generator's output changes.
@@ -24,9 +24,12 @@ from tuneui.demo_task import draw, iso_date
 TRAIN_PAIRS = 480
 HELD_OUT_PAIRS = 64
 SEED = 20261202
-# kind -> weight: the same-length near misses weigh most (length does not give them away).
-MISTAKES: dict[str, int] = {"swapped": 2, "off_by_one": 2, "wrong_year": 2, "compact": 1, "us_numeric": 1,
-                            "sentence": 1, "no_stop": 1, "restated": 1}
+# kind -> weight. The base model's own preference decides: it ranks the right date above the date in
+# words only 3 times in 8, above the date restated twice, a US date or a wrong year 5-6 times in 8, above a
+# swapped, off-by-one, compact or runaway answer always (summed log-probabilities, benchmarks/README.md).
+# The mistakes it prefers weigh most, so the pairs have something to teach it; the others stay, lighter.
+MISTAKES: dict[str, int] = {"words_only": 3, "restated": 2, "us_numeric": 2, "wrong_year": 2, "sentence": 1,
+                            "date_colon": 1, "swapped": 1, "off_by_one": 1, "compact": 1, "no_stop": 1}
 TRAIN_NAME, HELD_OUT_NAME = "demo-preference", "demo-preference-val"
 
 
@@ -55,6 +58,10 @@ def wrong_answer(kind: str, year: int, month: int, day: int, written: str) -> st
         return f"{iso_date(year, month, day)}\n\nThis is a date in ISO 8601 format, which is a standard reference"
     if kind == "restated":
         return f"{written}: {written}"
+    if kind == "words_only":
+        return written
+    if kind == "date_colon":  # "Feb 1929: 7/19/1929": the date in words, then an answer
+        return f"{written}: {iso_date(year, month, day)}"
     raise ValueError(f"unknown mistake kind {kind!r}")
 
 
