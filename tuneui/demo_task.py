@@ -43,12 +43,19 @@ def written_date(year: int, month: int, day: int, form: str) -> str:
     return form.format(day=day, month=name, mon=name[:3], year=year)
 
 
-def _task(rng: random.Random) -> tuple[str, str]:
+def draw(rng: random.Random) -> tuple[int, int, int, str, str]:
+    """(year, month, day, the date as written, the question): one draw of the task. The preference
+    demo (tuneui.demo_preference) draws its prompts here too, so both demos ask the same questions."""
     year = rng.randint(*YEARS)
     month = rng.randint(1, 12)
     day = rng.randint(1, calendar.monthrange(year, month)[1])
     date = written_date(year, month, day, rng.choice(FORMS))
-    return rng.choice(PHRASINGS).format(date=date), iso_date(year, month, day)
+    return year, month, day, date, rng.choice(PHRASINGS).format(date=date)
+
+
+def _task(rng: random.Random) -> tuple[str, str]:
+    year, month, day, _, question = draw(rng)
+    return question, iso_date(year, month, day)
 
 
 def generate(n: int = SIZE, seed: int = SEED) -> list[dict]:

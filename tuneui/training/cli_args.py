@@ -7,7 +7,7 @@ import json
 import os
 from pathlib import Path
 
-from tuneui.contract.config import RunConfig
+from tuneui.contract.config import OBJECTIVES, RunConfig
 from tuneui.contract.errors import ConfigError
 from tuneui.contract.events import EVENTS_FILE
 from tuneui.contract.outputs import check_output_dir
@@ -17,6 +17,8 @@ from tuneui.contract.presets import demo_config
 def add_train_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("target", nargs="?", help="RUN.toml, or a run directory (with --resume)")
     p.add_argument("--demo", action="store_true", help="the offline demo run (demo model + bundled sample data)")
+    p.add_argument("--objective", choices=OBJECTIVES, help="what the run optimises (as --set objective=...); "
+                   "with --demo, a preference objective trains the demo's preference pairs")
     p.add_argument("--resume", action="store_true", help="continue RUN_DIR from its newest complete checkpoint")
     p.add_argument("-o", "--output", metavar="RUN_DIR", help="run directory (default: <data dir>/runs/<name>); "
                    "must be new or empty")
@@ -51,10 +53,14 @@ def resolve(args: argparse.Namespace) -> tuple[RunConfig, Path]:
     if getattr(args, "trust_local_code", None):
         overrides.append(f"trust_local_code={json.dumps(args.trust_local_code)}")
     target = Path(args.target) if args.target else None
+    if getattr(args, "objective", None):
+        overrides.append(f"objective={args.objective}")
     if args.demo:
         if target is not None:
             raise ConfigError("give either --demo or a RUN.toml/RUN_DIR, not both")
         cfg = demo_config().with_overrides(overrides)
+        if cfg.objective != "sft":  # --set objective=dpo too: the demo's pairs, not its SFT conversations
+            cfg = demo_config(cfg.objective).with_overrides(overrides)
     elif target is None:
         raise ConfigError("missing RUN.toml or RUN_DIR (or --demo)")
     else:

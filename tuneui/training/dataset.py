@@ -82,7 +82,8 @@ def as_prompted(cfg: RunConfig, convs: list[Conversation]) -> list[Conversation]
 
 
 def dataset_path(name: str) -> str:
-    """'demo': the real-model demo's dates; 'demo-tiny': the tiny model's last-word sample."""
+    """'demo': the real-model demo's dates; 'demo-tiny': the tiny model's last-word sample;
+    'demo-preference' / 'demo-preference-val': the preference demo's training / held-out pairs."""
     if name == "demo":
         from tuneui.demo_task import dataset_path as dates_path
 
@@ -91,6 +92,13 @@ def dataset_path(name: str) -> str:
         from tuneui.demo import sample_dataset_path
 
         return str(sample_dataset_path())
+    from tuneui.demo_preference import HELD_OUT_NAME, TRAIN_NAME
+
+    if name in (TRAIN_NAME, HELD_OUT_NAME):  # the preference demo's pairs, written on first use
+        from tuneui.demo_preference import ensure_files
+
+        train, held_out = ensure_files()
+        return str(train if name == TRAIN_NAME else held_out)
     return name
 
 
