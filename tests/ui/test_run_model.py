@@ -100,3 +100,24 @@ def test_an_sft_run_has_no_preference_curves():
     for e in typed(canned_events(30)):
         p.add(e)
     assert not p.preference and "eval loss" in dict(p.stats_rows())
+
+
+def test_a_run_without_periodic_validation_ends_its_eval_curve_at_the_tuned_model():
+    """The demo validates only before and after: the finished screen showed the base's 0.98 as "eval loss"
+    and a one-point curve, while the run had ended at 0.02."""
+    p = RunProgress()
+    for raw in ({"type": "started", "time": 1.0, "step": 0, "total_steps": 20},
+                {"type": "eval", "time": 1.5, "step": 0, "eval_loss": 0.98, "base": True},
+                {"type": "step", "time": 2.0, "step": 20, "loss": 0.03, "lr": 1e-5}):
+        p.add(ev.parse_event(raw))
+    assert dict(p.stats_rows(now=3.0))["eval loss"] == "0.98 (base)"
+    p.add(ev.parse_event({"type": "finished", "time": 3.0, "step": 20, "train_loss": 0.15, "eval_loss": 0.021}))
+    assert p.eval_loss == [(0, 0.98), (20, 0.021)]
+    assert dict(p.stats_rows(now=3.0))["eval loss"] == "0.021"
+
+
+def test_a_final_periodic_validation_is_not_repeated_by_the_finished_event():
+    p = RunProgress()
+    for event in typed(canned_events(30)):
+        p.add(event)
+    assert [s for s, _ in p.eval_loss] == [10, 20, 30]

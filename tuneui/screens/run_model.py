@@ -64,6 +64,7 @@ class RunProgress:
     last_time: float | None = None
     loss: list[tuple[int, float]] = field(default_factory=list)
     eval_loss: list[tuple[int, float]] = field(default_factory=list)
+    base_eval_loss: float | None = None  # the untrained model's, at step 0 of the curve
     lr: float | None = None
     tokens_per_s: float | None = None
     mem_bytes: float | None = None
@@ -126,6 +127,7 @@ class RunProgress:
                 # and "eval loss" in the stats stays the latest step's.
                 point = (step, event.eval_loss)
                 if event.base:
+                    self.base_eval_loss = event.eval_loss
                     self.eval_loss = [p for p in self.eval_loss if p[0] != step]
                     self.eval_loss.insert(0, point)  # type: ignore[arg-type]
                 else:
@@ -149,6 +151,11 @@ class RunProgress:
             what = {"finished": "finished", "failed": "FAILED", "stopped": "stopped"}[event.type]
             if isinstance(event, ev.Finished):
                 detail = f"train loss {fmt_float(event.train_loss)}, eval loss {fmt_float(event.eval_loss)}"
+                if _finite(event.eval_loss) and not (self.eval_loss and self.eval_loss[-1][0] == self.step
+                                                     and self.eval_loss[-1][1] != self.base_eval_loss):
+                    # The tuned model's, measured after the last step: the curve's end point, so a run
+                    # without periodic validation shows where it went from the base, not the base alone.
+                    self.eval_loss.append((self.step, event.eval_loss))  # type: ignore[arg-type]
             else:
                 detail = event.reason
             self._log(t, f"{what} at step {step}" + (f": {detail}" if detail else ""))
@@ -203,6 +210,13 @@ class RunProgress:
             return "stopping: the run ends before its first step…"
         return "stopping: the run saves a checkpoint first…"
 
+    def _eval_loss_text(self) -> str:
+        if not self.eval_loss:
+            return "–"
+        last = self.eval_loss[-1]
+        base = len(self.eval_loss) == 1 and last[1] == self.base_eval_loss
+        return fmt_float(last[1]) + (" (base)" if base else "")
+
     def stats_rows(self, now: float | None = None) -> list[tuple[str, str]]:
         # A preference run shows its rewards in place of the epoch, an eval loss it does not measure and the
         # grad norm (the panel has room for eleven rows on a small terminal).
@@ -210,7 +224,7 @@ class RunProgress:
         figures = ([("loss", fmt_float(self.last_loss)), *self.preference.stats_rows()] if pref else [
             ("epoch", fmt_float(self.epoch, 3)),
             ("loss", fmt_float(self.last_loss)),
-            ("eval loss", fmt_float(self.eval_loss[-1][1]) if self.eval_loss else "–"),
+            ("eval loss", self._eval_loss_text()),
         ])
         return [
             ("step", f"{self.step} / {self.total_steps or '?'}"),
