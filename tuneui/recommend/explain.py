@@ -56,8 +56,8 @@ def explain(rec: Recommendation, ladder: list[Alternative], seq_reason: str, pre
                     reasons.append(f"{_cap(NAMES[t])} does not fit: even its leanest setup ({small.setup.label})"
                                    f" needs about {_gib(small.estimate.peak_bytes)}, more than {budget} {where}.")
         detail = {
-            "lora": "trains small adapter matrices on a frozen bf16 base and is usually within a point or two "
-                    "of full fine-tuning",
+            "lora": f"trains small adapter matrices on a frozen {s.precision} base and is usually within a point "
+                    "or two of full fine-tuning",
             "freeze": "trains only the top layers and keeps the rest frozen",
             "lora_8bit": "keeps the frozen base in 8-bit (half of bf16) with LoRA adapters in full precision",
             "qlora": "keeps the frozen base in 4-bit NF4 (about a quarter of bf16"
