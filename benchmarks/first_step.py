@@ -63,6 +63,8 @@ def first_step(tree: Path, work: Path, timeout: float, threads: int | None) -> d
                 except ValueError:
                     continue  # a line being written
                 found.setdefault(event["type"], event["time"])
+                if event["type"] == "preparing" and event.get("message", "").startswith("training: step"):
+                    found.setdefault("step_began", event["time"])  # trees from 2026-12-02 on say it
             time.sleep(0.1)
     finally:
         if proc.poll() is None:
@@ -72,7 +74,9 @@ def first_step(tree: Path, work: Path, timeout: float, threads: int | None) -> d
         raise RuntimeError(f"{tree}: no step within {timeout:.0f} s")
     # which code ran, told by what it did: a cold cache makes main measure the base (its step-0 point) first
     base_first = "eval" in found and found["eval"] < found["step"]
-    return {"started": found["started"] - t0, "first_step": found["step"] - t0, "base_first": base_first}
+    began = found.get("step_began")
+    return {"started": found["started"] - t0, "first_step": found["step"] - t0, "base_first": base_first,
+            "began": began - t0 if began is not None else None}
 
 
 def main() -> None:
@@ -94,8 +98,10 @@ def main() -> None:
                 load = os.getloadavg()[0]
                 got = first_step(trees[name], work / f"{name}-{r}", args.timeout, args.threads) | {"load": load}
                 results[name].append(got)
-                print(f"round {r + 1} {name:<6} started {got['started']:6.1f} s  first step {got['first_step']:6.1f} s"
-                      f"  (load {load:.1f}; base measured first: {got['base_first']})", flush=True)
+                began = f"{got['began']:6.1f} s" if got["began"] is not None else "     –  "
+                print(f"round {r + 1} {name:<6} started {got['started']:6.1f} s  step 1 began {began}  first step "
+                      f"done {got['first_step']:6.1f} s  (load {load:.1f}; base measured first: {got['base_first']})",
+                      flush=True)
     finally:
         shutil.rmtree(work, ignore_errors=True)
     print(f"\n{'tree':<8}{'first step: median':>20}{'min':>8}{'max':>8}{'started: median':>18}{'load':>12}")

@@ -30,6 +30,9 @@ def test_the_base_is_measured_after_training_and_is_the_same_base_for_lora_and_f
     first_step = _index(events, lambda e: e.type == "step")
     base_point = _index(events, lambda e: e.type == "eval" and e.base)
     assert first_step < base_point and events[base_point].step == 0
+    # Training is said to have begun before its first step ends (that step alone can take minutes on a CPU).
+    began = _index(events, lambda e: e.type == "preparing" and e.message == "training: step 1 of 3 running")
+    assert began < first_step
     progress = [e.message for e in events[first_step:] if e.type == "preparing"]
     assert any(m.startswith("base evaluation: ") and "prompts answered" in m for m in progress), progress
     assert any(m.startswith("final evaluation: ") for m in progress), progress

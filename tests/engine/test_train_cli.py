@@ -12,7 +12,7 @@ from tuneui.contract.events import TERMINAL_TYPES, read_events
 from tuneui.runs import list_runs
 from tuneui.training.launch import attach, start_run
 
-KNOWN_TYPES = {"started", "step", "eval", "checkpoint", "warning", "finished", "failed", "stopped"}
+KNOWN_TYPES = {"started", "preparing", "step", "eval", "checkpoint", "warning", "finished", "failed", "stopped"}
 
 
 def test_train_toml_writes_a_complete_run_directory(tmp_path, run_cli):
@@ -27,7 +27,8 @@ def test_train_toml_writes_a_complete_run_directory(tmp_path, run_cli):
     assert {e.type for e in events} <= KNOWN_TYPES
     assert all(isinstance(e.time, float) and isinstance(e.step, int) for e in events)
     assert events[0].type == "started" and events[-1].type == "finished"
-    assert [e.step for e in events if e.type == "eval"] == [0, 2]
+    # The periodic validation at step 2, then the base's step-0 point, measured after training
+    assert [(e.step, e.base) for e in events if e.type == "eval"] == [(2, False), (0, True)]
     steps = [e for e in events if e.type == "step"]
     assert all({"loss", "lr", "grad_norm", "tokens_per_s", "mem_bytes"} <= e.model_fields_set for e in steps)
     report = json.loads((run / "report.json").read_text())

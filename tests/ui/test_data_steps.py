@@ -40,7 +40,8 @@ async def test_preference_data_is_named_and_goes_on_to_dpo(tmp_path):
         await load(pilot, REAL / "preference" / "torchtune-hh-rlhf-tiny-messages.json")
         assert "preference data (chosen/rejected pairs)" in text_of(app, "#detected")
         assert app.state.load_result is not None and app.state.load_result.kind == "preference"
-        assert "trained with DPO (preference tuning), chosen on the Technique step" in text_of(app, "#nav-status")
+        assert ("trained with DPO, ORPO or SimPO (preference tuning), chosen on the Technique step"
+                in text_of(app, "#nav-status"))
         await pilot.press("ctrl+n")
         await settle(pilot)
         assert app.current_mode == "clean"  # DPO trains it (the Technique step offers it)

@@ -45,8 +45,9 @@ FIELDS = {"objective": "objective", "start-from": "start_from"}  # the panel's s
 
 def objective_note(result: LoadResult) -> str:
     """Data only a preference objective trains: which one, and where it is chosen."""
-    names = " or ".join(o.upper() for o in result.objectives)
-    return f"trained with {names} (preference tuning), chosen on the Technique step"
+    names = [LABELS.get(o, o.upper()).split(" (")[0] for o in result.objectives]
+    said = names[0] if len(names) == 1 else ", ".join(names[:-1]) + " or " + names[-1]
+    return f"trained with {said} (preference tuning), chosen on the Technique step"
 
 
 def allowed(state: WizardState) -> list[str]:

@@ -157,6 +157,10 @@ class RunCallback(TrainerCallback):
     def on_train_begin(self, args, state, control, **kwargs):
         self._t = time.perf_counter()
         self._tokens = self.collator.tokens_seen
+        # The first `step` event comes only when that step is done (seconds to minutes on a CPU): said now,
+        # the console and the training screen show that training has begun rather than a silent wait.
+        self.writer.emit(ev.Preparing(step=state.global_step, message=f"training: step {state.global_step + 1} "
+                                      f"of {state.max_steps} running"))
 
     def on_log(self, args, state, control, logs=None, **kwargs):
         logs = logs or {}

@@ -26,7 +26,9 @@ class LossPlot(PlotextPlot):
             plt.scatter([s for s, _ in eval_loss], [v for _, v in eval_loss], label="eval", marker="●",
                         color="orange")
         if total_steps:
-            plt.xlim(0, total_steps)
+            # A point past total_steps (a file replaced under the monitor, a run resumed with more steps)
+            # must stay inside the axis: plotext fails to draw a lone point outside its limits.
+            plt.xlim(0, max([total_steps, *(s for s, _ in loss), *(s for s, _ in eval_loss)]))
         if not loss and not eval_loss:
             plt.title("loss — waiting for the first steps")
         self.refresh()
@@ -54,7 +56,8 @@ class RewardPlot(PlotextPlot):
         if pref.accuracy or pref.val_accuracy:
             plt.ylim(0, 1, yside="right")  # type: ignore[arg-type]  # plotext's stub types yside as a float
         if total_steps:
-            plt.xlim(0, total_steps)
+            series = (pref.chosen, pref.rejected, pref.margin, pref.accuracy, pref.val_accuracy)
+            plt.xlim(0, max([total_steps, *(s for points in series for s, _ in points)]))  # as LossPlot
         self.refresh()
 
 
