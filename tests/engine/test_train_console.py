@@ -218,3 +218,31 @@ def test_an_sft_line_has_no_preference_figures(tmp_path):
     err = io.StringIO()
     ConsoleProgress(tmp_path, mode="lines", stream=err, interval=3600).start().close()
     assert "margin" not in err.getvalue() and "acc " not in err.getvalue()
+
+
+def test_a_preference_runs_outcome_is_its_preference_accuracy_not_empty_sft_lines(tmp_path):
+    """`tuneui train --demo --objective dpo` ended with "exact_match on 0 held-out examples: base n/a ->
+    tuned n/a" and no word of the preference accuracy its report holds."""
+    import json
+
+    from tuneui.training.headless import _print_outcome
+
+    pairs = {"objective": "dpo", "preference": {
+        "base": {"pairs": 64, "accuracy": 0.796875, "mean_logp_margin": 4.633},
+        "tuned": {"pairs": 64, "accuracy": 1.0, "mean_logp_margin": 78.419}}}
+    (tmp_path / "report.json").write_text(json.dumps(pairs))
+    out = io.StringIO()
+    _print_outcome(tmp_path, 0, out)
+    lines = out.getvalue().splitlines()
+    assert lines[0] == ("preference accuracy on 64 held-out pairs (chosen more likely than rejected): base 79.7% "
+                        "-> tuned 100.0% (mean log-probability margin 4.633 -> 78.419)")
+    assert not any("exact_match" in ln or "eval loss" in ln for ln in lines) and lines[-1].startswith("adapter: ")
+    kto = {"objective": "kto", "preference": {
+        "base": {"desirable": 5, "undesirable": 4, "desirable_mean_logp": -20.5, "undesirable_mean_logp": -19.0},
+        "tuned": {"desirable": 5, "undesirable": 4, "desirable_mean_logp": -12.25, "undesirable_mean_logp": -31.0}}}
+    (tmp_path / "report.json").write_text(json.dumps(kto))
+    out = io.StringIO()
+    _print_outcome(tmp_path, 0, out)
+    assert out.getvalue().splitlines()[:2] == [
+        "mean log-probability of the 5 held-out desirable replies: base -20.500 -> tuned -12.250",
+        "mean log-probability of the 4 held-out undesirable replies: base -19.000 -> tuned -31.000"]

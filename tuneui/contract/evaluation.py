@@ -47,6 +47,24 @@ class DifferingExample(_Loose):
     tuned: str = ""
 
 
+class PreferenceScore(_Loose):
+    """How one model ranks held-out replies: pairs (accuracy: chosen more likely than rejected) or KTO's
+    desirable/undesirable replies (their mean log-probabilities)."""
+
+    pairs: int | None = None
+    accuracy: float | None = None
+    mean_logp_margin: float | None = None
+    desirable: int | None = None
+    undesirable: int | None = None
+    desirable_mean_logp: float | None = None
+    undesirable_mean_logp: float | None = None
+
+
+class PreferenceFigures(_Loose):
+    base: PreferenceScore | None = None
+    tuned: PreferenceScore | None = None
+
+
 class EvaluationReport(_Loose):
     task_metric: TaskMetric = Field(default_factory=TaskMetric)
     exact_match: BaseTuned = Field(default_factory=BaseTuned)  # case-sensitive
@@ -70,6 +88,8 @@ class EvaluationReport(_Loose):
     adapter: str | None = None
     model_path: str | None = None
     base_eval_cached: bool | None = None
+    objective: str | None = None  # absent: sft
+    preference: PreferenceFigures | None = None  # preference objectives only
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> EvaluationReport:

@@ -91,6 +91,10 @@ def _print_outcome(run_dir, code: int, out=None) -> None:
     if report is None:
         return
     print = partial(builtins.print, file=out or sys.stdout)  # noqa: A001 - the outcome's stream
+    if report.preference is not None:
+        _print_preference(report.preference, print)
+        print(f"adapter: {run_dir / 'adapter'}")
+        return
     tm, el = report.task_metric, report.eval_loss
     print(f"{tm.name} on {tm.n} held-out examples: base {fmt_score(tm.base)} -> tuned {fmt_score(tm.tuned)}")
     sr = report.stop_rate
@@ -101,3 +105,24 @@ def _print_outcome(run_dir, code: int, out=None) -> None:
     if report.forgetting is not None and report.forgetting.verdict:
         print(f"forgetting probe: {report.forgetting.verdict}")
     print(f"adapter: {run_dir / 'adapter'}")
+
+
+def _print_preference(figures, print) -> None:  # noqa: A002 - the outcome's print
+    """A preference run's outcome: how base and tuned rank the held-out replies (no SFT figures, which it
+    does not measure)."""
+    from tuneui.contract.evaluation import fmt_num, fmt_score
+
+    base, tuned = figures.base, figures.tuned
+    if tuned is None:
+        return
+    if tuned.pairs is not None:
+        before = f"base {fmt_score(base.accuracy)} -> " if base is not None else "base not measured, "
+        margins = (f" (mean log-probability margin {fmt_num(base.mean_logp_margin)} -> "
+                   f"{fmt_num(tuned.mean_logp_margin)})" if base is not None else "")
+        print(f"preference accuracy on {tuned.pairs} held-out pairs (chosen more likely than rejected): "
+              f"{before}tuned {fmt_score(tuned.accuracy)}{margins}")
+        return
+    for side, name in (("desirable", "desirable"), ("undesirable", "undesirable")):
+        b = getattr(base, f"{side}_mean_logp") if base is not None else None
+        print(f"mean log-probability of the {getattr(tuned, side)} held-out {name} replies: base {fmt_num(b)} "
+              f"-> tuned {fmt_num(getattr(tuned, f'{side}_mean_logp'))}")

@@ -56,8 +56,8 @@ class RewardPlot(PlotextPlot):
         if pref.accuracy or pref.val_accuracy:
             plt.ylim(0, 1, yside="right")  # type: ignore[arg-type]  # plotext's stub types yside as a float
         if total_steps:
-            series = (pref.chosen, pref.rejected, pref.margin, pref.accuracy, pref.val_accuracy)
-            plt.xlim(0, max([total_steps, *(s for points in series for s, _ in points)]))  # as LossPlot
+            curves = (pref.chosen, pref.rejected, pref.margin, pref.accuracy, pref.val_accuracy)
+            plt.xlim(0, max([total_steps, *(s for points in curves for s, _ in points)]))  # as LossPlot
         self.refresh()
 
 
