@@ -121,3 +121,13 @@ def test_a_final_periodic_validation_is_not_repeated_by_the_finished_event():
     for event in typed(canned_events(30)):
         p.add(event)
     assert [s for s, _ in p.eval_loss] == [10, 20, 30]
+
+
+def test_the_finished_banner_of_a_preference_run_names_its_held_out_accuracy():
+    """A DPO run's banner said "eval loss –": the figure it measures is the preference accuracy."""
+    from tuneui.screens.run_model import finished_figure
+
+    dpo = ev.Finished(step=30, train_loss=0.24, report={"preference": {
+        "base": {"pairs": 64, "accuracy": 0.796875}, "tuned": {"pairs": 64, "accuracy": 1.0}}})
+    assert finished_figure(dpo) == "preference accuracy on 64 held-out pairs 79.7% -> 100.0%"
+    assert finished_figure(ev.Finished(step=3, eval_loss=0.5)) == "eval loss 0.5"

@@ -150,7 +150,7 @@ class RunProgress:
             self.step = max(self.step, step)
             what = {"finished": "finished", "failed": "FAILED", "stopped": "stopped"}[event.type]
             if isinstance(event, ev.Finished):
-                detail = f"train loss {fmt_float(event.train_loss)}, eval loss {fmt_float(event.eval_loss)}"
+                detail = f"train loss {fmt_float(event.train_loss)}, {finished_figure(event)}"
                 if _finite(event.eval_loss) and not (self.eval_loss and self.eval_loss[-1][0] == self.step
                                                      and self.eval_loss[-1][1] != self.base_eval_loss):
                     # The tuned model's, measured after the last step: the curve's end point, so a run
@@ -240,3 +240,14 @@ class RunProgress:
     def _eta_text(self) -> str:
         # "done" only for a run that finished: a stopped or failed one has work left, no time to give.
         return "done" if self.status == "finished" else "–" if self.done else fmt_duration(self.eta_seconds())
+
+
+def finished_figure(final: ev.Finished) -> str:
+    """What the finished banner says the run reached: the held-out preference accuracy of a preference
+    run (its eval loss is not measured), else the eval loss."""
+    pref = final.report.get("preference") or {}
+    tuned, base = pref.get("tuned") or {}, pref.get("base") or {}
+    if tuned.get("accuracy") is not None:
+        before = f"{100 * base['accuracy']:.1f}% -> " if base.get("accuracy") is not None else ""
+        return f"preference accuracy on {tuned.get('pairs', '?')} held-out pairs {before}{100 * tuned['accuracy']:.1f}%"
+    return f"eval loss {fmt_float(final.eval_loss)}"

@@ -24,7 +24,7 @@ from tuneui.contract.config import PEFT_TECHNIQUES, RunConfig
 from tuneui.contract.events import EXIT_CODES, Event
 from tuneui.contract.runs import RunHandle
 from tuneui.screens.base import StepScreen
-from tuneui.screens.run_model import RunProgress
+from tuneui.screens.run_model import RunProgress, finished_figure
 from tuneui.screens.views import fmt_duration, fmt_float
 from tuneui.screens.widgets.plots import LossPlot, RewardPlot
 
@@ -275,8 +275,8 @@ class TrainScreen(StepScreen):
         elif isinstance(final, ev.Finished):
             info = p.info
             written = "Adapter" if info is None or info.technique in PEFT_TECHNIQUES else "Model"
-            lines.append(f"✓ Finished: train loss {fmt_float(final.train_loss)}, eval loss "
-                         f"{fmt_float(final.eval_loss)}. {written}: {escape(final.adapter_path or '')}")
+            lines.append(f"✓ Finished: train loss {fmt_float(final.train_loss)}, {finished_figure(final)}. "
+                         f"{written}: {escape(final.adapter_path or '')}")
         box.update("\n".join(lines))
         box.display = bool(lines)
         box.set_class(isinstance(final, ev.Failed) or bool(p.warnings), "alert")

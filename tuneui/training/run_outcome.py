@@ -43,4 +43,5 @@ def claim(run_dir: Path, *, is_main: bool) -> RunLock | None:
 
 
 def report_summary(report: dict) -> dict:
-    return {k: report[k] for k in ("task_metric", "eval_loss", "perplexity", "token_f1", "forgetting") if k in report}
+    return {k: report[k] for k in ("task_metric", "eval_loss", "perplexity", "token_f1", "forgetting", "preference")
+            if k in report}
