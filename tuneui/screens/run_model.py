@@ -11,6 +11,7 @@ import time
 from dataclasses import dataclass, field
 
 from tuneui.contract import events as ev
+from tuneui.contract.evaluation import fmt_score
 from tuneui.contract.events import TERMINAL_TYPES, Event
 from tuneui.screens.views import fmt_bytes, fmt_duration, fmt_float
 
@@ -248,6 +249,6 @@ def finished_figure(final: ev.Finished) -> str:
     pref = final.report.get("preference") or {}
     tuned, base = pref.get("tuned") or {}, pref.get("base") or {}
     if tuned.get("accuracy") is not None:
-        before = f"{100 * base['accuracy']:.1f}% -> " if base.get("accuracy") is not None else ""
-        return f"preference accuracy on {tuned.get('pairs', '?')} held-out pairs {before}{100 * tuned['accuracy']:.1f}%"
+        before = f"{fmt_score(base['accuracy'])} -> " if base.get("accuracy") is not None else ""
+        return f"preference accuracy on {tuned.get('pairs', '?')} held-out pairs {before}{fmt_score(tuned['accuracy'])}"
     return f"eval loss {fmt_float(final.eval_loss)}"

@@ -122,7 +122,7 @@ def _print_preference(figures, print) -> None:  # noqa: A002 - the outcome's pri
         print(f"preference accuracy on {tuned.pairs} held-out pairs (chosen more likely than rejected): "
               f"{before}tuned {fmt_score(tuned.accuracy)}{margins}")
         return
-    for side, name in (("desirable", "desirable"), ("undesirable", "undesirable")):
+    for side in ("desirable", "undesirable"):
         b = getattr(base, f"{side}_mean_logp") if base is not None else None
-        print(f"mean log-probability of the {getattr(tuned, side)} held-out {name} replies: base {fmt_num(b)} "
+        print(f"mean log-probability of the {getattr(tuned, side)} held-out {side} replies: base {fmt_num(b)} "
               f"-> tuned {fmt_num(getattr(tuned, f'{side}_mean_logp'))}")

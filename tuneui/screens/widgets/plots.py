@@ -2,12 +2,19 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from textual_plotext import PlotextPlot
 
 if TYPE_CHECKING:
     from tuneui.screens.run_model import PreferenceCurves
+
+
+def _step_axis(plt: Any, total_steps: int | None, *curves: list[tuple[int, float]]) -> None:
+    """The x-axis from 0 to total_steps, or to the last point past it (a file replaced under the monitor,
+    a run resumed with more steps): plotext fails to draw a lone point outside its limits."""
+    if total_steps:
+        plt.xlim(0, max([total_steps, *(s for points in curves for s, _ in points)]))
 
 
 class LossPlot(PlotextPlot):
@@ -25,10 +32,7 @@ class LossPlot(PlotextPlot):
         if eval_loss:
             plt.scatter([s for s, _ in eval_loss], [v for _, v in eval_loss], label="eval", marker="●",
                         color="orange")
-        if total_steps:
-            # A point past total_steps (a file replaced under the monitor, a run resumed with more steps)
-            # must stay inside the axis: plotext fails to draw a lone point outside its limits.
-            plt.xlim(0, max([total_steps, *(s for s, _ in loss), *(s for s, _ in eval_loss)]))
+        _step_axis(plt, total_steps, loss, eval_loss)
         if not loss and not eval_loss:
             plt.title("loss — waiting for the first steps")
         self.refresh()
@@ -55,9 +59,7 @@ class RewardPlot(PlotextPlot):
                         marker="●", color="orange", yside="right")
         if pref.accuracy or pref.val_accuracy:
             plt.ylim(0, 1, yside="right")  # type: ignore[arg-type]  # plotext's stub types yside as a float
-        if total_steps:
-            curves = (pref.chosen, pref.rejected, pref.margin, pref.accuracy, pref.val_accuracy)
-            plt.xlim(0, max([total_steps, *(s for points in curves for s, _ in points)]))  # as LossPlot
+        _step_axis(plt, total_steps, pref.chosen, pref.rejected, pref.margin, pref.accuracy, pref.val_accuracy)
         self.refresh()
 
 
