@@ -161,14 +161,26 @@ class ChatSession:
 # Prompts and saved examples ----------------------------------------------------------------------
 def validation_prompts(run_dir: str | Path | None, limit: int = 50) -> list[ValidationPrompt]:
     """Validation conversations up to their last user turn, with the replies the data expects (none
-    without a run)."""
+    without a run). A preference run's held-out prompts expect their chosen (or desirable) reply."""
     if run_dir is None or not (Path(run_dir) / "data" / "val.parquet").exists():
         return []
     from tuneui.evaluate import tasks_from
     from tuneui.training.dataset import read_split
 
-    val = read_split(Path(run_dir)).val
+    data = read_split(Path(run_dir))
+    val = [_with_good_reply(e) for e in data.val_full] if data.val_full else data.val
     return [ValidationPrompt(list(p), ref) for p, ref in tasks_from(val, limit)]
+
+
+def _with_good_reply(example) -> Conversation:
+    """The conversation that ends with the reply the data prefers: an SFT example as it is, a pair's prompt and
+    its chosen reply, a KTO prompt and its desirable reply (an undesirable one is no reference: it ends on the
+    prompt, which `tasks_from` skips)."""
+    if example.chosen is not None:
+        return example.messages + example.chosen
+    if example.completion is not None:
+        return example.messages + (example.completion if example.label else [])
+    return example.messages
 
 
 def save_example(run_dir: str | Path, messages: Conversation) -> Path:

@@ -156,7 +156,8 @@ def forgetting_verdict(base_ppl: float | None, tuned_ppl: float | None, vocab_si
 def build_report(base: dict, tuned: dict, *, n_samples: int = 8) -> dict:
     """report.json: base vs tuned, with a few examples where they differ.
 
-    `base` and `tuned` are what `evaluate_batched.evaluate_model_batched` returns."""
+    `base` and `tuned` are what `evaluate_batched.evaluate_model_batched` returns (a preference run's:
+    `run_eval.evaluate_preference_for_run`, which adds the `preference` block and has no task metric)."""
     bt, tt = base.get("task") or {}, tuned.get("task") or {}
     differ = [
         {"prompt": b["prompt"], "reference": b["reference"], "base": b["output"], "tuned": t["output"],
@@ -167,6 +168,8 @@ def build_report(base: dict, tuned: dict, *, n_samples: int = 8) -> dict:
     def pair(key: str) -> dict:
         return {"base": bt.get(key), "tuned": tt.get(key)}
 
+    preference = ({"preference": {"base": base.get("preference"), "tuned": tuned.get("preference")}}
+                  if "preference" in tuned else {})  # a preference run's ranking of the held-out replies
     return {
         "task_metric": {"name": tt.get("name", "exact_match"), "base": bt.get("score"), "tuned": tt.get("score"),
                         "n": tt.get("n", 0)},
@@ -185,4 +188,4 @@ def build_report(base: dict, tuned: dict, *, n_samples: int = 8) -> dict:
                        **forgetting_verdict(base.get("general_perplexity"), tuned.get("general_perplexity"),
                                             base.get("vocab_size"), tuned.get("probe"))},
         "examples": differ,
-    }
+    } | preference

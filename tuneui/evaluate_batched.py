@@ -193,8 +193,16 @@ def evaluate_model_batched(model, tokenizer, val_examples: list[dict], val_convs
                                   batch_size=batch_size, done=lambda n, total: say(f"{n}/{total} prompts answered"))
               if limit else None)
     say("forgetting probe")
-    general = general_text_loss_batched(model, tokenizer, probe if probe is not None else probe_text(),
-                                        window=probe_window)
-    return {"eval_loss": loss, "perplexity": perplexity(loss), "task": metric, "general_loss": general,
-            "general_perplexity": perplexity(general), "vocab_size": len(tokenizer),
+    return {"eval_loss": loss, "perplexity": perplexity(loss), "task": metric,
+            **forgetting_probe(model, tokenizer, probe=probe, window=probe_window)}
+
+
+def forgetting_probe(model, tokenizer, *, probe: str | None = None, window: int = 256) -> dict:
+    """The forgetting probe's half of a model's figures (what `evaluate.build_report` compares): the loss and
+    perplexity on general text, the vocabulary size (a base at chance knows nothing to forget) and the text's name.
+    SFT and preference runs both measure it, base and tuned alike."""
+    from tuneui.evaluate import perplexity
+
+    general = general_text_loss_batched(model, tokenizer, probe if probe is not None else probe_text(), window=window)
+    return {"general_loss": general, "general_perplexity": perplexity(general), "vocab_size": len(tokenizer),
             "probe": PROBE_NAME if probe is None else "the given probe text"}

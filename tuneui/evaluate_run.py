@@ -3,6 +3,8 @@
 The base is the same weights with the adapter switched off for LoRA runs, and the original model
 (loaded after the tuned one is released) for full/freeze runs, so memory never holds two models;
 when the same base was already measured on the same data and settings, its cached figures are used.
+A preference run is measured as it was at the end of training: how base and tuned rank the held-out replies,
+and the forgetting probe (not cached, as during training).
 Everything else the runner wrote in report.json (train loss, steps, time, data report) is kept.
 """
 
@@ -38,34 +40,42 @@ def evaluate_run(run_dir: str | Path, *, limit: int | None = None, write: bool =
     say = progress or (lambda msg: None)
     tokenizer = load_tokenizer_for(art)
     data = read_split(art.run_dir)
-    val_examples, _ = encode_all(tokenizer, data.val, cfg.max_seq_length, options=render_options(cfg),
-                                 tools=data.val_tools or None)
-    prompts = as_prompted(cfg, data.val)  # fold_system: prompted as training saw them
     n = cfg.eval_max_examples if limit is None else limit
+    if cfg.objective == "sft":
+        val_examples, _ = encode_all(tokenizer, data.val, cfg.max_seq_length, options=render_options(cfg),
+                                     tools=data.val_tools or None)
+        prompts = as_prompted(cfg, data.val)  # fold_system: prompted as training saw them
+
+        def measure(model) -> dict:
+            return evaluate_for_run(cfg, model, tokenizer, val_examples, prompts, limit=n)
+    else:
+        measure = _preference_measure(cfg.model_copy(update={"eval_max_examples": n}), tokenizer, data)
     say("loading the tuned model")
     model = load_tuned(art)
     dtype = str(next(model.parameters()).dtype)
     say("evaluating the tuned model")
-    tuned = evaluate_for_run(cfg, model, tokenizer, val_examples, prompts, limit=n)
+    tuned = measure(model)
     base_model = art.base_model
     if base_model is None:
         raise TuneuiError(f"{run_dir}: the run does not name its base model, so there is nothing to compare with")
-    key = base_key(cfg, resolve_model(base_model), val_examples, prompts, limit=n, quantization=None,
-                   dtype=dtype)
     if art.kind == "peft":
         def base_figures() -> dict:
             say("evaluating the base model (adapter off)")
             with model.disable_adapter():
-                return evaluate_for_run(cfg, model, tokenizer, val_examples, prompts, limit=n)
+                return measure(model)
     else:
         del model
         gc.collect()
 
         def base_figures() -> dict:
             say("evaluating the base model")
-            return evaluate_for_run(cfg, load_causal_lm(base_model, art), tokenizer, val_examples, prompts,
-                                    limit=n)
-    base, cached = cached_base(key, base_figures)
+            return measure(load_causal_lm(base_model, art))
+    if cfg.objective == "sft":
+        key = base_key(cfg, resolve_model(base_model), val_examples, prompts, limit=n, quantization=None,
+                       dtype=dtype)
+        base, cached = cached_base(key, base_figures)
+    else:  # not cached, as during training (tuneui/training/base_eval.py says why)
+        base, cached = base_figures(), False
     if cached:
         say("the base model's figures for this data were cached by an earlier evaluation")
     report = build_report(base, tuned) | {"base_eval_cached": cached}
@@ -82,3 +92,14 @@ def evaluate_run(run_dir: str | Path, *, limit: int | None = None, write: bool =
     if write:
         atomic_write_text(old_path, typed.to_json())
     return typed
+
+
+def _preference_measure(cfg, tokenizer, data):
+    """A preference run's measure of one model: its ranking of the held-out replies, encoded as training
+    encoded them (the training pairs when there are none, as the run did), and the forgetting probe."""
+    from tuneui.data.template_check import render_options
+    from tuneui.training.preference import encode_run_data
+    from tuneui.training.run_eval import evaluate_preference_for_run
+
+    train, _, val, _ = encode_run_data(cfg, tokenizer, data, render_options(cfg))
+    return lambda model: evaluate_preference_for_run(cfg, model, tokenizer, val or train)

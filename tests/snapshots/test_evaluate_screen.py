@@ -88,3 +88,40 @@ async def test_a_failed_evaluation_is_shown(tmp_path):
         await settle(pilot)
         assert "no data/val.parquet" in str(app.screen.query_one("#eval-status", Static).render())
         assert not app.screen.query_one("#reevaluate").disabled
+
+
+# A DPO run's report as the runner writes it: no task metric, the preference accuracy, and the forgetting probe.
+PREFERENCE_REPORT = EvaluationReport.from_dict({
+    "objective": "dpo",
+    "preference": {"base": {"pairs": 64, "accuracy": 0.796875, "mean_logp_margin": 4.633},
+                   "tuned": {"pairs": 64, "accuracy": 1.0, "mean_logp_margin": 78.419}},
+    "forgetting": {"base_perplexity": 1069.5, "tuned_perplexity": 1090.2, "ratio": 1.019, "level": "none",
+                   "verdict": "no sign of forgetting: general text is predicted as well as before (general-text "
+                              "perplexity 1069.5 -> 1090.2, 1.02x)"},
+})
+
+
+def test_snapshot_preference_report_with_forgetting_verdict(tmp_path, snap_compare):
+    assert snap_compare(eval_app(tmp_path, report=PREFERENCE_REPORT), terminal_size=SIZE, run_before=opened())
+
+
+def test_a_preference_report_shows_its_accuracy_and_the_probe_not_empty_sft_rows():
+    """A DPO run's Evaluate screen said "No task metric" over rows of n/a (exact match, validation loss)."""
+    assert metric_rows(PREFERENCE_REPORT) == [
+        ("preference accuracy (n=64 pairs)", "79.7%", "100.0%"),
+        ("log-probability margin, chosen - rejected", "4.633", "78.419"),
+        ("general-text perplexity", "1069.500", "1090.200")]
+    assert headline(PREFERENCE_REPORT) == (
+        "[green]The tuned model prefers the better replies more than the base[/green] on 64 held-out pairs "
+        "(chosen reply more likely than rejected): 79.7% → 100.0%.")
+    kto = EvaluationReport.from_dict({"objective": "kto", "preference": {
+        "base": {"desirable": 5, "undesirable": 4, "desirable_mean_logp": -20.5, "undesirable_mean_logp": -19.0},
+        "tuned": {"desirable": 5, "undesirable": 4, "desirable_mean_logp": -12.25, "undesirable_mean_logp": -31.0}}})
+    assert metric_rows(kto) == [("mean log-probability, desirable replies (n=5)", "-20.500", "-12.250"),
+                                ("mean log-probability, undesirable replies (n=4)", "-19.000", "-31.000")]
+    assert headline(kto).startswith("[green]The tuned model prefers the better replies more")
+    assert "-1.50 → 18.75" in headline(kto)
+    worse = EvaluationReport.from_dict({"preference": {"base": {"pairs": 8, "accuracy": 0.5},
+                                                       "tuned": {"pairs": 8, "accuracy": 0.25}}})
+    assert headline(worse).startswith("[red]") and "No preference figures" in headline(
+        EvaluationReport.from_dict({"preference": {"tuned": {"pairs": 8, "accuracy": 0.25}}}))

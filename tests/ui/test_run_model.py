@@ -131,3 +131,6 @@ def test_the_finished_banner_of_a_preference_run_names_its_held_out_accuracy():
         "base": {"pairs": 64, "accuracy": 0.796875}, "tuned": {"pairs": 64, "accuracy": 1.0}}})
     assert finished_figure(dpo) == "preference accuracy on 64 held-out pairs 79.7% -> 100.0%"
     assert finished_figure(ev.Finished(step=3, eval_loss=0.5)) == "eval loss 0.5"
+    dpo.report["forgetting"] = {"ratio": 1.019, "level": "none"}  # a preference run's banner names its forgetting
+    assert finished_figure(dpo) == ("preference accuracy on 64 held-out pairs 79.7% -> 100.0%, "
+                                    "forgetting probe: none (1.02x perplexity)")

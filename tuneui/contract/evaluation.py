@@ -121,6 +121,10 @@ def fmt_num(x: float | None) -> str:
 
 def report_rows(report: EvaluationReport) -> list[tuple[str, str, str]]:
     """(what, base, tuned) rows for a table: the same numbers the CLI prints and the screen shows."""
+    fg = report.forgetting
+    probe = [] if fg is None else [("general-text perplexity", fmt_num(fg.base_perplexity), fmt_num(fg.tuned_perplexity))]
+    if report.preference is not None:  # a preference run measures no task metric and no validation loss
+        return preference_rows(report.preference) + probe
     tm = report.task_metric
     rows = [(f"{tm.name} (n={tm.n})", fmt_score(tm.base), fmt_score(tm.tuned))]
     for key, label in (("exact_match", "exact match"), ("exact_match_ci", "exact match, any case"),
@@ -135,7 +139,17 @@ def report_rows(report: EvaluationReport) -> list[tuple[str, str, str]]:
     for key, label in (("eval_loss", "validation loss"), ("perplexity", "validation perplexity")):
         v = getattr(report, key)
         rows.append((label, fmt_num(v.base), fmt_num(v.tuned)))
-    fg = report.forgetting
-    if fg is not None:
-        rows.append(("general-text perplexity", fmt_num(fg.base_perplexity), fmt_num(fg.tuned_perplexity)))
-    return rows
+    return rows + probe
+
+
+def preference_rows(figures: PreferenceFigures) -> list[tuple[str, str, str]]:
+    """(what, base, tuned) rows of a preference run: how each model ranks the held-out replies."""
+    base, tuned = figures.base or PreferenceScore(), figures.tuned or PreferenceScore()
+    if tuned.pairs is not None or base.pairs is not None:
+        return [(f"preference accuracy (n={tuned.pairs if tuned.pairs is not None else base.pairs} pairs)",
+                 fmt_score(base.accuracy), fmt_score(tuned.accuracy)),
+                ("log-probability margin, chosen - rejected", fmt_num(base.mean_logp_margin),
+                 fmt_num(tuned.mean_logp_margin))]
+    return [(f"mean log-probability, {side} replies (n={getattr(tuned, side) or getattr(base, side) or 0})",
+             fmt_num(getattr(base, f"{side}_mean_logp")), fmt_num(getattr(tuned, f"{side}_mean_logp")))
+            for side in ("desirable", "undesirable")]

@@ -1,5 +1,6 @@
-"""The Evaluate screen: base vs tuned on the validation split, the forgetting verdict, examples where
-the two differ, and a Compare tab with past runs and their loss curves overlaid.
+"""The Evaluate screen: base vs tuned on the validation split (a preference run: how each ranks the held-out
+replies), the forgetting verdict, examples where the two differ, and a Compare tab with past runs and their
+loss curves overlaid.
 
 It reads report.json (the runner writes it at the end of every run); Re-evaluate recomputes it in
 a thread worker. Pushed from Chat (ctrl+e), Export, or by the app when a run finishes.
@@ -20,7 +21,7 @@ from textual.screen import Screen
 from textual.widgets import Button, DataTable, Footer, Static, TabbedContent, TabPane
 from textual_plotext import PlotextPlot
 
-from tuneui.contract.evaluation import EvaluationReport, report_rows
+from tuneui.contract.evaluation import EvaluationReport, PreferenceFigures, report_rows
 from tuneui.contract.runs import COLUMNS, RunRow, table_rows
 from tuneui.screens.base import post_result
 from tuneui.screens.host import WizardHost, host
@@ -35,6 +36,8 @@ def _pct(x: float | None) -> str:
 
 
 def headline(report: EvaluationReport) -> str:
+    if report.preference is not None:
+        return preference_headline(report.preference)
     tm = report.task_metric
     base, tuned = tm.base, tm.tuned
     if base is None or tuned is None:
@@ -44,6 +47,31 @@ def headline(report: EvaluationReport) -> str:
     if tuned == base:
         return f"[yellow]No change[/yellow] on {tm.name}: both {_pct(base)}."
     return f"[red]The tuned model is worse than the base[/red] on {tm.name}: {_pct(base)} → {_pct(tuned)}."
+
+
+def preference_headline(figures: PreferenceFigures) -> str:
+    """A preference run's one line: does the tuned model rank the held-out replies better than the base?"""
+    base, tuned = figures.base, figures.tuned
+    if base is None or tuned is None:
+        return "No preference figures for both models (no held-out replies, or the base was not measured)."
+    if tuned.pairs is not None:
+        b, t = base.accuracy, tuned.accuracy
+        what = f"on {tuned.pairs} held-out pairs (chosen reply more likely than rejected): {_pct(b)} → {_pct(t)}."
+    else:
+        b, t = (None if s.desirable_mean_logp is None or s.undesirable_mean_logp is None
+                else s.desirable_mean_logp - s.undesirable_mean_logp for s in (base, tuned))
+        what = f"(desirable minus undesirable replies' mean log-probability: {_num(b)} → {_num(t)})."
+    if b is None or t is None:
+        return f"Preference figures incomplete {what}"
+    if t > b:
+        return f"[green]The tuned model prefers the better replies more than the base[/green] {what}"
+    if t == b:
+        return f"[yellow]No change in which replies the model prefers[/yellow] {what}"
+    return f"[red]The tuned model prefers the better replies less than the base[/red] {what}"
+
+
+def _num(x: float | None) -> str:
+    return "n/a" if x is None else f"{x:.2f}"
 
 
 @dataclass
@@ -89,7 +117,7 @@ class EvaluateScreen(Screen):
                     yield Table(id="eval-metrics", cursor_type="none")
                     yield Static("", id="eval-verdict", classes="panel")
                     yield Static("Examples where the base and the tuned model answer differently",
-                                 classes="panel-title")
+                                 classes="panel-title", id="eval-examples-title")
                     yield Table(id="eval-examples", cursor_type="row")
             with TabPane("Compare runs", id="tab-compare"):
                 with VerticalScroll():
@@ -150,6 +178,9 @@ class EvaluateScreen(Screen):
             style = VERDICT_STYLE.get(fg.level, "white")
             verdict.update(f"[b]Forgetting probe[/b] (perplexity on general text the model never trained on): "
                            f"[{style}]{escape(fg.verdict)}[/{style}]")
+        generated = report.preference is None  # a preference run ranks given replies: it generates none
+        for widget in (examples, self.query_one("#eval-examples-title", Static)):
+            widget.display = generated
         for ex in report.examples[:8]:
             examples.add_row(*(escape(text)[:40] for text in (ex.prompt, ex.reference, ex.base, ex.tuned)))
 

@@ -245,10 +245,16 @@ class RunProgress:
 
 def finished_figure(final: ev.Finished) -> str:
     """What the finished banner says the run reached: the held-out preference accuracy of a preference
-    run (its eval loss is not measured), else the eval loss."""
+    run (its eval loss is not measured) and its forgetting probe (nothing else tells the user what preference
+    tuning cost the model's general text), else the eval loss."""
     pref = final.report.get("preference") or {}
     tuned, base = pref.get("tuned") or {}, pref.get("base") or {}
     if tuned.get("accuracy") is not None:
         before = f"{fmt_score(base['accuracy'])} -> " if base.get("accuracy") is not None else ""
-        return f"preference accuracy on {tuned.get('pairs', '?')} held-out pairs {before}{fmt_score(tuned['accuracy'])}"
-    return f"eval loss {fmt_float(final.eval_loss)}"
+        figure = f"preference accuracy on {tuned.get('pairs', '?')} held-out pairs {before}{fmt_score(tuned['accuracy'])}"
+    else:
+        figure = f"eval loss {fmt_float(final.eval_loss)}"
+    forgetting = final.report.get("forgetting") or {}
+    if pref and forgetting.get("ratio") is not None:
+        figure += f", forgetting probe: {forgetting.get('level', 'unknown')} ({forgetting['ratio']:.2f}x perplexity)"
+    return figure

@@ -13,6 +13,11 @@ base the run started from:
 - full and freeze: the trained weights replaced the base. DPO/KTO's trainer keeps an untouched reference
   copy, used when there; otherwise the trained model is freed and the base is loaded again.
 
+A preference run's base figures (its ranking of the held-out replies and the forgetting probe, measured on
+the same base model as above) are not cached: the ranking has no cache key (the key covers SFT's encoded
+examples), and the probe alone (about 3,000 characters of prose: a few 256-token windows, one batched forward
+pass) costs next to nothing once the base is in memory for the ranking anyway.
+
 A stop during this evaluation ends the run at once (the adapter is already saved): report.json is then
 written with the base figures missing and a warning says so.
 """
@@ -58,7 +63,7 @@ class BaseEvaluation:
             except (OSError, ValueError):
                 pass  # a damaged file is measured again
         if self.run.cfg.objective != "sft":
-            return None  # preference figures are not cached
+            return None  # preference figures are not cached (the module doc says why)
         from tuneui.eval_cache import load_base_eval
 
         hit = load_base_eval(self.key())

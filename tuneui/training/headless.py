@@ -93,15 +93,14 @@ def _print_outcome(run_dir, code: int, out=None) -> None:
     print = partial(builtins.print, file=out or sys.stdout)  # noqa: A001 - the outcome's stream
     if report.preference is not None:
         _print_preference(report.preference, print)
-        print(f"adapter: {run_dir / 'adapter'}")
-        return
-    tm, el = report.task_metric, report.eval_loss
-    print(f"{tm.name} on {tm.n} held-out examples: base {fmt_score(tm.base)} -> tuned {fmt_score(tm.tuned)}")
-    sr = report.stop_rate
-    if sr.base is not None or sr.tuned is not None:
-        print(f"replies that end with the end-of-turn token within {report.max_new_tokens} tokens: "
-              f"base {fmt_score(sr.base)} -> tuned {fmt_score(sr.tuned)}")
-    print(f"eval loss: base {fmt_num(el.base)} -> tuned {fmt_num(el.tuned)}")
+    else:
+        tm, el = report.task_metric, report.eval_loss
+        print(f"{tm.name} on {tm.n} held-out examples: base {fmt_score(tm.base)} -> tuned {fmt_score(tm.tuned)}")
+        sr = report.stop_rate
+        if sr.base is not None or sr.tuned is not None:
+            print(f"replies that end with the end-of-turn token within {report.max_new_tokens} tokens: "
+                  f"base {fmt_score(sr.base)} -> tuned {fmt_score(sr.tuned)}")
+        print(f"eval loss: base {fmt_num(el.base)} -> tuned {fmt_num(el.tuned)}")
     if report.forgetting is not None and report.forgetting.verdict:
         print(f"forgetting probe: {report.forgetting.verdict}")
     print(f"adapter: {run_dir / 'adapter'}")

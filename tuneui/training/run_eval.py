@@ -2,7 +2,8 @@
 model's figures taken from the cache when the same base was already measured on the same data.
 
 Both the training run (tuned and base, both after training: training/base_eval.py) and
-`tuneui evaluate RUN_DIR` go through here, so they measure the same things the same way.
+`tuneui evaluate RUN_DIR` go through here, so they measure the same things the same way; a preference
+run (dpo, kto, orpo, simpo) through `evaluate_preference_for_run`, with the same forgetting probe.
 """
 
 from __future__ import annotations
@@ -29,6 +30,21 @@ def evaluate_for_run(cfg: RunConfig, model, tokenizer, val_examples: list[dict],
         limit=cfg.eval_max_examples if limit is None else limit, max_new_tokens=cfg.eval_max_new_tokens,
         batch_size=cfg.eval_batch_size, probe_window=PROBE_WINDOW, progress=progress,
     )
+
+
+def evaluate_preference_for_run(cfg: RunConfig, model, tokenizer, rows: list[dict], *,
+                                progress: Callable[[str], None] | None = None) -> dict:
+    """A preference run's figures for one model: how it ranks the held-out replies (`rows`, encoded by
+    `preference.encode_run_data`) and the same forgetting probe as SFT, so report.json compares both."""
+    from tuneui.evaluate_batched import forgetting_probe
+    from tuneui.training.preference import evaluate_preference, make_collator
+
+    say = progress or (lambda what: None)
+    rows = rows[:cfg.eval_max_examples or None]
+    say(f"ranking the replies of {len(rows)} examples")
+    figures = evaluate_preference(model, rows, make_collator(cfg, tokenizer))
+    say("forgetting probe")
+    return figures | forgetting_probe(model, tokenizer, window=PROBE_WINDOW)
 
 
 def _examples_digest(examples: list[dict]) -> str:

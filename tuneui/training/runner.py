@@ -206,10 +206,10 @@ class TrainingRun:
         from tuneui.training.run_eval import evaluate_for_run
 
         if self.cfg.objective != "sft":  # how the model ranks the held-out replies (training pairs if none)
-            from tuneui.training.preference import evaluate_preference, make_collator
+            from tuneui.training.run_eval import evaluate_preference_for_run
 
-            rows = (self.val_examples or self.train_examples)[:self.cfg.eval_max_examples or None]
-            return evaluate_preference(model, rows, make_collator(self.cfg, self.tokenizer))
+            return evaluate_preference_for_run(self.cfg, model, self.tokenizer,
+                                               self.val_examples or self.train_examples, progress=progress)
         return evaluate_for_run(self.cfg, model, self.tokenizer, self.val_examples, self._prompts(), progress=progress)
 
     def _prompts(self) -> list:
@@ -358,8 +358,7 @@ class TrainingRun:
         if self.start is not None:
             report.update(start_from=self.start)
         if self.cfg.objective != "sft":
-            report.update(objective=self.cfg.objective,
-                          preference={"base": base.get("preference"), "tuned": tuned.get("preference")})
+            report.update(objective=self.cfg.objective)
         atomic_write_text(self.run_dir / "report.json", json.dumps(report, indent=2, default=str))
         log_to_trackers(self, "end")
         return report
