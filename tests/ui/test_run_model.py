@@ -134,3 +134,16 @@ def test_the_finished_banner_of_a_preference_run_names_its_held_out_accuracy():
     dpo.report["forgetting"] = {"ratio": 1.019, "level": "none"}  # a preference run's banner names its forgetting
     assert finished_figure(dpo) == ("preference accuracy on 64 held-out pairs 79.7% -> 100.0%, "
                                     "forgetting probe: none (1.02x perplexity)")
+
+
+def test_the_finished_banner_of_a_kto_run_names_its_replies_log_probabilities():
+    """A KTO run ranks no pairs and measures no eval loss: its banner said "eval loss –"."""
+    from tuneui.screens.run_model import finished_figure
+
+    kto = ev.Finished(step=8, train_loss=0.4, report={"preference": {
+        "base": {"desirable": 5, "undesirable": 3, "desirable_mean_logp": -41.25, "undesirable_mean_logp": -38.5},
+        "tuned": {"desirable": 5, "undesirable": 3, "desirable_mean_logp": -30.0, "undesirable_mean_logp": -52.75}}})
+    assert finished_figure(kto) == ("mean log-probability of held-out replies, desirable -41.250 -> -30.000, "
+                                    "undesirable -38.500 -> -52.750")
+    del kto.report["preference"]["base"]  # stopped before the base was measured
+    assert finished_figure(kto) == "mean log-probability of held-out replies, desirable -30.000, undesirable -52.750"

@@ -11,7 +11,7 @@ import time
 from dataclasses import dataclass, field
 
 from tuneui.contract import events as ev
-from tuneui.contract.evaluation import fmt_score
+from tuneui.contract.evaluation import fmt_num, fmt_score
 from tuneui.contract.events import TERMINAL_TYPES, Event
 from tuneui.screens.views import fmt_bytes, fmt_duration, fmt_float
 
@@ -252,9 +252,17 @@ def finished_figure(final: ev.Finished) -> str:
     if tuned.get("accuracy") is not None:
         before = f"{fmt_score(base['accuracy'])} -> " if base.get("accuracy") is not None else ""
         figure = f"preference accuracy on {tuned.get('pairs', '?')} held-out pairs {before}{fmt_score(tuned['accuracy'])}"
+    elif tuned.get("desirable_mean_logp") is not None:  # KTO ranks no pairs: how likely each kind of reply got
+        figure = "mean log-probability of held-out replies, " + ", ".join(
+            f"{side} {_before(base.get(f'{side}_mean_logp'))}{fmt_num(tuned.get(f'{side}_mean_logp'))}"
+            for side in ("desirable", "undesirable"))
     else:
         figure = f"eval loss {fmt_float(final.eval_loss)}"
     forgetting = final.report.get("forgetting") or {}
     if pref and forgetting.get("ratio") is not None:
         figure += f", forgetting probe: {forgetting.get('level', 'unknown')} ({forgetting['ratio']:.2f}x perplexity)"
     return figure
+
+
+def _before(value: float | None) -> str:
+    return f"{fmt_num(value)} -> " if value is not None else ""
