@@ -32,6 +32,25 @@ def _data_rows(data: dict) -> list[tuple[str, str]]:
     return rows
 
 
+# A preference run's own settings, by the objective they apply to (RunConfig refuses them elsewhere).
+OBJECTIVE_SETTINGS = {"dpo": ("pref_beta", "dpo_loss_type"), "kto": ("pref_beta", "kto_loss_type"),
+                      "orpo": ("pref_beta",), "simpo": ("pref_beta", "simpo_gamma")}
+
+
+def _objective_rows(values: dict) -> list[tuple[str, object]]:
+    """What a preference run optimised and from where it started: a card without them reads as SFT."""
+    objective = values.get("objective", "sft")
+    rows = [] if objective == "sft" else [("objective", objective)]
+    rows += [(k, values[k]) for k in OBJECTIVE_SETTINGS.get(objective, ())]
+    return rows + ([("start_from", values["start_from"])] if values.get("start_from") else [])
+
+
+def _objective_tags(cfg) -> list[str]:
+    # the hub's tag for the method (dpo, kto, orpo...), as TRL's own cards carry it
+    objective = getattr(cfg, "objective", "sft")
+    return [f"- {objective}"] if objective != "sft" else []
+
+
 def _base_names(base: str) -> tuple[str, str]:
     """(the card's base_model field, the base as the text names it)."""
     if base == "demo":
@@ -51,7 +70,7 @@ def model_card(art, kind: str, report: EvaluationReport | None, data: dict | Non
     hub_base, shown_base = _base_names(base)
     lines = ["---", f"base_model: {hub_base}",
              "library_name: " + ("peft" if kind == "adapter" else "transformers"),
-             "tags:", "- tuneui", "- fine-tuned", "---", "",
+             "tags:", "- tuneui", "- fine-tuned", *_objective_tags(cfg), "---", "",
              f"# {art.name}", "", f"This is {what} of {shown_base}, fine-tuned with tuneui.", ""]
     if kind == "adapter":
         lines += ["```python", "from peft import AutoPeftModelForCausalLM", "from transformers import AutoTokenizer",
@@ -74,6 +93,7 @@ def model_card(art, kind: str, report: EvaluationReport | None, data: dict | Non
         # the LoRA variants and NEFTune, where the run used them
         rows += [(k, values[k]) for k in (*LORA_VARIANT_OFF, "neftune_noise_alpha")
                  if values.get(k) is not None and values.get(k) != LORA_VARIANT_OFF.get(k)]
+        rows += _objective_rows(values)
         lines += ["## Training", ""] + _table(("setting", "value"), rows) + [""]
     if report:
         lines += ["## Evaluation", "", "On the held-out validation split, base model vs this fine-tune:", ""]
