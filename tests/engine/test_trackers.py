@@ -148,3 +148,21 @@ def test_unknown_or_missing_trackers_are_config_errors(tmp_path, monkeypatch):
             tracker_setup([missing[0]], tmp_path, run_name="r")
     plan = tracker_setup([], tmp_path, run_name="r")
     assert plan.report_to == [] and plan.env == {}
+
+
+def test_a_preference_reports_base_and_tuned_figures_are_metrics(tmp_path, monkeypatch):
+    pytest.importorskip("tensorboard")
+    from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
+
+    run = _run_dir(tmp_path)
+    plan = tracker_setup(["tensorboard"], run, run_name="tracked")
+    for k, v in plan.env.items():
+        monkeypatch.setenv(k, v)
+    (run / "report.json").write_text(json.dumps({"eval_loss": {"base": None, "tuned": None}, "objective": "dpo",
+                                                 "preference": {"base": {"pairs": 4, "accuracy": 0.5},
+                                                                "tuned": {"pairs": 4, "accuracy": 0.75}}}))
+    log_run_end(plan, run)
+    acc = EventAccumulator(str(run / "trackers" / "tensorboard"), size_guidance={"scalars": 0})
+    acc.Reload()
+    assert acc.Scalars("tuneui/preference/base/accuracy")[0].value == 0.5
+    assert acc.Scalars("tuneui/preference/tuned/accuracy")[0].value == 0.75
