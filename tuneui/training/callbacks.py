@@ -17,6 +17,7 @@ from tuneui.contract import events as ev
 from tuneui.contract.errors import ConfigError
 from tuneui.contract.events import EventWriter
 from tuneui.training import checkpoints, savefail
+from tuneui.training import resume as resuming
 from tuneui.training.guards import (
     DivergenceWatch,
     OverfitWatch,
@@ -219,11 +220,13 @@ class RunCallback(TrainerCallback):
         if self.stop.requested.is_set():  # asked during the save: stop on this checkpoint, not one step later
             control.should_training_stop = True
 
-    def carry_loss(self, ckpt: Path) -> None:
-        """Continue the run's loss sum from the checkpoint resumed from."""
-        facts = checkpoints.manifest(ckpt)
+    def carry_over(self, ckpt: checkpoints.Checkpoint) -> None:
+        """Continue the run's loss sum and its preference alerts' history from the checkpoint resumed from."""
+        facts = checkpoints.manifest(ckpt.path)
         if isinstance(facts.get("train_loss_steps"), int):
             self.loss_sum, self.loss_steps = float(facts["train_loss_sum"]), facts["train_loss_steps"]
+        # Nothing new persisted: the validations are in events.jsonl, and those past the checkpoint are measured again.
+        self.preference.replay(resuming.events_until(ev.read_events(self.run_dir), ckpt.step))
 
     def mean_loss(self) -> float | None:
         return self.loss_sum / self.loss_steps if self.loss_steps else None
