@@ -185,9 +185,10 @@ def log_run_start(plan: TrackerPlan, run_dir: str | Path) -> None:
 
 
 def log_run_end(plan: TrackerPlan, run_dir: str | Path) -> None:
-    """report.json: the file itself, and its numbers (eval_loss/base, task_metric/tuned, ...) as metrics."""
+    """report.json: the file itself, and its numbers (eval_loss/base, task_metric/tuned, preference/tuned/accuracy,
+    ...) as metrics."""
     path = Path(run_dir) / "report.json"
     report = json.loads(path.read_text(encoding="utf-8"))
     summary = {k: report[k] for k in ("task_metric", "eval_loss", "perplexity", "token_f1", "forgetting",
-                                      "train_loss", "steps", "wall_time_s") if k in report}
+                                      "preference", "train_loss", "steps", "wall_time_s") if k in report}
     _log(plan, {"report": json.dumps(summary, indent=1, default=str)}, [path], _flat_numbers(summary))

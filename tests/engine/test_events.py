@@ -88,3 +88,35 @@ def test_a_preference_eval_round_trips_and_an_sft_eval_stays_what_it_was(tmp_pat
     # an accuracy outside [0, 1] is dropped, the rest of the event kept
     bad = events_mod.parse_event({"type": "eval", "step": 3, "pref_accuracy": 1.5, "pref_margin": 0.2})
     assert isinstance(bad, events_mod.Eval) and bad.pref_accuracy is None and bad.pref_margin == 0.2
+
+
+def test_unset_fields_are_left_out_and_every_reader_gets_the_same_events_back(tmp_path):
+    """An SFT step has no rewards, a preference validation no eval loss: the line leaves them out (no `null`s),
+    and read_events, the follower and parse_line give back the events as written; a None inside a
+    finished event's report stays (it is the report's own value, not an unset field)."""
+    written = [
+        events_mod.Started(step=0, technique="lora", total_steps=4, refusals={"no_reply": 0}),
+        events_mod.Step(step=1, loss=1.5, lr=1e-4),
+        events_mod.Step(step=2, loss=float("nan"), reward_margin=0.25, reward_accuracy=0.5),
+        events_mod.Eval(step=2, eval_loss=1.25),
+        events_mod.Eval(step=0, eval_loss=2.0, base=True),
+        events_mod.Eval(step=3, pref_accuracy=0.75, pref_margin=0.1, logp_chosen=-20.0, pref_pairs=4),
+        events_mod.Checkpoint(step=3, path="checkpoints/step-3"),
+        events_mod.Warning(step=3, reason="r"),
+        events_mod.Stopped(step=3, reason="stopped by SIGINT"),
+        events_mod.Finished(step=4, train_loss=1.0, report={"eval_loss": {"base": None, "tuned": 1.0}}),
+    ]
+    follower, w = EventFollower(tmp_path), EventWriter(tmp_path)
+    stamped = [w.emit(e) for e in written]
+    lines = (tmp_path / "events.jsonl").read_text().splitlines()
+    assert not any(": null" in line for line in lines[:-1])
+    assert json.loads(lines[1]).keys() == {"type", "time", "step", "loss", "lr"}
+    assert json.loads(lines[-1])["report"]["eval_loss"]["base"] is None
+
+    def same(a, b):  # NaN is not equal to itself: compare it as the writer says it
+        return json.dumps(a.model_dump(), default=str) == json.dumps(b.model_dump(), default=str)
+
+    for read in (read_events(tmp_path), follower.poll(), [events_mod.parse_line(ln) for ln in lines]):
+        assert len(read) == len(stamped) and all(same(a, b) for a, b in zip(read, stamped))
+    # the fields the writer leaves out read back as None, not as missing attributes
+    assert read_events(tmp_path)[1].reward_margin is None and read_events(tmp_path)[5].eval_loss is None

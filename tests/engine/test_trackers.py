@@ -52,6 +52,15 @@ def _train(plan, run_dir) -> list[float]:
     return [h["loss"] for h in trainer.state.log_history if "loss" in h]
 
 
+def _applied(tmp_path, monkeypatch, tracker: str):
+    """A run directory and the tracker's plan, its environment set as the runner sets it."""
+    run = _run_dir(tmp_path)
+    plan = tracker_setup([tracker], run, run_name="tracked")
+    for k, v in plan.env.items():
+        monkeypatch.setenv(k, v)
+    return run, plan
+
+
 def _finish(run_dir, losses):
     (run_dir / "report.json").write_text(json.dumps(
         {"eval_loss": {"base": losses[0], "tuned": losses[-1]}, "steps": len(losses)}))
@@ -61,10 +70,7 @@ def test_tensorboard_event_files_hold_the_losses_and_reports(tmp_path, monkeypat
     pytest.importorskip("tensorboard")
     from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
 
-    run = _run_dir(tmp_path)
-    plan = tracker_setup(["tensorboard"], run, run_name="tracked")
-    for k, v in plan.env.items():
-        monkeypatch.setenv(k, v)
+    run, plan = _applied(tmp_path, monkeypatch, "tensorboard")
     log_run_start(plan, run)
     losses = _train(plan, run)
     _finish(run, losses)
@@ -84,10 +90,7 @@ def test_mlflow_file_store_run_holds_losses_params_and_artifacts(tmp_path, monke
     pytest.importorskip("mlflow")
     from mlflow.tracking import MlflowClient
 
-    run = _run_dir(tmp_path)
-    plan = tracker_setup(["mlflow"], run, run_name="tracked")
-    for k, v in plan.env.items():
-        monkeypatch.setenv(k, v)
+    run, plan = _applied(tmp_path, monkeypatch, "mlflow")
     log_run_start(plan, run)
     losses = _train(plan, run)
     _finish(run, losses)
@@ -148,3 +151,18 @@ def test_unknown_or_missing_trackers_are_config_errors(tmp_path, monkeypatch):
             tracker_setup([missing[0]], tmp_path, run_name="r")
     plan = tracker_setup([], tmp_path, run_name="r")
     assert plan.report_to == [] and plan.env == {}
+
+
+def test_a_preference_reports_base_and_tuned_figures_are_metrics(tmp_path, monkeypatch):
+    pytest.importorskip("tensorboard")
+    from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
+
+    run, plan = _applied(tmp_path, monkeypatch, "tensorboard")
+    (run / "report.json").write_text(json.dumps({"eval_loss": {"base": None, "tuned": None}, "objective": "dpo",
+                                                 "preference": {"base": {"pairs": 4, "accuracy": 0.5},
+                                                                "tuned": {"pairs": 4, "accuracy": 0.75}}}))
+    log_run_end(plan, run)
+    acc = EventAccumulator(str(run / "trackers" / "tensorboard"), size_guidance={"scalars": 0})
+    acc.Reload()
+    assert acc.Scalars("tuneui/preference/base/accuracy")[0].value == 0.5
+    assert acc.Scalars("tuneui/preference/tuned/accuracy")[0].value == 0.75

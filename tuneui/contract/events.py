@@ -240,7 +240,9 @@ class EventWriter:
         """Stamp the event with the current time and append it as one line."""
         event = event.model_copy(update={"time": round(time.time(), 3)})
         if self.enabled:
-            line = json.dumps(_jsonable(event.model_dump()), ensure_ascii=False) + "\n"
+            # Unset optional fields are left out (an SFT step has no rewards): every reader parses the line into
+            # the typed model, whose default for each of them is None, so the event read back is the same.
+            line = json.dumps(_jsonable(event.model_dump(exclude_none=True)), ensure_ascii=False) + "\n"
             # O_APPEND + one write per event: lines from a killed writer are never interleaved.
             fd = os.open(self.path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
             try:

@@ -17,6 +17,7 @@ from tuneui.contract import events as ev
 from tuneui.contract.errors import ConfigError
 from tuneui.contract.events import EventWriter
 from tuneui.training import checkpoints, savefail
+from tuneui.training import resume as resuming
 from tuneui.training.guards import (
     DivergenceWatch,
     OverfitWatch,
@@ -219,11 +220,13 @@ class RunCallback(TrainerCallback):
         if self.stop.requested.is_set():  # asked during the save: stop on this checkpoint, not one step later
             control.should_training_stop = True
 
-    def carry_loss(self, ckpt: Path) -> None:
-        """Continue the run's loss sum from the checkpoint resumed from."""
-        facts = checkpoints.manifest(ckpt)
+    def carry_over(self, ckpt: checkpoints.Checkpoint) -> None:
+        """Continue the run's loss sum and its preference alerts' history from the checkpoint resumed from."""
+        facts = checkpoints.manifest(ckpt.path)
         if isinstance(facts.get("train_loss_steps"), int):
             self.loss_sum, self.loss_steps = float(facts["train_loss_sum"]), facts["train_loss_steps"]
+        # Nothing new persisted: the validations are in events.jsonl, and those past the checkpoint are measured again.
+        self.preference.replay(resuming.events_until(ev.read_events(self.run_dir), ckpt.step))
 
     def mean_loss(self) -> float | None:
         return self.loss_sum / self.loss_steps if self.loss_steps else None
@@ -237,12 +240,14 @@ class RunCallback(TrainerCallback):
         self._t += time.perf_counter() - t  # evaluation time is not training throughput
         if isinstance(loss, dict):  # a preference run's validation figures (tuneui.training.preference_validation)
             self.writer.emit(ev.Eval(step=step, **loss))
+            self._to_trackers(loss)
             for reason, advice in self.preference.note_eval(step, loss):
                 self.writer.emit(ev.Warning(step=step, reason=reason, advice=advice))
             return None
         if loss is None:
             return None
         self.writer.emit(ev.Eval(step=step, eval_loss=loss))
+        self._to_trackers({"eval_loss": loss})
         warning = self.overfit.update(loss, self.last_train_loss)
         if warning:
             advice = ("stop here or lower epochs; more data or a smaller learning rate also help"
@@ -251,6 +256,22 @@ class RunCallback(TrainerCallback):
         if self.cfg.early_stopping_patience:
             self._track_best(step, loss, model, control)
         return loss
+
+    def _to_trackers(self, figures: dict) -> None:
+        """The periodic validation to the run's trackers (report_to), as the Trainer's own evaluation would log it:
+        `eval_`-prefixed names, which the wandb, trackio and TensorBoard integrations show as eval/<name>
+        (eval/loss, eval/pref_accuracy, ...) at the current step."""
+        trainer = self.trainer
+        if trainer is None or not trainer.args.report_to:
+            return
+        logs = {name if name.startswith("eval_") else f"eval_{name}": float(value)
+                for name, value in figures.items() if isinstance(value, (int, float)) and not isinstance(value, bool)}
+        # The callbacks directly, not Trainer.log: TRL's DPO/KTO log() would fold the training metrics gathered
+        # since the last logging step into these and clear them, changing the next `step` event's rewards. The
+        # handler clears should_log, which the Trainer reads after on_step_end to log this step: kept as it was.
+        should_log = trainer.control.should_log
+        trainer.callback_handler.on_log(trainer.args, trainer.state, trainer.control, logs)
+        trainer.control.should_log = should_log
 
     def _track_best(self, step, loss, model, control) -> None:
         if loss <= min(self.overfit.evals):  # overfit.evals already holds this evaluation

@@ -9,13 +9,17 @@ Two ways a DPO-style run goes wrong while its loss still looks fine:
   common way to satisfy it is to make both replies less likely, the rejected one faster. The margin grows, yet
   the model now writes the preferred answers less often than before training (Pal et al. 2024, "Smaug").
 
-Each check looks at the last `window` evaluations and warns once per run.
+Each check looks at the last `window` evaluations and warns once per run. A resumed run rebuilds the watch from
+its own events up to the checkpoint (`replay`), so a trend spanning the stop is seen and an alert given before it
+is not given again.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
+
+from tuneui.contract import events as ev
 
 
 @dataclass(frozen=True)
@@ -127,3 +131,13 @@ class PreferenceWatch:
                 self._said.add(name)
                 out.append((reason, advice))
         return out
+
+    def replay(self, events: Iterable[ev.Event]) -> None:
+        """Feed the step and validation events an earlier session wrote, in their order, as they were fed live: the
+        history, the margins logged since the last validation, and the alerts already given come back as they were.
+        """
+        for event in events:
+            if isinstance(event, ev.Step):
+                self.note_step(event.reward_margin)
+            elif isinstance(event, ev.Eval) and event.is_preference and not event.base:
+                self.note_eval(event.step, event.model_dump())

@@ -22,7 +22,7 @@ from typing import Any
 
 from tuneui.contract.config import RunConfig
 from tuneui.contract.errors import ConfigError
-from tuneui.contract.events import read_events
+from tuneui.contract.events import Event, read_events
 from tuneui.contract.fsutil import atomic_write_text
 from tuneui.contract.rundir import RUN_ID_FILE
 from tuneui.training import checkpoints
@@ -61,6 +61,18 @@ def find_resume_point(run_dir: Path, cfg: RunConfig, warn) -> ResumePoint:
                           f"the warnings of events.jsonl); start a new run with -o NEW_DIR instead")
     warn("no checkpoint was written before the run stopped: starting again from step 0 in the same directory")
     return ResumePoint(None)
+
+
+def events_until(events: list[Event], step: int) -> list[Event]:
+    """What the run wrote up to `step`, as its checkpoint at `step` knows it: a resumed session's `started`
+    supersedes what an earlier session wrote past the step it resumed from (those steps were trained again), and
+    nothing past `step` counts (the session resuming from it trains them again)."""
+    kept: list[Event] = []
+    for event in events:
+        if event.type == "started":
+            kept = [e for e in kept if e.step <= event.step]
+        kept.append(event)
+    return [e for e in kept if e.step <= step]
 
 
 def trainer_state(ckpt: Path) -> dict[str, Any]:

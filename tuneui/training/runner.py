@@ -259,7 +259,7 @@ class TrainingRun:
         self.trainer = self._trainer([self.callback])
         self.callback.trainer = self.trainer
         if self.resume_from is not None:
-            self.callback.carry_loss(self.resume_from.path)
+            self.callback.carry_over(self.resume_from)
         if self.resume_from is not None and self.resume_from.step >= self._total_steps():
             self.finish_only = True
             logged = resuming.load_for_finish(self.trainer, self.resume_from)
