@@ -36,5 +36,9 @@ def test_switching_the_objective_turns_off_what_only_the_old_one_allowed():
     kto = dpo.updated(objective="kto")
     assert (kto.dpo_loss_type, kto.kto_loss_type) == ("sigmoid", "kto")
     assert dpo.updated(objective="sft").dpo_loss_type == "sigmoid"
+    simpo = dpo.updated(objective="simpo", simpo_gamma=1.2)
+    assert (simpo.simpo_gamma, simpo.updated(objective="orpo").simpo_gamma) == (1.2, 0.5)
+    with pytest.raises(ConfigError, match="simpo_gamma"):  # the check the reset keeps the wizard clear of
+        RunConfig.from_dict({"objective": "orpo", "simpo_gamma": 1.2})
     with pytest.raises(ConfigError, match="packing"):  # asked for together: refused, not silently dropped
         cfg.updated(objective="dpo", packing=True)
