@@ -23,6 +23,7 @@ from tuneui.contract.datasets import KIND_NAMES, Example, LoadProgress, LoadResu
 from tuneui.screens.base import StepScreen
 from tuneui.screens.example_text import first_content, parse_columns, reply_text, short, tool_names, tools_text
 from tuneui.screens.objective import objective_note
+from tuneui.screens.samples import BUTTONS, HINT, Sample, data_changes
 from tuneui.screens.widgets.table import Table
 
 PAGE = 8
@@ -32,7 +33,7 @@ SHOWN_PROBLEMS = 50
 
 @dataclass
 class SampleFound(Message):
-    path: Path
+    sample: Sample
 
 
 @dataclass
@@ -41,6 +42,7 @@ class DatasetLoaded(Message):
     fmt: str
     columns: dict[str, str]
     result: LoadResult
+    sample: Sample | None = None
 
 
 @dataclass
@@ -79,7 +81,8 @@ class DatasetScreen(StepScreen):
             yield Input(placeholder="path to a .jsonl/.json/.csv/.parquet/.txt file", id="data-path")
             yield Button("Browse…", id="browse")
             yield Button("Sample data", id="sample")
-        yield Static("Pick a file (Ctrl+O browses), or use the bundled sample data.", id="detected")
+            yield Button("Sample pairs", id="sample-pairs")
+        yield Static(HINT, id="detected")
         with Horizontal(classes="inline-form", id="mapping"):
             yield Select([(f, f) for f in FORMATS], value="auto", allow_blank=False, id="format")
             yield Input(placeholder="column mapping, e.g. prompt=question, completion=answer", id="columns")
@@ -113,20 +116,26 @@ class DatasetScreen(StepScreen):
 
     # Choosing a file ------------------------------------------------------------------------
     @on(Button.Pressed, "#sample")
-    def _sample(self) -> None:
-        self.use_sample()
+    @on(Button.Pressed, "#sample-pairs")
+    def _sample(self, event: Button.Pressed) -> None:
+        self.use_sample(BUTTONS[event.button.id or "sample"])
 
     @work(thread=True, exclusive=True, group="load")
-    def use_sample(self) -> None:
+    def use_sample(self, objective: str = "sft") -> None:
+        """The demo's conversations (objective sft), or its preference pairs and their held-out pairs."""
         try:
-            self.post_result(SampleFound(self.engine.sample_dataset_path()))
+            if objective == "sft":
+                sample = Sample(self.engine.sample_dataset_path(), None, objective)
+            else:
+                sample = Sample(*self.engine.sample_pairs_paths(), objective)
+            self.post_result(SampleFound(sample))
         except Exception as exc:
             self.post_failure("Sample data", exc)
 
     @on(SampleFound)
     def _set_path_and_load(self, message: SampleFound) -> None:
-        self.query_one("#data-path", Input).value = str(message.path)
-        self.load(message.path, "auto", {})
+        self.query_one("#data-path", Input).value = str(message.sample.path)
+        self.load(message.sample.path, "auto", {}, message.sample)
 
     @on(Button.Pressed, "#browse")
     def action_browse(self) -> None:
@@ -163,19 +172,19 @@ class DatasetScreen(StepScreen):
             return
         self.load(Path(path).expanduser(), str(self.query_one("#format", Select).value), columns)
 
-    def load(self, path: Path, fmt: str, columns: dict) -> None:
+    def load(self, path: Path, fmt: str, columns: dict, sample: Sample | None = None) -> None:
         self.set_status(f"reading {path.name}…")
-        self._load(path, fmt, columns)
+        self._load(path, fmt, columns, sample)
 
     @work(thread=True, exclusive=True, group="load")
-    def _load(self, path: Path, fmt: str, columns: dict[str, str]) -> None:
+    def _load(self, path: Path, fmt: str, columns: dict[str, str], sample: Sample | None) -> None:
         try:
             result = self.engine.load_dataset(path, fmt, columns,
                                               progress=lambda p: self.post_result(LoadProgressed(p)))
         except Exception as exc:
             self.post_result(DatasetLoadFailed(path, exc))
             return
-        self.post_result(DatasetLoaded(path, fmt, columns, result))
+        self.post_result(DatasetLoaded(path, fmt, columns, result, sample))
 
     @on(LoadProgressed)
     def _progressed(self, message: LoadProgressed) -> None:
@@ -198,8 +207,9 @@ class DatasetScreen(StepScreen):
         self.state.clean_result = None
         self.state.token_insight = None
         # The run reads the file itself: it must skip exactly the lines this step reported as skipped.
+        changes = data_changes(self.state.config, path, message.sample, demo=self.tune_app.demo)
         self.state.config = self.state.config.updated(dataset=str(path), dataset_format=fmt, columns=columns,
-                                                      skip_bad_lines=result.problems.bad_lines > 0)
+                                                      skip_bad_lines=result.problems.bad_lines > 0, **changes)
         self.page = 0
         self._pages = {}
         self._show(result)
@@ -326,7 +336,7 @@ class DatasetScreen(StepScreen):
     def validate_step(self) -> str | None:
         result = self.state.load_result
         if result is None:
-            return "Load a dataset first (or press 'Sample data')."
+            return "Load a dataset first (or press 'Sample data' or 'Sample pairs')."
         if result.refusal and not result.objectives:
             return f"tuneui cannot train this file: {result.refusal}"
         if not result.examples:
