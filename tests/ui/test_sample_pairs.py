@@ -147,6 +147,7 @@ async def test_simpo_with_its_margin_edited_then_back_to_dpo(tmp_path):
 
     started = _started(engine)
     assert (started.objective, started.simpo_gamma, started.dpo_loss_type) == ("simpo", 1.2, "sigmoid")
+    assert started.name == demo_config("simpo").name  # named for what it teaches, as the CLI's demo
     assert started.val_dataset == str(engine.sample_pairs_paths()[1])
 
 

@@ -17,6 +17,7 @@ from textual.widgets import Label, Select, Static
 from tuneui.contract.datasets import LoadResult
 from tuneui.contract.errors import TuneuiError
 from tuneui.contract.facade import Engine
+from tuneui.contract.presets import demo_config
 from tuneui.screens.state import WizardState
 
 LABELS = {"sft": "SFT (learn the answers)", "dpo": "DPO (preference pairs)", "kto": "KTO (good / bad replies)",
@@ -120,6 +121,10 @@ class ObjectivePanel(Vertical):
         self.query_one("#objective-words", Static).update("\n".join(lines))
 
     def _update(self, **changes: object) -> bool:
+        cfg = self.state.config
+        if "objective" in changes and cfg.name == demo_config(cfg.objective).name:
+            # the demo's run keeps being named for what it teaches, as `tuneui train --demo --objective X` names it
+            changes["name"] = demo_config(str(changes["objective"])).name
         try:
             self.state.config = self.state.config.updated(**changes)
         except TuneuiError as exc:
