@@ -74,6 +74,7 @@ async def test_demo_sample_pairs_train_the_clis_dpo_demo(tmp_path):
         shown = {name for name in ("pref_beta", "dpo_loss_type", "kto_loss_type", "simpo_gamma", "packing")
                  if app.screen.query_one(f"#row-{name}").display}
         assert shown == {"pref_beta", "dpo_loss_type"}
+        assert f"validation uses its own file, {held_out.name}" in text_of(app, "#h-val_fraction")
         await pilot.press("ctrl+n")
         await settle(pilot)
 
@@ -167,6 +168,11 @@ async def test_other_data_after_the_pairs_drops_their_held_out_pairs(tmp_path):
         await settle(pilot)
         assert app.state.load_result.kind == "sft"
         assert app.state.config.val_dataset is None and app.state.config.val_fraction > 0
+        app.go_to("settings")
+        await settle(pilot)
+        assert "share of the data held out" in text_of(app, "#h-val_fraction")
+        app.go_to("dataset")
+        await settle(pilot)
         await _walk_to(pilot, "technique")
         assert app.state.config.objective == "sft"
         assert "load Sample pairs on the Dataset step" in text_of(app, "#objective-words")

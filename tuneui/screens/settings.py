@@ -6,6 +6,7 @@ from __future__ import annotations
 import types
 import typing
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 from pydantic import ValidationError
@@ -192,6 +193,11 @@ class SettingsScreen(StepScreen):
         hint = LR_HINTS["lora" if lora else cfg.technique if cfg.technique in LR_HINTS else "full"]
         self.query_one("#h-learning_rate", Static).update(hint)
         self.query_one("#h-pref_beta", Static).update(BETA_HINTS.get(cfg.objective, PREFERENCE["pref_beta"]))
+        # A separate validation file (the sample pairs' held-out pairs) validates, and the run then holds nothing
+        # out (val_fraction unused): say so, or the 0 there reads as "no validation".
+        self.query_one("#h-val_fraction", Static).update(
+            escape(f"not used: validation uses its own file, {Path(cfg.val_dataset).name}") if cfg.val_dataset
+            else BASIC["val_fraction"])
         self.query_one("#variants-note", Static).update(
             "peft's LoRA variants; each explained beside it." if lora else
             f"Only for the LoRA techniques (this run: {cfg.technique}).")
