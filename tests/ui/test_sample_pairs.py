@@ -190,3 +190,13 @@ def test_what_a_sample_brings_outside_the_demo(tmp_path):
     assert data_changes(mine, tmp_path / "mine.jsonl", None, demo=False) == {}
     on_demo = data_changes(mine, pairs.path, pairs, demo=True)
     assert (on_demo["name"], on_demo["objective"], on_demo["learning_rate"]) == ("demo-dpo", "dpo", 1e-3)
+
+
+def test_the_engines_sample_pairs_are_the_files_the_cli_demo_trains():
+    """LocalEngine's 'Sample pairs' are demo_preference's files in the cache, where `tuneui train --demo
+    --objective dpo` reads them (its dataset names resolve there)."""
+    from tuneui.engine import LocalEngine
+    from tuneui.training.dataset import dataset_path
+
+    cli = demo_config("dpo")
+    assert LocalEngine().sample_pairs_paths() == (Path(dataset_path(cli.dataset)), Path(dataset_path(cli.val_dataset)))
