@@ -130,7 +130,7 @@ class DatasetScreen(StepScreen):
                 sample = Sample(*self.engine.sample_pairs_paths(), objective)
             self.post_result(SampleFound(sample))
         except Exception as exc:
-            self.post_failure("Sample data", exc)
+            self.post_failure("Sample data" if objective == "sft" else "Sample pairs", exc)
 
     @on(SampleFound)
     def _set_path_and_load(self, message: SampleFound) -> None:
