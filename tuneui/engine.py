@@ -118,6 +118,11 @@ class LocalEngine:
 
         return Path(dataset_path())
 
+    def sample_pairs_paths(self) -> tuple[Path, Path]:
+        from tuneui.demo_preference import ensure_files
+
+        return ensure_files()
+
     def load_dataset(self, path: Path, fmt: str = "auto", columns: dict[str, str] | None = None,
                      progress: DataProgress | None = None) -> LoadResult:
         from tuneui.data import load_dataset

@@ -35,3 +35,26 @@ def at(step: str, *, before=None):
             await pilot.pause()
 
     return run_before
+
+
+async def sample_pairs(pilot) -> None:
+    """On the Dataset step: press 'Sample pairs' (the demo's preference pairs) and let them load."""
+    await pilot.click("#sample-pairs")
+    await settle(pilot)
+
+
+def choose_objective(objective: str, *, then: str | None = None):
+    """A `before` callback: the Technique step's objective set to `objective`, then step `then`."""
+
+    async def choose(pilot) -> None:
+        from textual.widgets import Select
+
+        pilot.app.go_to("technique")
+        await settle(pilot)
+        pilot.app.screen.query_one("#objective", Select).value = objective
+        await settle(pilot)
+        if then is not None:
+            pilot.app.go_to(then)
+            await settle(pilot)
+
+    return choose

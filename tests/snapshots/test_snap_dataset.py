@@ -24,3 +24,11 @@ def test_dataset_unreadable_file(snap_compare, tmp_path):
         await pilot.press("enter")
 
     assert snap_compare(app_with(tmp_path, demo=False), terminal_size=SIZE, run_before=at("dataset", before=load))
+
+
+def test_dataset_sample_pairs(snap_compare, tmp_path):
+    """The demo's preference pairs from 'Sample pairs': what kind of data, that DPO, ORPO or SimPO trains
+    it, and a pair's rejected reply under the preview."""
+    from snap_helpers import sample_pairs
+
+    assert snap_compare(app_with(tmp_path), terminal_size=SIZE, run_before=at("dataset", before=sample_pairs))

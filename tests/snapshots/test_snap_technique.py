@@ -54,3 +54,27 @@ def test_technique_with_preference_pairs(snap_compare, tmp_path):
 
     assert snap_compare(app_with(tmp_path, gpu_gib=None, runs=[sft]), terminal_size=SIZE,
                         run_before=at("welcome", before=load_pairs))
+
+
+def test_technique_sft_data_points_to_the_sample_pairs(snap_compare, tmp_path):
+    """The demo's SFT sample: SFT only, why, and where to find data to try preference tuning on."""
+    assert snap_compare(app_with(tmp_path, gpu_gib=None), terminal_size=SIZE,
+                        run_before=at("dataset", before=lambda pilot: _go(pilot, "technique")))
+
+
+def test_technique_sample_pairs_simpo(snap_compare, tmp_path):
+    """The demo's preference pairs with SimPO chosen: no reference model, in plain words."""
+    from snap_helpers import choose_objective, sample_pairs
+
+    async def pairs_then_simpo(pilot):
+        await sample_pairs(pilot)
+        await choose_objective("simpo")(pilot)
+
+    assert snap_compare(app_with(tmp_path, gpu_gib=None), terminal_size=SIZE,
+                        run_before=at("dataset", before=pairs_then_simpo))
+
+
+async def _go(pilot, step: str) -> None:
+    await settle(pilot)
+    pilot.app.go_to(step)
+    await settle(pilot)

@@ -129,6 +129,7 @@ class FakeEngine(LocalEngine):
         sample = write_dataset(tmp_path / "sample.jsonl", bad_line=False)
         # Snapshots run in tmp_path, and paths on screen must not name it.
         self.sample = Path("sample.jsonl") if relative else sample
+        self._pairs_dir, self._relative = tmp_path / "demo-preference", relative
         self._inspect, self._probe = inspect_model, probe_hardware
 
     def probe_hardware(self) -> HardwareProfile:
@@ -149,6 +150,15 @@ class FakeEngine(LocalEngine):
 
     def sample_dataset_path(self) -> Path:
         return self.sample
+
+    def sample_pairs_paths(self) -> tuple[Path, Path]:
+        """The real pairs, written in the test's folder (named relative to it for snapshots)."""
+        from tuneui.demo_preference import ensure_files
+
+        train, held_out = ensure_files(self._pairs_dir)
+        if self._relative:
+            return Path(self._pairs_dir.name, train.name), Path(self._pairs_dir.name, held_out.name)
+        return train, held_out
 
     def token_insight(self, examples: list[Example], config: RunConfig) -> TokenInsight:
         return fake_token_insight(examples, config.max_seq_length)

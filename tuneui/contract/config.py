@@ -265,8 +265,8 @@ class RunConfig(BaseModel):
         """A copy with `changes` applied and the whole config validated again (ConfigError if not).
         Switching to a technique that cannot use the chosen LoRA variants turns them off: they were
         picked for the old technique (the wizard's Technique step switches after Settings was seen).
-        Likewise switching the objective turns off what only the old one allowed (its loss type; packing
-        and early stopping, which preference objectives cannot use)."""
+        Likewise switching the objective turns off what only the old one allowed (its loss type, SimPO's
+        margin; packing and early stopping, which preference objectives cannot use)."""
         data = {**self.model_dump(), **changes}
         technique = data.get("technique")
         if "technique" in changes and technique not in PEFT_TECHNIQUES:
@@ -276,7 +276,7 @@ class RunConfig(BaseModel):
             data["lora_init"] = "default"
         if "objective" in changes:  # the wizard's Technique step: what the old objective alone allowed goes
             objective = data.get("objective")
-            off = {"dpo_loss_type": ("dpo", "sigmoid"), "kto_loss_type": ("kto", "kto")}
+            off = {"dpo_loss_type": ("dpo", "sigmoid"), "kto_loss_type": ("kto", "kto"), "simpo_gamma": ("simpo", 0.5)}
             data.update({f: default for f, (owner, default) in off.items() if owner != objective and f not in changes})
             if objective != "sft":
                 data.update({f: off_value for f, off_value in (("packing", False), ("early_stopping_patience", 0))

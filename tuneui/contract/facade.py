@@ -59,6 +59,10 @@ class Engine(Protocol):
     def sample_dataset_path(self) -> Path:
         """The bundled sample dataset of the offline demo."""
 
+    def sample_pairs_paths(self) -> tuple[Path, Path]:
+        """The offline demo's preference pairs, (training, held-out): what `tuneui train --demo --objective
+        dpo` trains, written on first use."""
+
     def load_dataset(self, path: Path, fmt: str = "auto", columns: dict[str, str] | None = None,
                      progress: DataProgress | None = None) -> LoadResult:
         """Read, detect the kind and format, normalise and validate a dataset file, streaming (DataError

@@ -7,10 +7,8 @@ tuneui cannot train (preference pairs, KTO, multimodal, token ids) is named here
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
 from rich.markup import escape
 from textual import on, work
@@ -21,9 +19,11 @@ from textual.message import Message
 from textual.widgets import Button, DataTable, Input, Label, Select, Static
 
 from tuneui.contract.config import DATASET_FORMATS as FORMATS
-from tuneui.contract.datasets import KIND_NAMES, Conversation, Example, LoadProgress, LoadResult
+from tuneui.contract.datasets import KIND_NAMES, Example, LoadProgress, LoadResult
 from tuneui.screens.base import StepScreen
+from tuneui.screens.example_text import first_content, parse_columns, reply_text, short, tool_names, tools_text
 from tuneui.screens.objective import objective_note
+from tuneui.screens.samples import BUTTONS, HINT, Sample, data_changes
 from tuneui.screens.widgets.table import Table
 
 PAGE = 8
@@ -33,7 +33,7 @@ SHOWN_PROBLEMS = 50
 
 @dataclass
 class SampleFound(Message):
-    path: Path
+    sample: Sample
 
 
 @dataclass
@@ -42,6 +42,7 @@ class DatasetLoaded(Message):
     fmt: str
     columns: dict[str, str]
     result: LoadResult
+    sample: Sample | None = None
 
 
 @dataclass
@@ -62,74 +63,6 @@ class PageFetched(Message):
     lines: list[int]
 
 
-def _first(conv: Conversation, role: str) -> str:
-    return next((m.get("content", "") for m in conv if m.get("role") == role), "")
-
-
-def _short(text: str, n: int = 60) -> str:
-    text = " ".join(str(text).split())
-    return text if len(text) <= n else text[: n - 1] + "…"
-
-
-def _reply(ex: Example) -> str:
-    if ex.chosen is not None:
-        return "chosen: " + _first(ex.chosen, "assistant")
-    if ex.completion is not None:
-        return ("desirable: " if ex.label else "undesirable: ") + _first(ex.completion, "assistant")
-    conv = ex.messages
-    reply = next((m for m in conv if m.get("role") == "assistant"), None)
-    if reply is not None and not reply.get("content") and reply.get("tool_calls"):
-        return "calls " + ", ".join(c.get("function", {}).get("name", "?") for c in reply["tool_calls"])
-    return _first(conv, "assistant")
-
-
-def _fn(entry: dict[str, Any]) -> dict[str, Any]:
-    inner = entry.get("function")
-    return inner if isinstance(inner, dict) else entry
-
-
-def _tool_names(ex: Example) -> str:
-    return ", ".join(str(_fn(t).get("name") or t.get("type") or "?") for t in ex.tools or [])
-
-
-def _args(value: Any) -> str:
-    return value if isinstance(value, str) else json.dumps(value, ensure_ascii=False)
-
-
-def tools_text(ex: Example) -> str:
-    """The example's tools as the model will see them offered: name(parameters) and description."""
-    lines = []
-    for t in ex.tools or []:
-        fn = _fn(t)
-        raw_params = fn.get("parameters")
-        params: dict[str, Any] = raw_params if isinstance(raw_params, dict) else {}
-        raw_props = params.get("properties")
-        props: dict[str, Any] = raw_props if isinstance(raw_props, dict) else {}
-        required = set(params.get("required") or [])
-        args = ", ".join(f"{k}{'' if k in required else '?'}" for k in props)
-        name = fn.get("name") or t.get("type") or "?"
-        lines.append(f"  {name}({args})" + (f" — {fn['description']}" if fn.get("description") else ""))
-    calls = [f"  message {i}: {_fn(c).get('name', '?')}({_short(_args(_fn(c).get('arguments', '')), 60)})"
-             for i, m in enumerate(ex.messages, 1) for c in m.get("tool_calls") or []]
-    out = []
-    if lines:
-        out.append(f"tools offered ({len(lines)}):\n" + "\n".join(lines))
-    if calls:
-        out.append("function calls (trained):\n" + "\n".join(calls))
-    return "\n".join(out)
-
-
-def parse_columns(text: str) -> dict[str, str]:
-    """'prompt=question, completion=answer' -> {"prompt": "question", ...}; raises ValueError."""
-    out = {}
-    for part in filter(None, (p.strip() for p in text.split(","))):
-        key, sep, value = part.partition("=")
-        if not sep or not key.strip() or not value.strip():
-            raise ValueError(f"column mapping {part!r}: expected field=column")
-        out[key.strip()] = value.strip()
-    return out
-
-
 class DatasetScreen(StepScreen):
     STEP = "dataset"
     BINDINGS = [Binding("pagedown,ctrl+down", "page(1)", "Next page", show=False),
@@ -148,7 +81,8 @@ class DatasetScreen(StepScreen):
             yield Input(placeholder="path to a .jsonl/.json/.csv/.parquet/.txt file", id="data-path")
             yield Button("Browse…", id="browse")
             yield Button("Sample data", id="sample")
-        yield Static("Pick a file (Ctrl+O browses), or use the bundled sample data.", id="detected")
+            yield Button("Sample pairs", id="sample-pairs")
+        yield Static(HINT, id="detected")
         with Horizontal(classes="inline-form", id="mapping"):
             yield Select([(f, f) for f in FORMATS], value="auto", allow_blank=False, id="format")
             yield Input(placeholder="column mapping, e.g. prompt=question, completion=answer", id="columns")
@@ -182,20 +116,26 @@ class DatasetScreen(StepScreen):
 
     # Choosing a file ------------------------------------------------------------------------
     @on(Button.Pressed, "#sample")
-    def _sample(self) -> None:
-        self.use_sample()
+    @on(Button.Pressed, "#sample-pairs")
+    def _sample(self, event: Button.Pressed) -> None:
+        self.use_sample(BUTTONS[event.button.id or "sample"])
 
     @work(thread=True, exclusive=True, group="load")
-    def use_sample(self) -> None:
+    def use_sample(self, objective: str = "sft") -> None:
+        """The demo's conversations (objective sft), or its preference pairs and their held-out pairs."""
         try:
-            self.post_result(SampleFound(self.engine.sample_dataset_path()))
+            if objective == "sft":
+                sample = Sample(self.engine.sample_dataset_path(), None, objective)
+            else:
+                sample = Sample(*self.engine.sample_pairs_paths(), objective)
+            self.post_result(SampleFound(sample))
         except Exception as exc:
-            self.post_failure("Sample data", exc)
+            self.post_failure("Sample data" if objective == "sft" else "Sample pairs", exc)
 
     @on(SampleFound)
     def _set_path_and_load(self, message: SampleFound) -> None:
-        self.query_one("#data-path", Input).value = str(message.path)
-        self.load(message.path, "auto", {})
+        self.query_one("#data-path", Input).value = str(message.sample.path)
+        self.load(message.sample.path, "auto", {}, message.sample)
 
     @on(Button.Pressed, "#browse")
     def action_browse(self) -> None:
@@ -232,19 +172,19 @@ class DatasetScreen(StepScreen):
             return
         self.load(Path(path).expanduser(), str(self.query_one("#format", Select).value), columns)
 
-    def load(self, path: Path, fmt: str, columns: dict) -> None:
+    def load(self, path: Path, fmt: str, columns: dict, sample: Sample | None = None) -> None:
         self.set_status(f"reading {path.name}…")
-        self._load(path, fmt, columns)
+        self._load(path, fmt, columns, sample)
 
     @work(thread=True, exclusive=True, group="load")
-    def _load(self, path: Path, fmt: str, columns: dict[str, str]) -> None:
+    def _load(self, path: Path, fmt: str, columns: dict[str, str], sample: Sample | None) -> None:
         try:
             result = self.engine.load_dataset(path, fmt, columns,
                                               progress=lambda p: self.post_result(LoadProgressed(p)))
         except Exception as exc:
             self.post_result(DatasetLoadFailed(path, exc))
             return
-        self.post_result(DatasetLoaded(path, fmt, columns, result))
+        self.post_result(DatasetLoaded(path, fmt, columns, result, sample))
 
     @on(LoadProgressed)
     def _progressed(self, message: LoadProgressed) -> None:
@@ -267,8 +207,9 @@ class DatasetScreen(StepScreen):
         self.state.clean_result = None
         self.state.token_insight = None
         # The run reads the file itself: it must skip exactly the lines this step reported as skipped.
+        changes = data_changes(self.state.config, path, message.sample, demo=self.tune_app.demo)
         self.state.config = self.state.config.updated(dataset=str(path), dataset_format=fmt, columns=columns,
-                                                      skip_bad_lines=result.problems.bad_lines > 0)
+                                                      skip_bad_lines=result.problems.bad_lines > 0, **changes)
         self.page = 0
         self._pages = {}
         self._show(result)
@@ -312,7 +253,7 @@ class DatasetScreen(StepScreen):
         problems = self.query_one("#problems", DataTable)
         problems.clear()
         for p in result.problems.kept[:SHOWN_PROBLEMS]:
-            problems.add_row(p.where, p.severity, _short(p.message, 90))
+            problems.add_row(p.where, p.severity, short(p.message, 90))
         if not result.problems.kept:
             problems.add_row("", "", "no problems found")
 
@@ -339,9 +280,9 @@ class DatasetScreen(StepScreen):
         width = max(20, (self.size.width - 44) // 2)  # the two text columns share what is left
         for i, (ex, line) in enumerate(zip(examples, lines), start):
             conv = ex.messages
-            user = _first(conv, "user") or _first(conv, "system")
-            table.add_row(str(i + 1), str(line), str(len(conv)), _short(_tool_names(ex), 14), _short(user, width),
-                          _short(_reply(ex), width))
+            user = first_content(conv, "user") or first_content(conv, "system")
+            table.add_row(str(i + 1), str(line), str(len(conv)), short(tool_names(ex), 14), short(user, width),
+                          short(reply_text(ex), width))
         self._shown = list(examples)
         self._show_detail(0)
         self.query_one("#page-label", Static).update(f"page {self.page + 1}/{pages} (PgUp/PgDn)")
@@ -375,7 +316,7 @@ class DatasetScreen(StepScreen):
         ex = self._shown[row]
         text = tools_text(ex)
         if ex.rejected is not None:
-            text = (text + "\n" if text else "") + "rejected: " + _short(_first(ex.rejected, "assistant"), 200)
+            text = (text + "\n" if text else "") + "rejected: " + short(first_content(ex.rejected, "assistant"), 200)
         box.update(escape(text))
         box.display = bool(text)  # only rows with tools, calls or a second reply have details
 
@@ -395,7 +336,7 @@ class DatasetScreen(StepScreen):
     def validate_step(self) -> str | None:
         result = self.state.load_result
         if result is None:
-            return "Load a dataset first (or press 'Sample data')."
+            return "Load a dataset first (or press 'Sample data' or 'Sample pairs')."
         if result.refusal and not result.objectives:
             return f"tuneui cannot train this file: {result.refusal}"
         if not result.examples:

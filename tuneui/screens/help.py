@@ -36,7 +36,9 @@ STEP_HELP = {
     "model": ("Model", "Pick the base model: the small offline **demo** model (trains in a minute on a CPU), "
               "a local model directory, or a Hugging Face hub id. Nothing is downloaded or loaded here; "
               "tuneui only reads the model's config.", []),
-    "dataset": ("Dataset", "Pick a data file (JSONL, JSON, CSV/TSV, Parquet, text). tuneui detects the format "
+    "dataset": ("Dataset", "Pick a data file (JSONL, JSON, CSV/TSV, Parquet, text), or a bundled sample: Sample "
+                "data (questions and answers, for SFT) or Sample pairs (a better and a worse answer to each "
+                "question, for preference tuning). tuneui detects the format "
                 "and shows why; fix the column mapping if it guessed wrong. Problems are listed with their "
                 "line numbers; bad lines are skipped, your file is never modified.", []),
     "clean": ("Clean", "Filters that remove duplicates, over-long, empty and low-quality examples. Toggle "

@@ -17,6 +17,7 @@ from textual.widgets import Label, Select, Static
 from tuneui.contract.datasets import LoadResult
 from tuneui.contract.errors import TuneuiError
 from tuneui.contract.facade import Engine
+from tuneui.contract.presets import demo_config
 from tuneui.screens.state import WizardState
 
 LABELS = {"sft": "SFT (learn the answers)", "dpo": "DPO (preference pairs)", "kto": "KTO (good / bad replies)",
@@ -39,6 +40,8 @@ WHY_NOT = {
     "preference": "No SFT: it would learn the chosen replies only and throw every rejected one away.",
     "kto": "No SFT: it would learn the undesirable replies as if they were good ones.",
 }
+# Where a first-timer with SFT data finds preference data to try it on.
+TRY_PAIRS = "To try it, load Sample pairs on the Dataset step (a better and a worse answer to each question)."
 BASE = ""  # the start-from choice "the model itself"
 FIELDS = {"objective": "objective", "start-from": "start_from"}  # the panel's selects and the fields they set
 
@@ -54,6 +57,10 @@ def allowed(state: WizardState) -> list[str]:
     """The objectives the loaded data allows (SFT before any data is loaded)."""
     result = state.load_result
     return list(result.objectives) if result is not None and result.objectives else ["sft"]
+
+
+class ObjectiveChosen(Message):
+    """The user chose another objective: the Technique step plans again (memory differs by objective)."""
 
 
 @dataclass
@@ -106,13 +113,18 @@ class ObjectivePanel(Vertical):
         result = self.state.load_result
         lines = [escape(WORDS.get(cfg.objective, cfg.objective))]
         if result is not None and result.kind in WHY_NOT and result.objectives:
-            lines.append(f"[dim]{escape(WHY_NOT[result.kind])}[/dim]")
+            why = WHY_NOT[result.kind] + (f" {TRY_PAIRS}" if result.kind in ("sft", "text") else "")
+            lines.append(f"[dim]{escape(why)}[/dim]")
         if cfg.start_from:
             lines.append(f"Starts from the finished run [b]{escape(cfg.start_from)}[/b]: its result is this run's "
                          "base model.")
         self.query_one("#objective-words", Static).update("\n".join(lines))
 
     def _update(self, **changes: object) -> bool:
+        cfg = self.state.config
+        if "objective" in changes and cfg.name == demo_config(cfg.objective).name:
+            # the demo's run keeps being named for what it teaches, as `tuneui train --demo --objective X` names it
+            changes["name"] = demo_config(str(changes["objective"])).name
         try:
             self.state.config = self.state.config.updated(**changes)
         except TuneuiError as exc:
@@ -126,7 +138,8 @@ class ObjectivePanel(Vertical):
         name = FIELDS.get(event.select.id or "")
         if name and not self._loading and isinstance(event.value, str) and event.value != getattr(
                 self.state.config, name):
-            self._update(**{name: event.value})
+            if self._update(**{name: event.value}) and name == "objective":
+                self.post_message(ObjectiveChosen())
             self._explain()
 
     @work(thread=True, exclusive=True, group="start-from")

@@ -6,6 +6,7 @@ from __future__ import annotations
 import types
 import typing
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 from pydantic import ValidationError
@@ -57,11 +58,19 @@ PREFERENCE = {
     "pref_beta": "how far the model may move from where it started; 0.1 is typical, higher stays closer",
     "dpo_loss_type": "DPO's loss: sigmoid is the DPO paper's; ipo and robust cope better with noisy pairs",
     "kto_loss_type": "KTO's loss: kto (with its KL estimate) or apo_zero_unpaired",
+    "simpo_gamma": "how far the chosen answer's score must beat the rejected one's; 0.5 is TRL's default, "
+                   "the SimPO paper uses 0.5 to 1.6",
 }
-# Which objectives show a field: the loss types belong to one objective each, beta to every preference one;
-# packing and early stopping are SFT-only (RunConfig refuses them for preference objectives).
+# Which objectives show a field: the loss types and SimPO's margin belong to one objective each, beta to every
+# preference one; packing and early stopping are SFT-only (RunConfig refuses them for preference objectives).
 FOR_OBJECTIVE = {"pref_beta": lambda o: o != "sft", "dpo_loss_type": lambda o: o == "dpo",
-                 "kto_loss_type": lambda o: o == "kto", "packing": lambda o: o == "sft"}
+                 "kto_loss_type": lambda o: o == "kto", "simpo_gamma": lambda o: o == "simpo",
+                 "packing": lambda o: o == "sft"}
+# beta means something else to each preference objective: the hint for the one chosen on the Technique step.
+BETA_HINTS = {
+    "orpo": "weight of preferring the chosen answer beside learning it; 0.1 is typical",
+    "simpo": "how sharply the scores of the two answers are compared; the SimPO paper uses 2 to 2.5",
+}
 # A learning rate that suits LoRA wrecks a full fine-tune, and one for a full fine-tune barely moves LoRA.
 LR_HINTS = {
     "lora": "step size; 1e-4..3e-4 is typical for LoRA (up to ~2e-3 for short runs)",
@@ -183,6 +192,12 @@ class SettingsScreen(StepScreen):
             self.query_one(f"#row-{name}").display = shown(cfg.objective)
         hint = LR_HINTS["lora" if lora else cfg.technique if cfg.technique in LR_HINTS else "full"]
         self.query_one("#h-learning_rate", Static).update(hint)
+        self.query_one("#h-pref_beta", Static).update(BETA_HINTS.get(cfg.objective, PREFERENCE["pref_beta"]))
+        # A separate validation file (the sample pairs' held-out pairs) validates, and the run then holds nothing
+        # out (val_fraction unused): say so, or the 0 there reads as "no validation".
+        self.query_one("#h-val_fraction", Static).update(
+            escape(f"not used: validation uses its own file, {Path(cfg.val_dataset).name}") if cfg.val_dataset
+            else BASIC["val_fraction"])
         self.query_one("#variants-note", Static).update(
             "peft's LoRA variants; each explained beside it." if lora else
             f"Only for the LoRA techniques (this run: {cfg.technique}).")

@@ -17,7 +17,7 @@ from tuneui.contract.hardware import HardwareProfile
 from tuneui.contract.modelinfo import ModelInfo
 from tuneui.contract.recommend import MEMORY_REASON, TIME_REASON, Alternative, DatasetStats, Recommendation
 from tuneui.screens.base import StepScreen
-from tuneui.screens.objective import ObjectivePanel
+from tuneui.screens.objective import ObjectiveChosen, ObjectivePanel
 from tuneui.screens.views import bar, fmt_bytes, fmt_duration
 from tuneui.screens.widgets.table import Table
 
@@ -105,12 +105,20 @@ class TechniqueScreen(StepScreen):
         self.query_one(ObjectivePanel).refresh_from_state()
         self.query_one("#whatif", Input).value = self.state.hardware_spec
         self._show_hw()
-        # The data may have changed since the recommendation (a late token measurement, new cleaning):
-        # plan again for what the run will really train on.
-        if self.state.recommendation is None or self._planned_for != self.state.dataset_stats():
+        # The data may have changed since the recommendation (a late token measurement, new cleaning),
+        # or the objective (other data): plan again for what the run will really train on.
+        rec = self.state.recommendation
+        if rec is None or self._planned_for != self.state.dataset_stats() or \
+                rec.setup.objective != self.state.config.objective:
             self.compute()
         else:
             self._show()
+
+    @on(ObjectiveChosen)
+    def _objective_chosen(self) -> None:
+        # A reference model, or none, changes every option's memory; and the recommendation sets the
+        # objective it planned for, so an old one would put the old objective back.
+        self.compute()
 
     def _show_hw(self) -> None:
         hw = self.state.hardware
