@@ -161,14 +161,16 @@ class LocalEngine:
 
     def token_insight(self, examples: list[Example], config: RunConfig) -> TokenInsight:
         from tuneui.data.insight import token_insight
+        from tuneui.data.sequences import trained_conversations
         from tuneui.data.template_check import render_options
         from tuneui.modelload import load_tokenizer
 
         with _HEAVY_LOCK:
             tokenizer = load_tokenizer(config)
-        sft = [ex for ex in examples if ex.kind in ("sft", "text")]
-        return token_insight([ex.messages for ex in sft], tokenizer, config.max_seq_length,
-                             options=render_options(config), tools=[ex.tools for ex in sft])
+        convs, tools = trained_conversations(examples)
+        shown = trained_conversations(examples, side="chosen")[0] if examples and examples[0].chosen else None
+        return token_insight(convs, tokenizer, config.max_seq_length, options=render_options(config), tools=tools,
+                             shown=shown)
 
     # Technique --------------------------------------------------------------------------------------
     def recommend(self, model: ModelInfo, hardware: HardwareProfile,

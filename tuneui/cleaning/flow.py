@@ -64,9 +64,10 @@ def load_and_clean(path: str | Path, fmt: str, columns: dict[str, str] | None, o
         # The "before" token lengths: the loaded preview (the file's first examples), as the "after" ones
         # are the first kept examples; TokenStats.measured says how many each side measured.
         from tuneui.contract import defaults
+        from tuneui.data.sequences import trained_conversations
         from tuneui.data.stats import token_stats
 
-        sample = [ex.messages for ex in load.preview if ex.kind in ("sft", "text")]
+        sample = trained_conversations(load.preview)[0]
         if sample:
             cleaned.report.stats_before["tokens"] = token_stats(sample, tokenizer, defaults.MAX_SEQ_LENGTH).to_dict()
     return load, cleaned

@@ -226,9 +226,10 @@ def _finish(rep: _Report, cleaned: Cleaned, words_before: np.ndarray, words_afte
     report.stats_after = {"examples": report.after, "words": length_stats(after, "words").to_dict()}
     if tokenizer is not None and report.after:
         from tuneui.contract import defaults
+        from tuneui.data.sequences import trained_conversations
         from tuneui.data.stats import token_stats
 
-        sample = [ex.messages for ex in cleaned.preview(TOKEN_SAMPLE)]
+        sample = trained_conversations(cleaned.preview(TOKEN_SAMPLE))[0]
         report.stats_after["tokens"] = token_stats(sample, tokenizer, defaults.MAX_SEQ_LENGTH).to_dict()
     report.seconds = time.perf_counter() - start
     report.rows_per_s = report.before / report.seconds if report.seconds else 0.0

@@ -18,13 +18,15 @@ SAMPLE = 5000
 
 def token_insight(conversations: list[Conversation], tokenizer, max_seq_length: int, *,
                   options: RenderOptions | None = None,
-                  tools: list[list[dict] | None] | None = None) -> TokenInsight:
+                  tools: list[list[dict] | None] | None = None,
+                  shown: list[Conversation] | None = None) -> TokenInsight:
     """`tools` (parallel to `conversations`): each example's function definitions, rendered in the
-    preview as training will render them."""
+    preview as training will render them. `shown`: what the preview renders instead, when it is not
+    what the lengths are measured on (a pair's chosen side, where the lengths take the longer side)."""
     options = options or RenderOptions()
     stats = token_stats(conversations, tokenizer, max_seq_length, sample=SAMPLE, options=options, tools=tools)
     for refusal in stats.refusals:
         row_tools = tools[refusal.row - 1] if tools else None
         refusal.remedy = remedy_for(tokenizer, conversations[refusal.row - 1], refusal.reason, options, row_tools)
-    preview = preview_first(tokenizer, conversations, max_seq_length, options=options, tools=tools)
+    preview = preview_first(tokenizer, shown or conversations, max_seq_length, options=options, tools=tools)
     return TokenInsight(stats=stats, preview=preview, max_seq_length=max_seq_length)

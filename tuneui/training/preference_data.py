@@ -16,13 +16,9 @@ The collators hand TRL's loss the tensors its own collators build (`input_ids`, 
 from __future__ import annotations
 
 from tuneui.contract.datasets import Conversation, Example
+from tuneui.data.sequences import prompt_only
 from tuneui.templates import IGNORE_INDEX, MaskingRefused, RenderOptions, encode_conversation
 from tuneui.training.dataset import EncodeStats
-
-
-def prompt_only(messages: Conversation) -> Conversation:
-    """The shared prompt, with any earlier replies rendered as context but not compared."""
-    return [dict(m, train=False) if m.get("role") == "assistant" else m for m in messages]
 
 
 def _encode(tokenizer, prompt: Conversation, reply: Conversation, max_seq_length: int, tools,
