@@ -15,13 +15,22 @@ so they see the same pairs. The model is loaded by each side in tuneui's compute
 Each measurement is a fresh Python process (`--one SIDE`), so peak memory is that process's own: peak RSS
 (getrusage ru_maxrss) at the end of training, and the peak RSS already reached before training (model
 loaded, data encoded); their difference is what training added. Throughput is pairs per second of
-`trainer.train()` wall time, first step included. Rounds interleave the sides (tuneui, trl, tuneui, ...) so
-the shared machine's load hits both alike; figures are median and min-max over rounds; the load average
-is printed at the start and the end. `--match-checkpointing` also runs tuneui with gradient checkpointing
-on (TRL's default) as a third side, to separate the checkpointing trade from everything else.
+`trainer.train()` wall time, first step included, and pairs per CPU-second of the process during it
+(`time.process_time`: on a loaded machine wall time also counts the waits for a core, CPU time much less).
+Rounds interleave the sides (tuneui, trl, tuneui, ...) so the shared machine's load hits both alike;
+figures are median and min-max over rounds; the load average is printed at the start and the end.
+`--match-checkpointing` also runs tuneui with gradient checkpointing on (TRL's default) as a third side, to
+separate the checkpointing trade from everything else.
 
-  python benchmarks/preference_vs_trl.py                       # demo model (SmolLM2-135M), 5 rounds x 10 steps
+What does not depend on the load is counted too: the model's forward calls and the tokens they process,
+padding included (rows x width of every batch the decoder sees: the random batches of TRL and tuneui's
+length-grouped ones pad differently; below 64 pairs the Trainer's length grouping has nothing to group).
+`--ops` runs each side once under torch.profiler instead of timing it and prints its operator calls and
+FLOPs: the work itself, which a loaded machine cannot blur.
+
+  python benchmarks/preference_vs_trl.py --match-checkpointing        # demo model (SmolLM2-135M), 5 rounds x 10 steps
   python benchmarks/preference_vs_trl.py --model demo-tiny --rounds 5 --steps 10
+  python benchmarks/preference_vs_trl.py --model demo-tiny --steps 5 --ops --match-checkpointing
 
 Ends with one JSON line of medians and ratios (tuneui / trl).
 """
@@ -76,12 +85,7 @@ def run_tuneui(model: str, steps: int, checkpointing: bool, out: Path) -> dict:
     rows, _, _, _ = encode_run_data(cfg, tok, data, RenderOptions())
     collator = make_collator(cfg, tok)
     trainer = build_trainer(cfg, out, build_model(cfg, tok), tok, rows, collator, [])
-    before = _rss_mib()
-    t0 = time.perf_counter()
-    trainer.train()
-    seconds = time.perf_counter() - t0
-    return {"pairs": len(rows), "steps": trainer.state.global_step, "seconds": seconds,
-            "tokens": collator.tokens_seen, "rss_before_mib": before, "rss_peak_mib": _rss_mib()}
+    return _train(trainer, len(rows)) | {"tokens": collator.tokens_seen}
 
 
 def run_trl(model: str, steps: int, out: Path) -> dict:
@@ -108,12 +112,34 @@ def run_trl(model: str, steps: int, out: Path) -> dict:
     tokens = sum(len(r["chosen_input_ids"]) + len(r["rejected_input_ids"]) if "chosen_input_ids" in r
                  else len(r["prompt_ids"]) * 2 + len(r["chosen_ids"]) + len(r["rejected_ids"])
                  for r in trainer.train_dataset) if trainer.train_dataset is not None else 0
+    return _train(trainer, len(rows)) | {"tokens": tokens}
+
+
+def _train(trainer, pairs: int) -> dict:
+    """trainer.train() measured: wall and CPU seconds, peak RSS, and the decoder's forward calls and padded tokens
+    (the batches as the model sees them); with TUNEUI_BENCH_OPS set, operator calls and FLOPs instead of timings."""
+    model = trainer.model
+    decoder = model.get_base_model().model if hasattr(model, "get_base_model") else model.model
+    shapes: list[tuple[int, int]] = []
+    hook = decoder.register_forward_pre_hook(lambda _m, args, kw: shapes.append(tuple(kw["input_ids"].shape)),
+                                             with_kwargs=True)
+    out: dict = {"adapters": sorted(getattr(model, "peft_config", {}) or {})}
     before = _rss_mib()
-    t0 = time.perf_counter()
-    trainer.train()
-    seconds = time.perf_counter() - t0
-    return {"pairs": len(rows), "steps": trainer.state.global_step, "seconds": seconds, "tokens": tokens,
-            "rss_before_mib": before, "rss_peak_mib": _rss_mib()}
+    t0, c0 = time.perf_counter(), time.process_time()
+    if os.environ.get("TUNEUI_BENCH_OPS"):
+        from torch.profiler import ProfilerActivity, profile
+
+        with profile(activities=[ProfilerActivity.CPU], with_flops=True) as prof:
+            trainer.train()
+        events = prof.key_averages()
+        out |= {"op_calls": sum(e.count for e in events), "gflops": sum(e.flops or 0 for e in events) / 1e9}
+    else:
+        trainer.train()
+    seconds, cpu = time.perf_counter() - t0, time.process_time() - c0
+    hook.remove()
+    return out | {"pairs": pairs, "steps": trainer.state.global_step, "seconds": seconds, "cpu_seconds": cpu,
+                  "forwards": len(shapes), "padded_tokens": sum(r * w for r, w in shapes),
+                  "rss_before_mib": before, "rss_peak_mib": _rss_mib()}
 
 
 def one(side: str, model: str, steps: int, threads: int) -> dict:
@@ -130,6 +156,8 @@ def _measure(side: str, args) -> dict:
     cmd = [sys.executable, __file__, "--one", side, "--model", args.model, "--steps", str(args.steps),
            "--threads", str(args.threads)]
     env = {**os.environ, "PYTHONPATH": str(ROOT), "TOKENIZERS_PARALLELISM": "false"}
+    if args.ops:
+        env["TUNEUI_BENCH_OPS"] = "1"
     done = subprocess.run(cmd, capture_output=True, text=True, env=env, timeout=1800)
     if done.returncode != 0:
         raise SystemExit(f"{side} failed:\n{done.stderr[-3000:]}")
@@ -149,12 +177,17 @@ def main() -> None:
                     "machine; see benchmarks/README.md)")
     ap.add_argument("--match-checkpointing", action="store_true",
                     help="add tuneui with gradient checkpointing on (TRL's default) as a third side")
+    ap.add_argument("--ops", action="store_true", help="count each side's operator calls and FLOPs once "
+                    "(torch.profiler) instead of timing rounds")
     ap.add_argument("--one", choices=("tuneui", "tuneui_gc", "trl"), help=argparse.SUPPRESS)
     args = ap.parse_args()
     if args.one:
         print(json.dumps(one(args.one, args.model, args.steps, args.threads)))
         return
     sides = ["tuneui", "trl"] + (["tuneui_gc"] if args.match_checkpointing else [])
+    if args.ops:
+        _ops(sides, args)
+        return
     print(f"load average at start: {os.getloadavg()}; model {args.model}, {args.steps} steps x batch 8 pairs, "
           f"{args.threads} thread(s), {args.rounds} rounds")
     results: dict[str, list[dict]] = {s: [] for s in sides}
@@ -162,26 +195,48 @@ def main() -> None:
         for side in sides if r % 2 == 0 else list(reversed(sides)):
             res = _measure(side, args)
             results[side].append(res)
-            print(f"round {r + 1} {side:9s} {res['pairs'] / res['seconds']:.3f} pairs/s  {res['seconds']:.1f} s  "
-                  f"peak RSS {res['rss_peak_mib']:.0f} MiB (before training {res['rss_before_mib']:.0f})", flush=True)
+            print(f"round {r + 1} {side:9s} {res['pairs'] / res['seconds']:.3f} pairs/s  {res['seconds']:.1f} s "
+                  f"(CPU {res['cpu_seconds']:.1f} s)  peak RSS {res['rss_peak_mib']:.0f} MiB (before training "
+                  f"{res['rss_before_mib']:.0f})  {res['forwards']} forwards, {res['padded_tokens']} padded tokens",
+                  flush=True)
     print(f"load average at end: {os.getloadavg()}")
     summary: dict = {}
-    print(f"\n{'side':10s} {'pairs/s':>22s} {'tokens/s':>22s} {'peak RSS MiB':>22s} {'training adds MiB':>22s}")
+    print(f"\n{'side':10s} {'pairs/s':>20s} {'pairs/CPU-s':>20s} {'tokens/s':>20s} {'peak RSS MiB':>18s} "
+          f"{'training adds MiB':>18s} {'padded tokens':>14s}")
     for side in sides:
         rs = results[side]
         pps = [x["pairs"] / x["seconds"] for x in rs]
+        ppc = [x["pairs"] / x["cpu_seconds"] for x in rs]
         tps = [x["tokens"] / x["seconds"] for x in rs]
         peak = [x["rss_peak_mib"] for x in rs]
         added = [x["rss_peak_mib"] - x["rss_before_mib"] for x in rs]
-        print(f"{side:10s} {_fmt(pps, 3):>22s} {_fmt(tps, 0):>22s} {_fmt(peak, 0):>22s} {_fmt(added, 0):>22s}")
-        summary[side] = {"pairs_per_s": statistics.median(pps), "tokens_per_s": statistics.median(tps),
-                         "peak_rss_mib": statistics.median(peak), "training_adds_mib": statistics.median(added),
-                         "tokens": rs[0]["tokens"]}
+        print(f"{side:10s} {_fmt(pps, 3):>20s} {_fmt(ppc, 3):>20s} {_fmt(tps, 0):>20s} {_fmt(peak, 0):>18s} "
+              f"{_fmt(added, 0):>18s} {rs[0]['padded_tokens']:>14d}")
+        summary[side] = {"pairs_per_s": statistics.median(pps), "pairs_per_cpu_s": statistics.median(ppc),
+                         "tokens_per_s": statistics.median(tps), "peak_rss_mib": statistics.median(peak),
+                         "training_adds_mib": statistics.median(added), "tokens": rs[0]["tokens"],
+                         "padded_tokens": rs[0]["padded_tokens"], "forwards": rs[0]["forwards"]}
     for side in [s for s in sides if s != "trl"]:
-        ratios = {k: summary[side][k] / summary["trl"][k] for k in ("pairs_per_s", "peak_rss_mib", "training_adds_mib")
+        ratios = {k: summary[side][k] / summary["trl"][k]
+                  for k in ("pairs_per_s", "pairs_per_cpu_s", "peak_rss_mib", "training_adds_mib", "padded_tokens")
                   if summary["trl"][k]}
         summary[f"{side}_over_trl"] = ratios
         print(f"{side} / trl: " + ", ".join(f"{k} {v:.3f}x" for k, v in ratios.items()))
+    print(json.dumps(summary))
+
+
+def _ops(sides: list[str], args) -> None:
+    """One profiled process per side: the work of the same steps, counted rather than timed."""
+    print(f"model {args.model}, {args.steps} steps x batch 8 pairs, operator calls and FLOPs of trainer.train()")
+    print(f"{'side':10s} {'forwards':>9s} {'padded tokens':>14s} {'op calls':>10s} {'GFLOPs':>9s} "
+          f"{'GFLOPs/1k padded tokens':>24s}  adapters")
+    summary: dict = {}
+    for side in sides:
+        res = _measure(side, args)
+        per_k = res["gflops"] / res["padded_tokens"] * 1000
+        print(f"{side:10s} {res['forwards']:>9d} {res['padded_tokens']:>14d} {res['op_calls']:>10d} "
+              f"{res['gflops']:>9.2f} {per_k:>24.3f}  {','.join(res['adapters'])}", flush=True)
+        summary[side] = {k: res[k] for k in ("forwards", "padded_tokens", "op_calls", "gflops", "adapters")}
     print(json.dumps(summary))
 
 

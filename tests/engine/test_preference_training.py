@@ -74,8 +74,10 @@ def test_dpo_trains_with_finite_losses_and_the_reference_is_the_base_under_lora(
     held = _weights_alive() - before
     policy = sum(p.numel() for p in trainer.model.parameters())
     if technique == "lora":
-        # TRL computes the reference pass with the adapter disabled: no reference model, no second copy.
+        # The reference pass runs with the adapter disabled: no reference model, no second copy, and not even a
+        # copy of the adapter (TRL adds one, "ref"; build_trainer removes it while the adapter is fresh).
         assert trainer.ref_model is None and held == policy
+        assert list(trainer.model.peft_config) == ["default"]
     else:  # full fine-tuning: a frozen copy of the base is the reference, by design
         ref = sum(p.numel() for p in trainer.ref_model.parameters())
         assert held == policy + ref and ref == policy
@@ -114,6 +116,33 @@ def test_dpo_raises_the_preference_accuracy_of_a_repeated_batch(tmp_path):
     assert after["accuracy"] >= before["accuracy"]
     accuracies = [h["rewards/accuracies"] for h in trainer.state.log_history if "rewards/accuracies" in h]
     assert accuracies[0] == 0.0 < accuracies[-1]  # step 1: policy == reference, so no pair is ahead yet
+    # exactly: the adapter disabled (the reference) and the fresh adapter (the policy) give the same log-probabilities
+    assert [h["rewards/margins"] for h in trainer.state.log_history if "rewards/margins" in h][0] == 0.0
+
+
+@pytest.mark.parametrize(("variant", "kept"), [({}, False), ({"lora_init": "gaussian"}, False),
+                                               ({"lora_init": "pissa"}, True), ({"use_dora": True}, True)])
+def test_trls_copy_of_the_adapter_is_kept_only_where_the_disabled_adapter_is_not_the_start(tmp_path, variant, kept):
+    """PiSSA moves part of the base into the adapter (disabled, it is not the model DPO starts from) and DoRA's
+    fresh output equals the base only up to rounding: there the reference must be TRL's copy of the adapter."""
+    trainer, _, _ = _trainer(_cfg(PAIRS, objective="dpo", **variant), tmp_path, limit=4)
+    assert ("ref" in trainer.model.peft_config) is kept
+    assert trainer.model.active_adapter == "default"
+    trainable = {n for n, p in trainer.model.named_parameters() if p.requires_grad}
+    assert trainable and all(".default" in n for n in trainable)
+
+
+def test_pairs_are_grouped_by_the_width_they_pad_to(tmp_path):
+    """A pair's chosen and rejected rows sit in one padded batch, whose width is the longest row of either side."""
+    from tuneui.modelload import load_tokenizer
+    from tuneui.training.preference import encode_run_data
+
+    cfg = _cfg(PAIRS, objective="dpo", max_seq_length=320)
+    examples, _, _ = load_examples(PAIRS)
+    rows, _, _, _ = encode_run_data(cfg, load_tokenizer(cfg), RunData([e.messages for e in examples], [],
+                                                                      train_full=examples), RenderOptions())
+    assert any(len(r["chosen_input_ids"]) != len(r["rejected_input_ids"]) for r in rows)
+    assert all(r["length"] == max(len(r["chosen_input_ids"]), len(r["rejected_input_ids"])) for r in rows)
 
 
 @pytest.mark.slow

@@ -7,8 +7,9 @@ reference TRL trains against, and turns them into the `eval` event's preference 
 once, at the first validation.
 
 The reference is TRL's own: its `ref_model` (full fine-tuning), else the base with the adapter disabled (LoRA,
-QLoRA), else none (reference-free objectives): then accuracy and margin are the plain log-probability ranking
-the final report uses, and there is no drift.
+QLoRA; TRL's "ref" copy of the starting adapter where disabling it is not the start: PiSSA, OLoRA, DoRA),
+else none (reference-free objectives): then accuracy and margin are the plain log-probability ranking the
+final report uses, and there is no drift.
 """
 
 from __future__ import annotations
