@@ -23,6 +23,18 @@ def pytest_configure(config):
     os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
 
 
+def pytest_collection_finish(session):
+    from tests import early_mypy
+
+    early_mypy.start_if_selected(session)
+
+
+def pytest_sessionfinish(session):
+    from tests import early_mypy
+
+    early_mypy.stop(session.config)
+
+
 @pytest.fixture(autouse=True)
 def tuneui_home(tmp_path_factory, monkeypatch) -> Path:
     """Config and data (runs/) in a fresh temp dir for every test; the cache stays shared."""

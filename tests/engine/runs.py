@@ -33,7 +33,7 @@ def tiny_config(data_dir: Path, **overrides) -> RunConfig:
     return RunConfig(**(base | overrides))
 
 
-def start(cfg_or_dir, run_dir: Path, *extra: str) -> subprocess.Popen:
+def start(cfg_or_dir, run_dir: Path, *extra: str, stdout=subprocess.PIPE) -> subprocess.Popen:
     """`python -m tuneui.training` in a subprocess, like the UI does."""
     if isinstance(cfg_or_dir, RunConfig):
         run_dir.mkdir(parents=True, exist_ok=True)
@@ -41,9 +41,39 @@ def start(cfg_or_dir, run_dir: Path, *extra: str) -> subprocess.Popen:
         args = [str(target), "-o", str(run_dir)]
     else:
         args = [str(cfg_or_dir)]
+    # One torch thread: the demo model's matrices are 192 wide, too small for a second thread to help, and
+    # two processes of two threads each on CI's two cores (a resume test's reference next to its run, or
+    # any other load) spin at every op's barrier: a DPO run took 31-44 s of CPU with torch's default of
+    # two threads and 17 s with one, the same losses to 7 digits. An OMP_NUM_THREADS already set wins.
     return subprocess.Popen([sys.executable, "-m", "tuneui.training", *args, *extra],
-                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
-                            env={**os.environ, "PYTHONUNBUFFERED": "1"})
+                            stdout=stdout, stderr=subprocess.STDOUT, text=True,
+                            env={"OMP_NUM_THREADS": "1", **os.environ, "PYTHONUNBUFFERED": "1"})
+
+
+class Reference:
+    """The uninterrupted run a resume test compares with, started at once and waited for only when needed.
+
+    It runs in its own process while the test starts, kills and resumes its own run: two one-thread
+    processes (see start) on CI's two cores, where the suite alone keeps 1.1 busy. The run itself is the
+    same. Its output goes to a file, not a pipe nobody reads until the end (a full pipe would stall it).
+    """
+
+    def __init__(self, cfg: RunConfig, run_dir: Path):
+        self.cfg, self.dir, self.log = cfg, run_dir, run_dir.parent / f"{run_dir.name}.log"
+        run_dir.parent.mkdir(parents=True, exist_ok=True)
+        with self.log.open("w") as out:
+            self._proc = start(cfg, run_dir, stdout=out)
+
+    def finished(self, timeout: float = 900) -> Path:
+        """The run directory, once the run has ended; fails the test if the run failed."""
+        self._proc.wait(timeout=timeout)
+        assert self._proc.returncode == 0, self.log.read_text()[-3000:]
+        return self.dir
+
+    def close(self) -> None:
+        if self._proc.poll() is None:
+            self._proc.kill()
+            self._proc.wait()
 
 
 def wait_for_event(run_dir: Path, proc: subprocess.Popen, pred, timeout: float = 300) -> dict:

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pytest
 
-from tests.engine.runs import kill_after_checkpoint_then_resume, start, step_losses
+from tests.engine.runs import Reference, kill_after_checkpoint_then_resume, step_losses
 from tests.engine.test_preference_training import PAIRS, _cfg, _kto_file
 from tuneui.contract.events import read_events
 
@@ -28,13 +28,14 @@ def _rewards(events) -> dict[int, float | None]:
 @pytest.mark.parametrize("objective", ["dpo", "kto", "orpo"])
 def test_sigkill_then_resume_repeats_the_uninterrupted_steps(tmp_path, objective):
     cfg = _config(objective, tmp_path)
-    ref = start(cfg, tmp_path / "ref")
-    out, _ = ref.communicate(timeout=600)
-    assert ref.returncode == 0, out[-3000:]
-
-    session = kill_after_checkpoint_then_resume(cfg.model_copy(update={"save_steps": SAVE_STEPS}), tmp_path / "run")
+    ref = Reference(cfg, tmp_path / "ref")  # runs while this run is started, killed and resumed
+    try:
+        session = kill_after_checkpoint_then_resume(cfg.model_copy(update={"save_steps": SAVE_STEPS}),
+                                                    tmp_path / "run")
+        reference = list(read_events(ref.finished(timeout=600)))
+    finally:
+        ref.close()
     ckpt_step = int(session[0].resumed_from.rsplit("-", 1)[1])
-    reference = list(read_events(tmp_path / "ref"))
     want, got = step_losses(reference), step_losses(session)
     after = [s for s in want if s > ckpt_step]
     assert after and sorted(got) == after  # every step after the checkpoint, none repeated or skipped

@@ -9,6 +9,7 @@ import torch
 from safetensors.torch import load_file
 
 from tests.engine.runs import (
+    Reference,
     kill_after_checkpoint_then_resume,
     start,
     step_losses,
@@ -23,12 +24,11 @@ from tuneui.training import checkpoints
 
 @pytest.fixture(scope="module")
 def reference(tmp_path_factory):
+    """Started here, waited for by each test after its own kill and resume (the first one overlaps it)."""
     root = tmp_path_factory.mktemp("ref")
-    cfg = tiny_config(root / "data")
-    proc = start(cfg, root / "run")
-    out, _ = proc.communicate(timeout=600)
-    assert proc.returncode == 0, out[-3000:]
-    return cfg, root / "run"
+    ref = Reference(tiny_config(root / "data"), root / "run")
+    yield ref
+    ref.close()
 
 
 def _adapter(run_dir):
@@ -37,10 +37,10 @@ def _adapter(run_dir):
 
 @pytest.mark.parametrize("save_steps", [4, 6], ids=["mid-epoch", "epoch-boundary"])
 def test_sigkill_then_resume_matches_uninterrupted_run(reference, tmp_path, save_steps):
-    ref_cfg, ref_dir = reference
-    cfg = ref_cfg.model_copy(update={"save_steps": save_steps})
+    cfg = reference.cfg.model_copy(update={"save_steps": save_steps})
     run_dir = tmp_path / "run"
     session = kill_after_checkpoint_then_resume(cfg, run_dir)
+    ref_dir = reference.finished(timeout=600)
     started = session[0]
     ckpt_step = int(started.resumed_from.rsplit("-", 1)[1])
     assert ckpt_step >= save_steps and ckpt_step % save_steps == 0

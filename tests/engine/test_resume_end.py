@@ -11,7 +11,7 @@ import pytest
 import torch
 from safetensors.torch import load_file
 
-from tests.engine.runs import last_session, read_json, start, step_losses, tiny_config, wait_for_event
+from tests.engine.runs import Reference, last_session, read_json, start, step_losses, tiny_config, wait_for_event
 from tuneui.contract.events import read_events
 from tuneui.training import checkpoints
 from tuneui.training.runner import run_training
@@ -24,12 +24,11 @@ SETUP = dict(max_steps=8, save_steps=4, eval_max_examples=8, eval_max_new_tokens
 
 @pytest.fixture(scope="module")
 def reference(tmp_path_factory):
+    """Started here, waited for by each test after its own kill and resume (the first one overlaps it)."""
     root = tmp_path_factory.mktemp("ref")
-    cfg = tiny_config(root / "data", **SETUP)
-    proc = start(cfg, root / "run")
-    out, _ = proc.communicate(timeout=900)
-    assert proc.returncode == 0, out[-3000:]
-    return cfg, root / "run"
+    ref = Reference(tiny_config(root / "data", **SETUP), root / "run")
+    yield ref
+    ref.close()
 
 
 def _same_weights(a, b):
@@ -47,7 +46,7 @@ def _kill_when(run_dir, proc, pred):
 
 
 def test_kill_after_the_final_checkpoint_then_resume_finishes_like_the_uninterrupted_run(reference, tmp_path):
-    cfg, ref = reference
+    cfg = reference.cfg
     run = tmp_path / "run"
     proc = start(cfg, run)
     _kill_when(run, proc, lambda e: e.type == "checkpoint" and e.step == cfg.max_steps)
@@ -61,6 +60,7 @@ def test_kill_after_the_final_checkpoint_then_resume_finishes_like_the_uninterru
     assert not [e for e in session if e.type == "step"]  # nothing trained past max_steps
     assert session[-1].type == "finished" and session[-1].step == cfg.max_steps
     assert max(step_losses(read_events(run))) == cfg.max_steps
+    ref = reference.finished(timeout=900)
     _same_weights(ref, run)
     got, want = read_json(run / "report.json"), read_json(ref / "report.json")
     assert got["steps"] == want["steps"] == cfg.max_steps
@@ -69,7 +69,7 @@ def test_kill_after_the_final_checkpoint_then_resume_finishes_like_the_uninterru
 
 
 def test_kill_before_the_first_checkpoint_restarts_in_place(reference, tmp_path):
-    cfg, ref = reference
+    cfg = reference.cfg
     run = tmp_path / "run"
     proc = start(cfg, run)
     _kill_when(run, proc, lambda e: e.type == "step" and e.step >= 1)
@@ -82,6 +82,7 @@ def test_kill_before_the_first_checkpoint_restarts_in_place(reference, tmp_path)
     assert session[0].resumed_from is None
     warnings = [e.reason for e in read_events(run) if e.type == "warning"]
     assert any("starting again from step 0" in w for w in warnings)
+    ref = reference.finished(timeout=900)
     assert step_losses(session) == pytest.approx(step_losses(read_events(ref)), rel=1e-5)
     _same_weights(ref, run)
 
