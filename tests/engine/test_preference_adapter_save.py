@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import pytest
 import torch
 
 from tests.engine.test_preference_training import PAIRS, _cfg
@@ -52,16 +53,17 @@ def test_a_pissa_dpo_run_saves_only_the_trained_adapter(tmp_path, demo_model_dir
     assert not torch.allclose(trained, untouched, atol=1e-4)  # the adapter changed the model
 
 
-def test_trls_reference_copy_of_a_pissa_adapter_leaves_the_starting_model_as_it_was(tmp_path, demo_model_dir):
-    """TRL builds its copy with the adapter's own config: PiSSA's init must not run a second time on the base
-    the first one rewrote, or neither the policy nor the reference would be the model DPO starts from."""
+@pytest.mark.parametrize("init", ["pissa", "olora"])
+def test_trls_reference_copy_of_a_rewriting_init_leaves_the_starting_model_as_it_was(tmp_path, demo_model_dir, init):
+    """TRL builds its copy with the adapter's own config: PiSSA's or OLoRA's init must not run a second time on
+    the base the first one rewrote, or neither the policy nor the reference would be the model DPO starts from."""
     from transformers import AutoModelForCausalLM
 
     from tests.engine.test_preference_training import _trainer
 
     probe = torch.tensor([[1, 5, 9, 42, 77, 3, 11, 8]])
     base = AutoModelForCausalLM.from_pretrained(demo_model_dir, dtype=torch.float32).eval()
-    trainer, _, _ = _trainer(_cfg(PAIRS, objective="dpo", lora_init="pissa"), tmp_path, limit=4)
+    trainer, _, _ = _trainer(_cfg(PAIRS, objective="dpo", lora_init=init), tmp_path, limit=4)
     model = trainer.model.eval()
     with torch.no_grad():
         start = base(probe).logits
@@ -69,6 +71,6 @@ def test_trls_reference_copy_of_a_pissa_adapter_leaves_the_starting_model_as_it_
         model.set_adapter("ref")
         reference = model(probe).logits
         model.set_adapter("default")
-    assert model.peft_config["default"].init_lora_weights == "pissa"
+    assert model.peft_config["default"].init_lora_weights == init
     assert torch.allclose(policy, start, atol=1e-4), (policy - start).abs().max()
     assert torch.equal(reference, policy)
