@@ -12,11 +12,11 @@ from tuneui.contract.events import read_events
 SAVE_STEPS = 2
 
 
-def _config(objective: str, tmp_path):
+def _config(objective: str, tmp_path, **variant):
     data = _kto_file(tmp_path) if objective == "kto" else PAIRS
     # 9 training pairs (18 KTO rows) in micro-batches of 2: the 6 steps cross an epoch, where the sampler reshuffles
     return _cfg(data, objective=objective, micro_batch_size=2, max_steps=6, max_seq_length=128, eval_max_examples=2,
-                val_fraction=0.1)
+                val_fraction=0.1, **variant)
 
 
 def _rewards(events) -> dict[int, float | None]:
@@ -25,9 +25,12 @@ def _rewards(events) -> dict[int, float | None]:
 
 @pytest.mark.slow
 @pytest.mark.timeout(1800)  # three tiny runs, each a fresh interpreter
-@pytest.mark.parametrize("objective", ["dpo", "kto", "orpo"])
-def test_sigkill_then_resume_repeats_the_uninterrupted_steps(tmp_path, objective):
-    cfg = _config(objective, tmp_path)
+# PiSSA: the checkpoint holds the trained adapter alone; TRL's reference copy is made again from the fresh one
+@pytest.mark.parametrize(("objective", "variant"), [("dpo", {}), ("kto", {}), ("orpo", {}),
+                                                    ("dpo", {"lora_init": "pissa"})],
+                         ids=["dpo", "kto", "orpo", "dpo-pissa"])
+def test_sigkill_then_resume_repeats_the_uninterrupted_steps(tmp_path, objective, variant):
+    cfg = _config(objective, tmp_path, **variant)
     ref = Reference(cfg, tmp_path / "ref")  # runs while this run is started, killed and resumed
     try:
         session = kill_after_checkpoint_then_resume(cfg.model_copy(update={"save_steps": SAVE_STEPS}),

@@ -12,10 +12,17 @@ PiSSA and OLoRA rewrite the base weights (W - scale * B A stays in the base), so
 usual way only works on that rewritten base. `save_adapter` converts it with peft's own
 `path_initial_model_for_weight_conversion` into a plain LoRA adapter (rank 2r) for the untouched base,
 which is what tuneui's chat, export and merge load; `snapshot_initial` keeps the initial adapter it needs.
+
+Only the trained adapter ("default") is ever saved: TRL's DPO/KTO trainers add a frozen copy of it ("ref")
+where it is the reference (PiSSA, OLoRA, DoRA), and peft's save_pretrained writes every adapter a model
+holds, so checkpoints and adapter/ would otherwise carry a `ref/` folder the run never asked for.
 """
 
 from __future__ import annotations
 
+import contextlib
+import functools
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -31,6 +38,7 @@ else:
 LORA_INITS: dict[str, Any] = {"default": True, "gaussian": "gaussian", "pissa": "pissa",
                               "pissa_fast": "pissa_niter_16", "olora": "olora"}
 REWRITES_BASE = ("pissa", "pissa_fast", "olora")
+TRAINED_ADAPTER = "default"  # the name get_peft_model gives the adapter tuneui trains
 
 
 @dataclass(frozen=True)
@@ -66,8 +74,28 @@ def snapshot_initial(model, v: LoraVariant, run_dir: str | Path) -> Path | None:
     return path
 
 
+@contextlib.contextmanager
+def trained_adapter_only(model) -> Iterator[None]:
+    """Within: `model.save_pretrained` writes the trained adapter alone, whoever calls it (the Trainer's
+    checkpoint save too), even while other adapters such as TRL's frozen "ref" copy sit beside it."""
+    names = list(getattr(model, "peft_config", None) or ())
+    if names in ([], [TRAINED_ADAPTER]):  # a full model, or nothing but the trained adapter
+        yield
+        return
+    model.save_pretrained = functools.partial(type(model).save_pretrained, model, selected_adapters=[TRAINED_ADAPTER])
+    try:
+        yield
+    finally:
+        del model.save_pretrained  # the class's method again
+
+
 def save_adapter(model, out_dir: str | Path, initial: Path | None) -> None:
     """The adapter for the original base model (converted when the init rewrote the base)."""
+    with trained_adapter_only(model):
+        _save_converted(model, out_dir, initial)
+
+
+def _save_converted(model, out_dir: str | Path, initial: Path | None) -> None:
     if initial is None:
         model.save_pretrained(out_dir, safe_serialization=True)
         return

@@ -18,6 +18,8 @@ memory DPO and KTO cost there. ORPO and SimPO keep no reference at all
 
 from __future__ import annotations
 
+import contextlib
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -27,6 +29,7 @@ from tuneui.contract.config import PAIR_OBJECTIVES, REFERENCE_FREE_OBJECTIVES, R
 from tuneui.templates import RenderOptions
 from tuneui.training.callbacks import TuneTrainer
 from tuneui.training.dataset import EncodeStats, RunData
+from tuneui.training.lora_variants import TRAINED_ADAPTER, trained_adapter_only
 from tuneui.training.preference_data import (
     PairCollator,
     SidedPairCollator,
@@ -43,11 +46,21 @@ class _Encoded:
         return dataset
 
 
-class TuneDPOTrainer(TuneTrainer, _Encoded, DPOTrainer):
+class _TrainedAdapterSaved:
+    """Checkpoints hold the trained adapter alone, not TRL's frozen "ref" copy of it: on --resume TRL makes
+    the copy again from the freshly initialised adapter, which is what the copy was at the start."""
+
+    def _save(self, output_dir=None, state_dict=None):
+        model = self.accelerator.unwrap_model(self.model, keep_torch_compile=False)  # type: ignore[attr-defined]
+        with trained_adapter_only(model):
+            return super()._save(output_dir, state_dict)  # type: ignore[misc]
+
+
+class TuneDPOTrainer(TuneTrainer, _Encoded, _TrainedAdapterSaved, DPOTrainer):
     pass
 
 
-class TuneKTOTrainer(TuneTrainer, _Encoded, KTOTrainer):
+class TuneKTOTrainer(TuneTrainer, _Encoded, _TrainedAdapterSaved, KTOTrainer):
     pass
 
 
@@ -101,9 +114,29 @@ def build_trainer(cfg: RunConfig, run_dir: Path, model, tokenizer, rows: list[di
 
         return trainer_class(cfg.objective)(model=model, **kw)
     cls = TuneDPOTrainer if cfg.objective == "dpo" else TuneKTOTrainer
-    trainer = cls(model=model, ref_model=None, **kw)
+    with _copied_without_init(model):
+        trainer = cls(model=model, ref_model=None, **kw)
     drop_reference_adapter(trainer.model)
     return trainer
+
+
+@contextlib.contextmanager
+def _copied_without_init(model) -> Iterator[None]:
+    """TRL makes its "ref" copy with `add_adapter("ref", <the adapter's config>)` and then copies the weights
+    over. Under PiSSA/OLoRA that config's init runs again on the base the first init already rewrote,
+    moving more of it into the copy, whose weights are then overwritten: the policy and the reference
+    would no longer be the model the run starts from (max logit change 0.92 on demo-tiny). While TRL
+    copies, the config asks for the plain init, which leaves the base as it is."""
+    config: Any = getattr(model, "peft_config", {}).get(TRAINED_ADAPTER)
+    init = getattr(config, "init_lora_weights", True)
+    if config is None or init is True:
+        yield
+        return
+    config.init_lora_weights = True
+    try:
+        yield
+    finally:
+        config.init_lora_weights = init  # the "ref" copy shares this config object: restored for both
 
 
 def drop_reference_adapter(model) -> bool:
