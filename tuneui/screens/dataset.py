@@ -233,8 +233,9 @@ class DatasetScreen(StepScreen):
             + (f", {result.encoding}" if result.encoding else ""),
             f"why: {escape(evidence)}",
         ]
-        if result.kind_evidence and result.kind not in ("sft", "text"):
-            lines.append(f"kind: {escape('; '.join(result.kind_evidence))}")
+        kind_evidence = "; ".join(result.kind_evidence)
+        if kind_evidence and result.kind not in ("sft", "text") and kind_evidence != evidence:  # said once is enough
+            lines.append(f"kind: {escape(kind_evidence)}")
         if result.refusal and not result.objectives:
             lines.append(f"[red]tuneui cannot train this file:[/red] {escape(result.refusal)}")
         elif result.refusal:
