@@ -132,6 +132,8 @@ def test_a_dpo_run_killed_after_its_checkpoint_warns_after_the_resume_as_it_woul
             row = json.loads(metrics)
             if "eval/pref_accuracy" in row:
                 logged[row["train/global_step"]] = row
-    assert {1, 2, 3, 4, 5} <= set(logged)
+    # trackio writes from a background thread: rows the killed session had not flushed before SIGKILL may be lost
+    # (a clean-clone run lost step 3), so only the resumed session's rows are required here
+    assert {4, 5} <= set(logged)
     assert all(logged[s]["eval/pref_accuracy"] == pytest.approx(evals[s].pref_accuracy) for s in (4, 5))
     assert all(logged[s]["eval/logp_drift"] == pytest.approx(evals[s].logp_drift) for s in (4, 5))
