@@ -161,6 +161,7 @@ class LocalEngine:
 
     def token_insight(self, examples: list[Example], config: RunConfig) -> TokenInsight:
         from tuneui.data.insight import token_insight
+        from tuneui.data.preview import TRIES
         from tuneui.data.sequences import trained_conversations
         from tuneui.data.template_check import render_options
         from tuneui.modelload import load_tokenizer
@@ -168,7 +169,9 @@ class LocalEngine:
         with _HEAVY_LOCK:
             tokenizer = load_tokenizer(config)
         convs, tools = trained_conversations(examples)
-        shown = trained_conversations(examples, side="chosen")[0] if examples and examples[0].chosen else None
+        # the preview looks at the first few only: the chosen sides of those, not of every pair again
+        shown = (trained_conversations(examples[:TRIES], side="chosen")[0]
+                 if examples and examples[0].chosen else None)
         return token_insight(convs, tokenizer, config.max_seq_length, options=render_options(config), tools=tools,
                              shown=shown)
 
